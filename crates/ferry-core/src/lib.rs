@@ -1,0 +1,17 @@
+//! Ferry's domain, with no I/O: the words of `DESIGN.md` section 1 as types.
+//!
+//! - [`id`]: opaque global ids (`base64("Customer:<uuid>")`) and their parsing.
+//! - [`role`]: organization and customer roles and the permission matrix they grant.
+//! - [`entity`]: organizations, customers, users and API tokens, and the validation of
+//!   what a caller may write into them.
+//!
+//! Nothing here knows SQL, HTTP or GraphQL; the store and the server translate at their edges.
+#![deny(missing_docs)]
+
+pub mod entity;
+pub mod id;
+pub mod role;
+
+mod error;
+
+pub use error::{Error, FieldError};

@@ -1,0 +1,126 @@
+//! Connecting to SQLite or PostgreSQL, applying migrations, and running one query text on
+//! either.
+//!
+//! SQLite runs in WAL mode with `synchronous=FULL` (a commit is on disk when it returns) and a
+//! single writer connection, so writers queue in the pool instead of failing with `SQLITE_BUSY`;
+//! readers use their own pool. PostgreSQL uses one pool for both.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool};
+
+use crate::StoreError;
+
+/// The SQLite pools.
+#[derive(Clone, Debug)]
+pub(crate) struct SqlitePools {
+    pub(crate) reader: SqlitePool,
+    pub(crate) writer: SqlitePool,
+}
+
+/// Which database a store runs on.
+#[derive(Clone, Debug)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePools),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the pool for reads, once per backend: the body is the
+/// same text, type-checked against each database.
+macro_rules! read {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::backend::Backend::Sqlite(pools) => {
+                let $pool = &pools.reader;
+                $body
+            }
+            $crate::backend::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Like [`read!`], with the pool for writes (SQLite's single writer).
+macro_rules! write {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::backend::Backend::Sqlite(pools) => {
+                let $pool = &pools.writer;
+                $body
+            }
+            $crate::backend::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+pub(crate) use {read, write};
+
+/// Opens a SQLite database file, creating it if missing, and applies migrations.
+pub(crate) async fn open_sqlite(url: &str, max_readers: u32) -> Result<Backend, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await?;
+    sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+    let reader = SqlitePoolOptions::new()
+        .max_connections(max_readers.max(1))
+        .connect_with(options.read_only(true))
+        .await?;
+    Ok(Backend::Sqlite(SqlitePools { reader, writer }))
+}
+
+/// Connects to PostgreSQL and applies migrations (sqlx holds an advisory lock while it does,
+/// so several nodes starting at once migrate once).
+pub(crate) async fn open_postgres(
+    options: PgConnectOptions,
+    max_connections: u32,
+) -> Result<Backend, StoreError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections.max(2))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    Ok(Backend::Postgres(pool))
+}
+
+/// Binding the few value types the store's dynamic queries use, whatever the database.
+///
+/// sqlx's `push_bind` is generic over `Encode<DB> + Type<DB>`; spelling those bounds for every
+/// type on every generic query builder is noisy, so this trait names them once.
+pub(crate) trait Dialect: sqlx::Database {
+    fn bind_text(query: &mut QueryBuilder<'_, Self>, value: String);
+    fn bind_uuid(query: &mut QueryBuilder<'_, Self>, value: uuid::Uuid);
+    fn bind_time(query: &mut QueryBuilder<'_, Self>, value: chrono::DateTime<chrono::Utc>);
+    fn bind_bool(query: &mut QueryBuilder<'_, Self>, value: bool);
+}
+
+macro_rules! impl_dialect {
+    ($db:ty) => {
+        impl Dialect for $db {
+            fn bind_text(query: &mut QueryBuilder<'_, Self>, value: String) {
+                query.push_bind(value);
+            }
+            fn bind_uuid(query: &mut QueryBuilder<'_, Self>, value: uuid::Uuid) {
+                query.push_bind(value);
+            }
+            fn bind_time(query: &mut QueryBuilder<'_, Self>, value: chrono::DateTime<chrono::Utc>) {
+                query.push_bind(value);
+            }
+            fn bind_bool(query: &mut QueryBuilder<'_, Self>, value: bool) {
+                query.push_bind(value);
+            }
+        }
+    };
+}
+
+impl_dialect!(Sqlite);
+impl_dialect!(Postgres);

@@ -1,0 +1,160 @@
+//! Ferry's store: one API over SQLite (the embedded default) and PostgreSQL (many nodes).
+//!
+//! - [`Store::open`] connects by URL and applies the versioned migrations of `migrations/`.
+//! - Every operation takes a [`Tenant`]: the organization, and for customer users their
+//!   customer. Tenancy is enforced here, in the SQL, not by callers remembering to filter.
+//! - Lists are keyset-paginated ([`page`]).
+//!
+//! The same query text runs on both databases (`backend::read!`/`write!` type-check it
+//! against each); where the dialects differ, each gets its own text.
+#![deny(missing_docs)]
+
+mod backend;
+mod customers;
+mod error;
+mod organizations;
+pub mod page;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod tokens;
+mod users;
+
+use sqlx::postgres::PgConnectOptions;
+use std::str::FromStr;
+use uuid::Uuid;
+
+use backend::Backend;
+
+pub use customers::{CustomerFilter, CustomerSortField};
+pub use error::StoreError;
+pub use organizations::Bootstrapped;
+pub use page::{Direction, Page, PageRequest, Sort};
+pub use tokens::{Authenticated, NewToken};
+pub use users::{UserFilter, UserKind, UserSortField};
+
+/// Whose data an operation may see and change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tenant {
+    /// The organization.
+    pub org_id: Uuid,
+    /// For customer users: the one customer they may see.
+    pub customer_id: Option<Uuid>,
+}
+
+impl Tenant {
+    /// The whole organization.
+    pub fn organization(org_id: Uuid) -> Self {
+        Self {
+            org_id,
+            customer_id: None,
+        }
+    }
+
+    /// One customer of the organization.
+    pub fn customer(org_id: Uuid, customer_id: Uuid) -> Self {
+        Self {
+            org_id,
+            customer_id: Some(customer_id),
+        }
+    }
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub url: String,
+    /// Connections in the pool (PostgreSQL) or reader connections (SQLite).
+    pub max_connections: u32,
+}
+
+impl StoreOptions {
+    /// Options for `url` with the default pool size.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 16,
+        }
+    }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) backend: Backend,
+}
+
+impl Store {
+    /// Connects to the database named by `options.url` and applies pending migrations.
+    pub async fn open(options: &StoreOptions) -> Result<Store, StoreError> {
+        let url = options.url.as_str();
+        let backend = if url.starts_with("sqlite:") {
+            backend::open_sqlite(url, options.max_connections).await?
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url)?;
+            backend::open_postgres(connect, options.max_connections).await?
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact(url)));
+        };
+        Ok(Store { backend })
+    }
+
+    /// Connects to PostgreSQL with prepared options (tests use this to pick a schema).
+    pub async fn open_postgres(
+        options: PgConnectOptions,
+        max_connections: u32,
+    ) -> Result<Store, StoreError> {
+        let backend = backend::open_postgres(options, max_connections).await?;
+        Ok(Store { backend })
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn kind(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        backend::write!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Closes every connection; in-flight operations finish first.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(pools) => {
+                pools.reader.close().await;
+                pools.writer.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Hides a password in a URL before it goes into a message.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A new time-ordered id.
+pub(crate) fn new_id() -> Uuid {
+    Uuid::now_v7()
+}
+
+/// Now, truncated to microseconds so that SQLite and PostgreSQL give back the same value.
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().trunc_subsecs(6)
+}

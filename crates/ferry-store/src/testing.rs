@@ -1,0 +1,127 @@
+//! Test helpers: a fresh store per test, on SQLite (a file in a temporary directory) or on
+//! PostgreSQL (a schema of its own in the database named by `FERRY_TEST_DATABASE_URL`), so
+//! that test runs never see each other's rows.
+//!
+//! When `FERRY_TEST_DATABASE_URL` is unset, [`postgres`] returns `None` and says so on stderr;
+//! `.ci/run` always sets it, and there an unreachable server fails the test.
+
+use std::str::FromStr;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
+
+use crate::{Store, StoreError, StoreOptions};
+
+/// The variable naming the PostgreSQL server tests use.
+pub const TEST_DATABASE_URL: &str = "FERRY_TEST_DATABASE_URL";
+
+/// A store for one test, removed when dropped (SQLite) or at the next run (PostgreSQL).
+pub struct TestStore {
+    /// The store.
+    pub store: Store,
+    /// Its URL, for tests that start a server on it.
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh SQLite store.
+pub async fn sqlite() -> TestStore {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("ferry.db").display());
+    let store = Store::open(&StoreOptions::new(&url))
+        .await
+        .expect("open SQLite store");
+    TestStore {
+        store,
+        url,
+        _dir: Some(dir),
+    }
+}
+
+/// A fresh PostgreSQL store in its own schema, or `None` when no test server is configured.
+pub async fn postgres() -> Option<TestStore> {
+    let Ok(base) = std::env::var(TEST_DATABASE_URL) else {
+        eprintln!("skipped on PostgreSQL: {TEST_DATABASE_URL} is not set");
+        return None;
+    };
+    let schema = create_schema(&base)
+        .await
+        .unwrap_or_else(|e| panic!("{TEST_DATABASE_URL}={}: {e}", crate::redact(&base)));
+    let url = with_search_path(&base, &schema);
+    let options = PgConnectOptions::from_str(&base)
+        .expect("a PostgreSQL URL")
+        .options([("search_path", schema.as_str())]);
+    let store = Store::open_postgres(options, 8)
+        .await
+        .expect("open PostgreSQL store");
+    Some(TestStore {
+        store,
+        url,
+        _dir: None,
+    })
+}
+
+/// Both stores, SQLite first; PostgreSQL only when configured.
+pub async fn all() -> Vec<TestStore> {
+    let mut stores = vec![sqlite().await];
+    stores.extend(postgres().await);
+    stores
+}
+
+/// Creates `ferry_test_<unix seconds>_<random>` and drops test schemas older than an hour.
+async fn create_schema(base: &str) -> Result<String, StoreError> {
+    let mut conn = PgConnection::connect(base).await?;
+    let now = chrono::Utc::now().timestamp();
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'ferry\\_test\\_%'",
+    )
+    .fetch_all(&mut conn)
+    .await?;
+    for name in stale {
+        let created: i64 = name
+            .split('_')
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(now);
+        if now - created > 3600 {
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
+                .execute(&mut conn)
+                .await?;
+        }
+    }
+    let schema = format!("ferry_test_{now}_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+        .execute(&mut conn)
+        .await?;
+    Ok(schema)
+}
+
+/// The base URL with `options=-c search_path=<schema>` added, for processes started by tests.
+fn with_search_path(base: &str, schema: &str) -> String {
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-c%20search_path%3D{schema}")
+}
+
+/// Declares, for each `async fn name(store: &TestStore)` named, two tests: `name::sqlite` and
+/// `name::postgres`, so that every store test runs on both databases.
+#[macro_export]
+macro_rules! store_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let store = $crate::testing::sqlite().await;
+                    super::$name(&store).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(store) = $crate::testing::postgres().await {
+                        super::$name(&store).await;
+                    }
+                }
+            }
+        )*
+    };
+}
