@@ -1,1 +1,104 @@
-fn main() {}
+//! `ferry`: runs the server (`ferry serve`) and manages a running one over its GraphQL API
+//! (`ferry customers:list`, `ferry users:create`, …).
+//!
+//! Commands are named like the reference platform's CLI topics (`topic:verb`). Every list
+//! command takes `--output table|json|yaml|csv`, `--columns`, `--filter`, `--sort` and
+//! `--no-header`. Errors print as one line on stderr and exit with status 1.
+
+mod client;
+mod commands;
+mod credentials;
+mod output;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::client::Connection;
+
+/// Ferry: an embedded integration platform in one binary.
+#[derive(Parser)]
+#[command(name = "ferry", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    connection: Connection,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: API, webhooks, workers and scheduler.
+    Serve(serve::ServeArgs),
+    /// Store the server URL and an API token for later commands.
+    Login(commands::me::LoginArgs),
+    /// Forget the stored login.
+    Logout,
+    /// Show who you are logged in as.
+    Me(commands::me::MeArgs),
+    /// Print an API token: the logged-in user's, or the bootstrap owner's on the server's machine.
+    #[command(name = "me:token")]
+    MeToken,
+    /// List customers.
+    #[command(name = "customers:list")]
+    CustomersList(commands::customers::ListArgs),
+    /// Create a customer.
+    #[command(name = "customers:create")]
+    CustomersCreate(commands::customers::CreateArgs),
+    /// Change a customer's name, description, external id or labels.
+    #[command(name = "customers:update")]
+    CustomersUpdate(commands::customers::UpdateArgs),
+    /// Delete a customer, with its users and instances.
+    #[command(name = "customers:delete")]
+    CustomersDelete(commands::customers::DeleteArgs),
+    /// List organization users and customer users.
+    #[command(name = "users:list")]
+    UsersList(commands::users::ListArgs),
+    /// Create an organization user, or with --customer a customer user.
+    #[command(name = "users:create")]
+    UsersCreate(commands::users::CreateArgs),
+    /// Delete a user.
+    #[command(name = "users:delete")]
+    UsersDelete(commands::users::DeleteArgs),
+    /// List the roles you may give to users.
+    #[command(name = "users:roles")]
+    UsersRoles(commands::users::RolesArgs),
+    /// Print the GraphQL schema (SDL) this binary serves.
+    Schema,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let conn = cli.connection;
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Login(args) => commands::me::login(&conn, args).await,
+        Command::Logout => commands::me::logout(),
+        Command::Me(args) => commands::me::me(&conn, args).await,
+        Command::MeToken => commands::me::token(&conn),
+        Command::CustomersList(args) => commands::customers::list(&conn, args).await,
+        Command::CustomersCreate(args) => commands::customers::create(&conn, args).await,
+        Command::CustomersUpdate(args) => commands::customers::update(&conn, args).await,
+        Command::CustomersDelete(args) => commands::customers::delete(&conn, args).await,
+        Command::UsersList(args) => commands::users::list(&conn, args).await,
+        Command::UsersCreate(args) => commands::users::create(&conn, args).await,
+        Command::UsersDelete(args) => commands::users::delete(&conn, args).await,
+        Command::UsersRoles(args) => commands::users::roles(&conn, args).await,
+        Command::Schema => {
+            print!("{}", ferry_server::graphql::sdl());
+            Ok(())
+        }
+    }
+}

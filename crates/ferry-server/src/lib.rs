@@ -1,1 +1,126 @@
-//! placeholder
+//! Ferry's HTTP server: the GraphQL API at `/api`, `/healthz`, `/metrics`, and the first-start
+//! bootstrap.
+//!
+//! One recipe, as in the rest of Ferry: [`ServerOptions`] say what to run, [`start`] runs it
+//! and gives back a [`Handle`] to learn the bound address, stop it and wait for it.
+//!
+//! The GraphQL layer ([`graphql`]) turns requests into store calls: it authenticates the
+//! caller ([`auth`]), checks the role's permissions, decodes ids and inputs, and writes
+//! results in the API's shapes. Tenancy (which rows a caller may see) is the store's.
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod bootstrap;
+mod error;
+pub mod graphql;
+mod http;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ferry_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use error::ServerError;
+
+/// What to serve, and where.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// The address to listen on (`127.0.0.1:8420` by default).
+    pub listen: SocketAddr,
+    /// Where the embedded store and the bootstrap token live.
+    pub data_dir: PathBuf,
+    /// The largest request body accepted on `/api`, in bytes.
+    pub max_api_body_bytes: usize,
+}
+
+impl ServerOptions {
+    /// Defaults for everything but the address and data directory.
+    pub fn new(listen: SocketAddr, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen,
+            data_dir: data_dir.into(),
+            max_api_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) store: Store,
+    pub(crate) schema: graphql::FerrySchema,
+    pub(crate) metrics: Arc<metrics::Metrics>,
+}
+
+/// A running server.
+pub struct Handle {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<(), ServerError>>,
+}
+
+impl Handle {
+    /// The address the server is bound to (useful when asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops taking requests, lets in-flight ones finish, and waits for the server to end.
+    pub async fn shutdown(self) -> Result<(), ServerError> {
+        let _ = self.stop.send(true);
+        self.wait().await
+    }
+
+    /// Waits until the server ends (after [`Handle::shutdown`] or a failure).
+    pub async fn wait(self) -> Result<(), ServerError> {
+        self.task
+            .await
+            .map_err(|e| ServerError::Task(e.to_string()))?
+    }
+
+    /// A function that asks the server to stop, for signal handlers.
+    pub fn stopper(&self) -> impl Fn() + Send + Sync + 'static {
+        let stop = self.stop.clone();
+        move || {
+            let _ = stop.send(true);
+        }
+    }
+}
+
+/// Binds `options.listen` and serves `store` until stopped.
+pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, ServerError> {
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: options.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: options.listen,
+        source,
+    })?;
+    let metrics = Arc::new(metrics::Metrics::new());
+    let state = AppState {
+        schema: graphql::schema(store.clone(), metrics.clone()),
+        store,
+        metrics,
+    };
+    let router = http::router(state, options);
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let until_stopped = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        axum::serve(listener, router)
+            .with_graceful_shutdown(until_stopped)
+            .await
+            .map_err(ServerError::Serve)
+    });
+    tracing::info!(%addr, "listening");
+    Ok(Handle { addr, stop, task })
+}

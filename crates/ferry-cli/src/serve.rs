@@ -1,0 +1,123 @@
+//! `ferry serve`: settings, logging, the store, the first-start bootstrap, the server, and a
+//! clean stop on SIGTERM or SIGINT.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use ferry_server::bootstrap::{self, BootstrapOptions};
+use ferry_server::ServerOptions;
+use ferry_store::{Store, StoreOptions};
+
+/// Settings of `ferry serve`; each flag also reads its environment variable.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FERRY_LISTEN", default_value = "127.0.0.1:8420")]
+    listen: SocketAddr,
+    /// Directory for the embedded database, keys and the bootstrap token.
+    #[arg(long, env = "FERRY_DATA_DIR", default_value = "./ferry-data")]
+    data_dir: PathBuf,
+    /// Database: `sqlite://PATH` or `postgres://USER@HOST/DB`; SQLite in the data directory by default.
+    #[arg(long, env = "FERRY_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Largest connection pool to the database.
+    #[arg(long, env = "FERRY_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    database_max_connections: u32,
+    /// Name of the organization created on first start.
+    #[arg(
+        long,
+        env = "FERRY_ORGANIZATION_NAME",
+        default_value = "My Organization"
+    )]
+    organization_name: String,
+    /// Email of the owner created on first start.
+    #[arg(long, env = "FERRY_OWNER_EMAIL", default_value = "owner@localhost")]
+    owner_email: String,
+    /// Log format.
+    #[arg(long, env = "FERRY_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+    let url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("ferry.db").display()));
+    let options = StoreOptions {
+        url: url.clone(),
+        max_connections: args.database_max_connections,
+    };
+    let store = Store::open(&options)
+        .await
+        .with_context(|| format!("cannot open the store at {}", ferry_store::redact(&url)))?;
+    tracing::info!(store = store.kind(), url = %ferry_store::redact(&url), "store ready, migrations applied");
+    let boot = BootstrapOptions {
+        organization: args.organization_name.clone(),
+        owner_email: args.owner_email.clone(),
+    };
+    bootstrap::run(&store, &args.data_dir, &boot).await?;
+    let server_options = ServerOptions::new(args.listen, &args.data_dir);
+    let handle = ferry_server::start(&server_options, store.clone()).await?;
+    let stop = handle.stopper();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        stop();
+    });
+    handle.wait().await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -1,0 +1,115 @@
+//! The organization: `organization { id name users }` and `updateOrganization`.
+
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use ferry_core::entity::Organization;
+use ferry_core::id::{self, Kind};
+use ferry_core::role::Permission;
+use ferry_store::{UserFilter, UserKind};
+
+use crate::graphql::env;
+use crate::graphql::errors::{denied, payload_errors, query_error, FieldErrors};
+use crate::graphql::users::{user_connection, UserConnection, UserOrder};
+
+/// The tenant: the SaaS vendor using Ferry.
+#[derive(Clone)]
+pub struct OrganizationNode(pub Organization);
+
+#[Object(name = "Organization")]
+impl OrganizationNode {
+    /// The organization's id.
+    async fn id(&self) -> ID {
+        ID(id::encode(Kind::Organization, self.0.id))
+    }
+    /// Its name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// When it was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// The organization's team members.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        first: Option<i32>,
+        sort_by: Option<Vec<UserOrder>>,
+    ) -> async_graphql::Result<UserConnection> {
+        let filter = UserFilter {
+            kind: UserKind::Organization,
+            ..Default::default()
+        };
+        user_connection(ctx, filter, after, first, sort_by).await
+    }
+}
+
+/// Organization queries.
+#[derive(Default)]
+pub struct OrganizationQuery;
+
+#[Object]
+impl OrganizationQuery {
+    /// The caller's organization.
+    async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<OrganizationNode> {
+        let (api, actor) = env(ctx);
+        let organization = api
+            .store
+            .organization(&actor.tenant)
+            .await
+            .map_err(|e| query_error(ctx, e))?;
+        Ok(OrganizationNode(organization))
+    }
+}
+
+/// Input of `updateOrganization`.
+#[derive(InputObject)]
+pub struct UpdateOrganizationInput {
+    /// A new name.
+    name: String,
+}
+
+/// The result of `updateOrganization`.
+#[derive(SimpleObject)]
+pub struct OrganizationPayload {
+    /// The organization, unless `errors` says why not.
+    organization: Option<OrganizationNode>,
+    /// What was wrong with the input.
+    errors: Vec<FieldErrors>,
+}
+
+/// Organization mutations.
+#[derive(Default)]
+pub struct OrganizationMutation;
+
+#[Object]
+impl OrganizationMutation {
+    /// Renames the organization (owners only).
+    async fn update_organization(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateOrganizationInput,
+    ) -> async_graphql::Result<OrganizationPayload> {
+        let (api, actor) = env(ctx);
+        actor
+            .require(Permission::ManageOrganization, "change the organization")
+            .map_err(denied)?;
+        Ok(
+            match api
+                .store
+                .rename_organization(&actor.tenant, &input.name)
+                .await
+            {
+                Ok(org) => OrganizationPayload {
+                    organization: Some(OrganizationNode(org)),
+                    errors: Vec::new(),
+                },
+                Err(err) => OrganizationPayload {
+                    organization: None,
+                    errors: payload_errors(ctx, err)?,
+                },
+            },
+        )
+    }
+}

@@ -1,0 +1,82 @@
+//! The router: routes, body limits, request metrics, and the small endpoints
+//! (`/healthz`, `/metrics`, the JSON 404).
+
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::{graphql, AppState, ServerOptions};
+
+pub(crate) fn router(state: AppState, options: &ServerOptions) -> Router {
+    Router::new()
+        .route("/api", post(graphql::handler))
+        .route("/api/", post(graphql::handler))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(options.max_api_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+/// A JSON error body: `{"error": "…"}`.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .observe_request(method.as_str(), &route, status, started.elapsed());
+    tracing::debug!(%method, %route, status, took_ms = started.elapsed().as_secs_f64() * 1e3, "request");
+    response
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(json!({ "status": "ok", "store": state.store.kind() })).into_response(),
+        Err(err) => {
+            state.metrics.store_error();
+            tracing::warn!(error = %err, "health check: store unavailable");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("store unavailable: {err}"),
+            )
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found(request: Request) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no such endpoint: {} {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
