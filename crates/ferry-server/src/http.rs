@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -11,16 +11,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::{graphql, AppState, ServerOptions};
+use crate::{graphql, AppState};
 
-pub(crate) fn router(state: AppState, options: &ServerOptions) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/api", post(graphql::handler))
         .route("/api/", post(graphql::handler))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(options.max_api_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }

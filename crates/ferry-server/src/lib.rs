@@ -55,6 +55,7 @@ pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) schema: graphql::FerrySchema,
     pub(crate) metrics: Arc<metrics::Metrics>,
+    pub(crate) max_api_body_bytes: usize,
 }
 
 /// A running server.
@@ -109,8 +110,9 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
         schema: graphql::schema(store.clone(), metrics.clone()),
         store,
         metrics,
+        max_api_body_bytes: options.max_api_body_bytes,
     };
-    let router = http::router(state, options);
+    let router = http::router(state);
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
         let until_stopped = async move {

@@ -16,8 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -89,13 +88,15 @@ pub(crate) fn mark_store_failed(ctx: &Context<'_>) {
     }
 }
 
-/// `POST /api`: authenticate, parse, execute.
-pub(crate) async fn handler(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let actor = match auth::authenticate(&state.store, &headers).await {
+/// `POST /api`: authenticate, read the body (refusing an announced oversized one before
+/// reading it), parse, execute.
+pub(crate) async fn handler(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let limit = state.max_api_body_bytes;
+    if content_length(&parts.headers).is_some_and(|length| length > limit) {
+        return too_large(limit);
+    }
+    let actor = match auth::authenticate(&state.store, &parts.headers).await {
         Ok(actor) => actor,
         Err(AuthError::Store(err)) => {
             state.metrics.store_error();
@@ -106,6 +107,10 @@ pub(crate) async fn handler(
             );
         }
         Err(err) => return errors_body(StatusCode::UNAUTHORIZED, &err.to_string()),
+    };
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(_) => return too_large(limit),
     };
     let batch: async_graphql::BatchRequest = match serde_json::from_slice(&body) {
         Ok(batch) => batch,
@@ -125,6 +130,21 @@ pub(crate) async fn handler(
         StatusCode::OK
     };
     (status, Json(response)).into_response()
+}
+
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn too_large(limit: usize) -> Response {
+    let message = format!("request body over the {limit}-byte limit");
+    errors_body(StatusCode::PAYLOAD_TOO_LARGE, &message)
 }
 
 /// A GraphQL-shaped error body: `{"errors": [{"message": "…"}]}`.

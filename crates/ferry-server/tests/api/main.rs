@@ -1,0 +1,10 @@
+//! The GraphQL API over real HTTP on loopback, on SQLite and PostgreSQL alike.
+
+mod auth;
+mod bad_input;
+mod customers;
+mod harness;
+mod http;
+mod schema;
+mod tutorial;
+mod users;
