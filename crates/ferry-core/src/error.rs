@@ -30,9 +30,14 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
-    /// A role name or id that names no role.
-    #[error("unknown role {0:?}")]
-    UnknownRole(String),
+    /// A role name or id that names no role of the expected type.
+    #[error("unknown role {given:?}; expected one of: {expected}")]
+    UnknownRole {
+        /// The role as given.
+        given: String,
+        /// The roles that would do, comma-separated.
+        expected: String,
+    },
     /// Input that fails validation; every problem found is listed.
     #[error("invalid input: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),

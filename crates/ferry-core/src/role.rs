@@ -169,7 +169,10 @@ impl Role {
         });
         found.ok_or_else(|| {
             let names: Vec<&str> = of_type.map(Role::name).collect();
-            Error::UnknownRole(format!("{wanted}; expected one of: {}", names.join(", ")))
+            Error::UnknownRole {
+                given: wanted.chars().take(80).collect(),
+                expected: names.join(", "),
+            }
         })
     }
 

@@ -86,6 +86,6 @@ pub(crate) fn domain_errors(err: ferry_core::Error) -> Vec<FieldErrors> {
             })
             .collect(),
         ferry_core::Error::InvalidId { .. } => FieldErrors::one("id", err.to_string()),
-        ferry_core::Error::UnknownRole(_) => FieldErrors::one("role", err.to_string()),
+        ferry_core::Error::UnknownRole { .. } => FieldErrors::one("role", err.to_string()),
     }
 }

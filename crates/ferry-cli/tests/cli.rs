@@ -1,0 +1,381 @@
+//! The `ferry` binary end to end: `ferry serve` as a real process on a loopback port, and the
+//! management commands against it, on SQLite and PostgreSQL.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ferry_store::testing::TestStore;
+use serde_json::Value;
+
+ferry_store::store_tests!(
+    first_start_then_customers_from_the_command_line,
+    users_and_login_from_the_command_line,
+    errors_are_one_line_and_exit_non_zero,
+    sigterm_stops_the_server_cleanly,
+);
+
+const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
+
+struct Served {
+    child: Child,
+    url: String,
+    data_dir: tempfile::TempDir,
+    home: tempfile::TempDir,
+}
+
+impl Served {
+    fn start(store: &TestStore) -> Served {
+        let port = free_port();
+        let data_dir = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let child = spawn_server(store, port, data_dir.path());
+        let served = Served {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            data_dir,
+            home,
+        };
+        served.wait_ready();
+        served
+    }
+
+    /// Starts the server again on the same data directory and port.
+    fn restart(&mut self, store: &TestStore) {
+        let port: u16 = self.url.rsplit(':').next().unwrap().parse().unwrap();
+        self.child = spawn_server(store, port, self.data_dir.path());
+        self.wait_ready();
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let health = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
+            if health.is_ok() && Path::new(&self.data_dir.path().join("owner.token")).exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("ferry serve did not start within 20 s");
+    }
+
+    /// Runs `ferry ARGS` as a user on the server's machine: URL set, token from the data dir.
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args, self.data_dir.path()).output().unwrap()
+    }
+
+    fn command(&self, args: &[&str], data_dir: &Path) -> Command {
+        let mut command = Command::new(FERRY);
+        command
+            .args(args)
+            .env("FERRY_URL", &self.url)
+            .env("FERRY_DATA_DIR", data_dir)
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join(".config"))
+            .env_remove("FERRY_API_KEY");
+        command
+    }
+
+    /// Runs `ferry ARGS`, which must succeed; returns its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "ferry {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `ferry serve` on `port`: SQLite in its data directory by default, or the test's PostgreSQL schema.
+fn spawn_server(store: &TestStore, port: u16, data_dir: &Path) -> Child {
+    let mut command = Command::new(FERRY);
+    command
+        .arg("serve")
+        .env("FERRY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("FERRY_DATA_DIR", data_dir)
+        .env("FERRY_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if store.store.kind() == "postgres" {
+        command.env("FERRY_DATABASE_URL", &store.url);
+    } else {
+        command.env_remove("FERRY_DATABASE_URL");
+    }
+    command.spawn().unwrap()
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Standard error of a command that must fail: one line, exit status 1.
+fn failure(output: Output) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "expected failure, got {:?}",
+        output.status
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
+    stderr.trim_end().to_string()
+}
+
+async fn first_start_then_customers_from_the_command_line(store: &TestStore) {
+    let served = Served::start(store);
+    let token = served.ok(&["me:token"]);
+    assert!(token.trim().starts_with("ferry_"), "{token}");
+    let me = served.ok(&["me"]);
+    assert!(
+        me.contains("Name: Owner") && me.contains("Organization: My Organization"),
+        "{me}"
+    );
+    assert_eq!(
+        served.json(&["me", "-o", "json"])["email"],
+        "owner@localhost"
+    );
+
+    let id = served.ok(&[
+        "customers:create",
+        "--name",
+        "Mars Missions",
+        "--external-id",
+        "abc-123",
+        "-l",
+        "Gold",
+        "-l",
+        "EU",
+    ]);
+    assert!(
+        ferry_core::id::decode(ferry_core::id::Kind::Customer, id.trim()).is_ok(),
+        "prints the id: {id}"
+    );
+    served.ok(&[
+        "customers:create",
+        "--name",
+        "Eastern Space Flight",
+        "-e",
+        "xyz-456",
+        "-d",
+        "Houston, TX",
+    ]);
+
+    let listed = served.json(&["customers:list", "-o", "json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed[0]["labels"], serde_json::json!(["eu", "gold"]));
+    assert!(listed[0].get("id").is_none(), "ids only with --extended");
+    let table = served.ok(&["customers:list"]);
+    assert!(
+        table.lines().next().unwrap().contains("NAME") && table.contains("Mars Missions"),
+        "{table}"
+    );
+    let csv = served.ok(&[
+        "customers:list",
+        "-o",
+        "csv",
+        "--no-header",
+        "--columns",
+        "name,externalId",
+        "--sort",
+        "-name",
+    ]);
+    assert_eq!(csv, "Mars Missions,abc-123\nEastern Space Flight,xyz-456\n");
+    let filtered = served.json(&[
+        "customers:list",
+        "-o",
+        "json",
+        "--filter",
+        "description=houston",
+    ]);
+    assert_eq!(filtered[0]["name"], "Eastern Space Flight");
+    assert_eq!(filtered.as_array().unwrap().len(), 1);
+    let yaml = served.ok(&["customers:list", "-o", "yaml", "-x", "--columns", "id,name"]);
+    assert!(
+        yaml.contains("- id: ") && yaml.contains("name: Mars Missions"),
+        "{yaml}"
+    );
+
+    served.ok(&[
+        "customers:update",
+        "abc-123",
+        "--description",
+        "Mars Missions Corp",
+    ]);
+    let updated = served.json(&["customers:list", "-o", "json", "--external-id", "abc-123"]);
+    assert_eq!(updated[0]["description"], "Mars Missions Corp");
+    served.ok(&["customers:delete", "Eastern Space Flight"]);
+    assert_eq!(
+        served
+            .json(&["customers:list", "-o", "json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn users_and_login_from_the_command_line(store: &TestStore) {
+    let served = Served::start(store);
+    served.ok(&["customers:create", "-n", "Acme", "-e", "acme"]);
+    served.ok(&[
+        "users:create",
+        "-e",
+        "dev@us.test",
+        "-n",
+        "Dev",
+        "-r",
+        "Integrator",
+    ]);
+    served.ok(&[
+        "users:create",
+        "-e",
+        "ann@acme.test",
+        "-r",
+        "Marketplace Admin",
+        "-c",
+        "acme",
+    ]);
+    let users = served.json(&["users:list", "-o", "json", "--type", "customer"]);
+    assert_eq!(
+        users,
+        serde_json::json!([{ "name": "ann@acme.test", "email": "ann@acme.test", "role": "Marketplace Admin", "customer": "Acme" }])
+    );
+    let org = served.ok(&[
+        "users:list",
+        "--type",
+        "organization",
+        "-o",
+        "csv",
+        "--columns",
+        "email,role",
+        "--sort",
+        "email",
+    ]);
+    assert_eq!(
+        org,
+        "email,role\ndev@us.test,Integrator\nowner@localhost,Owner\n"
+    );
+    served.ok(&["users:delete", "ann@acme.test"]);
+    assert_eq!(
+        served.json(&["users:list", "-o", "json", "-c", "acme"]),
+        serde_json::json!([])
+    );
+    let roles = served.json(&["users:roles", "-o", "json", "--type", "customer"]);
+    assert_eq!(roles.as_array().unwrap().len(), 4);
+
+    // `ferry login` stores the token; later commands need no data directory.
+    let token = served.ok(&["me:token"]).trim().to_string();
+    let nowhere = PathBuf::from("/nonexistent-ferry-data");
+    let login = served
+        .command(&["login", "--token", &token], &nowhere)
+        .output()
+        .unwrap();
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+    let me = served.command(&["me"], &nowhere).output().unwrap();
+    assert!(String::from_utf8_lossy(&me.stdout).contains("Email: owner@localhost"));
+    assert_eq!(
+        String::from_utf8(
+            served
+                .command(&["me:token"], &nowhere)
+                .output()
+                .unwrap()
+                .stdout
+        )
+        .unwrap()
+        .trim(),
+        token
+    );
+    assert!(served
+        .command(&["logout"], &nowhere)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let message = failure(served.command(&["me"], &nowhere).output().unwrap());
+    assert!(message.contains("no API token"), "{message}");
+}
+
+async fn errors_are_one_line_and_exit_non_zero(store: &TestStore) {
+    let served = Served::start(store);
+    served.ok(&["customers:create", "-n", "Taken"]);
+    let message = failure(served.run(&["customers:create", "-n", "Taken"]));
+    assert_eq!(
+        message,
+        "error: name: a customer named \"Taken\" already exists"
+    );
+    let message = failure(served.run(&["customers:list", "--columns", "nope"]));
+    assert!(message.contains("unknown column \"nope\""), "{message}");
+    let message = failure(served.run(&["customers:delete", "ghost"]));
+    assert!(
+        message.contains("no customer with id, external id or name \"ghost\""),
+        "{message}"
+    );
+    let bad_token = served
+        .command(&["me"], served.data_dir.path())
+        .env("FERRY_API_KEY", "ferry_wrong")
+        .output()
+        .unwrap();
+    assert!(failure(bad_token).contains("invalid API token"));
+    let nowhere = served
+        .command(&["me"], served.data_dir.path())
+        .env("FERRY_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert!(failure(nowhere).contains("cannot reach Ferry at http://127.0.0.1:9"));
+    let message = failure(served.run(&["users:create", "-e", "x@y.test", "-r", "Admiral"]));
+    assert!(
+        message.starts_with("error: role: unknown role \"Admiral\"; expected one of: Owner, Admin"),
+        "{message}"
+    );
+}
+
+async fn sigterm_stops_the_server_cleanly(store: &TestStore) {
+    let mut served = Served::start(store);
+    let pid = served.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status after SIGTERM: {status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ferry serve did not stop within 10 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The next start finds its organization and does not bootstrap again: the token still works.
+    let token_before = served.ok(&["me:token"]);
+    served.restart(store);
+    assert_eq!(served.ok(&["me:token"]), token_before);
+    assert_eq!(
+        served.json(&["me", "-o", "json"])["email"],
+        "owner@localhost"
+    );
+}
