@@ -19,7 +19,13 @@ use crate::client::Connection;
 
 /// Ferry: an embedded integration platform in one binary.
 #[derive(Parser)]
-#[command(name = "ferry", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Ferry: an embedded integration platform in one binary",
+    long_about = None,
+    propagate_version = true
+)]
 struct Cli {
     #[command(flatten)]
     connection: Connection,
@@ -29,7 +35,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server: API, webhooks, workers and scheduler.
+    /// Run the server: the GraphQL API, /healthz and /metrics.
     Serve(serve::ServeArgs),
     /// Store the server URL and an API token for later commands.
     Login(commands::me::LoginArgs),

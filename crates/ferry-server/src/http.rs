@@ -15,8 +15,8 @@ use crate::{graphql, AppState};
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
-        .route("/api", post(graphql::handler))
-        .route("/api/", post(graphql::handler))
+        .route("/api", post(graphql::handler).fallback(method_not_allowed))
+        .route("/api/", post(graphql::handler).fallback(method_not_allowed))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -67,6 +67,15 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    let message = format!(
+        "{} {} is not served; send GraphQL requests with POST",
+        request.method(),
+        request.uri().path()
+    );
+    error(StatusCode::METHOD_NOT_ALLOWED, message)
 }
 
 async fn not_found(request: Request) -> Response {

@@ -371,6 +371,33 @@ struct Change {
     new_role: Option<Role>,
 }
 
+impl Change {
+    /// A change to an existing user, giving it `new_role` if set.
+    fn of(target: &User, new_role: Option<Role>) -> Self {
+        Change {
+            customer_user: target.customer_id.is_some(),
+            old_role: Some(target.role),
+            new_role,
+        }
+    }
+}
+
+/// Decodes and fetches the user a mutation names; `Err` holds the `errors` value to answer with.
+async fn find_target(
+    ctx: &Context<'_>,
+    id: &ID,
+) -> async_graphql::Result<Result<User, Vec<FieldErrors>>> {
+    let (api, actor) = env(ctx);
+    let id = match id::decode(Kind::User, id) {
+        Ok(id) => id,
+        Err(err) => return Ok(Err(domain_errors(err))),
+    };
+    match api.store.user(&actor.tenant, id).await {
+        Ok(user) => Ok(Ok(user)),
+        Err(err) => Ok(Err(payload_errors(ctx, err)?)),
+    }
+}
+
 /// Fails unless `actor` may make `change`.
 fn check_manage(actor: &Actor, change: Change) -> async_graphql::Result<()> {
     let (permission, what) = if change.customer_user {
@@ -470,14 +497,11 @@ impl UserMutation {
         input: UpdateUserInput,
     ) -> async_graphql::Result<UserPayload> {
         let (api, actor) = env(ctx);
-        let id = match id::decode(Kind::User, &input.id) {
-            Ok(id) => id,
-            Err(err) => return Ok(UserPayload::failed(domain_errors(err))),
-        };
-        let target = match api.store.user(&actor.tenant, id).await {
+        let target = match find_target(ctx, &input.id).await? {
             Ok(user) => user,
-            Err(err) => return Ok(UserPayload::failed(payload_errors(ctx, err)?)),
+            Err(errors) => return Ok(UserPayload::failed(errors)),
         };
+        let id = target.id;
         let role_type = target.role.role_type();
         let role = match input
             .role
@@ -489,15 +513,7 @@ impl UserMutation {
             Err(err) => return Ok(UserPayload::failed(domain_errors(err))),
         };
         if target.id != actor.user.id || role.is_some() {
-            let customer_user = target.customer_id.is_some();
-            check_manage(
-                actor,
-                Change {
-                    customer_user,
-                    old_role: Some(target.role),
-                    new_role: role,
-                },
-            )?;
+            check_manage(actor, Change::of(&target, role))?;
         }
         let patch = UserPatch {
             name: input.name,
@@ -514,23 +530,12 @@ impl UserMutation {
         input: DeleteUserInput,
     ) -> async_graphql::Result<UserPayload> {
         let (api, actor) = env(ctx);
-        let id = match id::decode(Kind::User, &input.id) {
-            Ok(id) => id,
-            Err(err) => return Ok(UserPayload::failed(domain_errors(err))),
-        };
-        let target = match api.store.user(&actor.tenant, id).await {
+        let target = match find_target(ctx, &input.id).await? {
             Ok(user) => user,
-            Err(err) => return Ok(UserPayload::failed(payload_errors(ctx, err)?)),
+            Err(errors) => return Ok(UserPayload::failed(errors)),
         };
-        let customer_user = target.customer_id.is_some();
-        check_manage(
-            actor,
-            Change {
-                customer_user,
-                old_role: Some(target.role),
-                new_role: None,
-            },
-        )?;
+        let id = target.id;
+        check_manage(actor, Change::of(&target, None))?;
         UserPayload::from_result(ctx, api.store.delete_user(&actor.tenant, id).await)
     }
 }
