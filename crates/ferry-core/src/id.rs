@@ -22,6 +22,10 @@ pub enum Kind {
     Role,
     /// An API token.
     ApiToken,
+    /// An integration.
+    Integration,
+    /// A published version of an integration.
+    IntegrationVersion,
 }
 
 impl Kind {
@@ -33,6 +37,8 @@ impl Kind {
             Kind::User => "User",
             Kind::Role => "Role",
             Kind::ApiToken => "ApiToken",
+            Kind::Integration => "Integration",
+            Kind::IntegrationVersion => "IntegrationVersion",
         }
     }
 }

@@ -4,12 +4,14 @@
 //! - [`role`]: organization and customer roles and the permission matrix they grant.
 //! - [`entity`]: organizations, customers, users and API tokens, and the validation of
 //!   what a caller may write into them.
+//! - [`integration`]: integrations and their published versions.
 //!
 //! Nothing here knows SQL, HTTP or GraphQL; the store and the server translate at their edges.
 #![deny(missing_docs)]
 
 pub mod entity;
 pub mod id;
+pub mod integration;
 pub mod role;
 
 mod error;

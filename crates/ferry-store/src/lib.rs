@@ -12,6 +12,7 @@
 mod backend;
 mod customers;
 mod error;
+mod integrations;
 mod organizations;
 pub mod page;
 #[cfg(feature = "testing")]
@@ -27,6 +28,7 @@ use backend::Backend;
 
 pub use customers::{CustomerFilter, CustomerSortField};
 pub use error::StoreError;
+pub use integrations::{IntegrationDraft, IntegrationFilter, IntegrationSortField};
 pub use organizations::Bootstrapped;
 pub use page::{Direction, Page, PageRequest, Sort};
 pub use tokens::{Authenticated, NewToken};

@@ -1,0 +1,423 @@
+//! The built-in actions: keys, shapes, descriptions and inputs (`*` marks a required input).
+
+use ferry_definition::{ActionKind, ActionSpec, Catalog, InputSpec};
+
+/// One input of a built-in action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuiltinInput {
+    /// The key in a step's `inputs`.
+    pub key: &'static str,
+    /// Whether steps must give it.
+    pub required: bool,
+    /// What it is.
+    pub description: &'static str,
+}
+
+/// One built-in action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuiltinAction {
+    /// `<component>.<action>`.
+    pub key: &'static str,
+    /// Plain, branch or loop.
+    pub kind: ActionKind,
+    /// What it does.
+    pub description: &'static str,
+    /// Its inputs.
+    pub inputs: &'static [BuiltinInput],
+}
+
+const fn req(key: &'static str, description: &'static str) -> BuiltinInput {
+    BuiltinInput {
+        key,
+        required: true,
+        description,
+    }
+}
+
+const fn opt(key: &'static str, description: &'static str) -> BuiltinInput {
+    BuiltinInput {
+        key,
+        required: false,
+        description,
+    }
+}
+
+const fn plain(
+    key: &'static str,
+    description: &'static str,
+    inputs: &'static [BuiltinInput],
+) -> BuiltinAction {
+    BuiltinAction {
+        key,
+        kind: ActionKind::Plain,
+        description,
+        inputs,
+    }
+}
+
+const ITEMS: BuiltinInput = req("items", "The list to work on");
+const TEXT: BuiltinInput = req("text", "The text to work on");
+const SCOPE: BuiltinInput = req("scope", "execution, flow, instance or integration");
+const STATE_KEY: BuiltinInput = req("key", "The state key");
+
+static ACTIONS: &[BuiltinAction] = &[
+    plain(
+        "http.request",
+        "Sends an HTTP request and returns the response",
+        &[
+            req("url", "Absolute URL, or a path when baseUrl is set"),
+            opt("baseUrl", "Prefix of url"),
+            opt(
+                "method",
+                "GET (default), POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
+            ),
+            opt(
+                "connection",
+                "A connection config variable whose credentials authenticate the request",
+            ),
+            opt("queryParams", "Query parameters, as a map"),
+            opt("headers", "Request headers, as a map"),
+            opt("data", "The request body"),
+            opt("bodyType", "json (default), form, multipart or raw"),
+            opt("responseType", "json (default), text or binary"),
+            opt("timeoutSeconds", "Give up after this many seconds"),
+            opt(
+                "useIdempotencyKey",
+                "Send the step's idempotency key as Idempotency-Key",
+            ),
+            opt(
+                "pagination",
+                "How to fetch every page: link header, cursor field, page number or offset",
+            ),
+        ],
+    ),
+    BuiltinAction {
+        key: "branch.onValue",
+        kind: ActionKind::Branch,
+        description: "Takes the branch whose value equals the input",
+        inputs: &[req(
+            "value",
+            "The value to match against each branch's value",
+        )],
+    },
+    BuiltinAction {
+        key: "branch.onExpression",
+        kind: ActionKind::Branch,
+        description: "Takes the first branch whose condition holds",
+        inputs: &[],
+    },
+    plain(
+        "branch.selectExecutedStepResult",
+        "Returns the result of whichever of the given steps ran",
+        &[req(
+            "stepResults",
+            "References to the candidate steps' results",
+        )],
+    ),
+    BuiltinAction {
+        key: "loop.overItems",
+        kind: ActionKind::Loop,
+        description: "Runs its steps once per item",
+        inputs: &[
+            ITEMS,
+            opt("concurrency", "Items run at once (1 by default)"),
+        ],
+    },
+    BuiltinAction {
+        key: "loop.nTimes",
+        kind: ActionKind::Loop,
+        description: "Runs its steps a number of times",
+        inputs: &[req("iterations", "How many times")],
+    },
+    plain("loop.break", "Ends the enclosing loop", &[]),
+    plain(
+        "code.run",
+        "Runs JavaScript",
+        &[req(
+            "code",
+            "module.exports = async (context, stepResults) => ({ data })",
+        )],
+    ),
+    plain(
+        "log.write",
+        "Writes a line to the execution's logs",
+        &[
+            req("message", "The line"),
+            opt("level", "debug, info (default), warn or error"),
+        ],
+    ),
+    plain("state.get", "Reads a state value", &[SCOPE, STATE_KEY]),
+    plain(
+        "state.set",
+        "Writes a state value",
+        &[SCOPE, STATE_KEY, req("value", "The value")],
+    ),
+    plain(
+        "state.append",
+        "Appends to a list in state",
+        &[SCOPE, STATE_KEY, req("value", "The item")],
+    ),
+    plain("state.delete", "Removes a state value", &[SCOPE, STATE_KEY]),
+    plain(
+        "flow.invoke",
+        "Runs another flow of the instance",
+        &[
+            req("flow", "The flow's name"),
+            opt("data", "Its payload"),
+            opt("synchronous", "Wait for its result (30 s at most)"),
+        ],
+    ),
+    plain(
+        "flow.stop",
+        "Ends the execution, answering a synchronous caller",
+        &[
+            opt("statusCode", "HTTP status"),
+            opt("headers", "Response headers"),
+            opt("body", "Response body"),
+            opt("contentType", "Content type of the body"),
+        ],
+    ),
+    plain(
+        "collection.chunk",
+        "Splits a list into lists of a size",
+        &[ITEMS, req("size", "Items per chunk")],
+    ),
+    plain("collection.flatten", "Flattens a list of lists", &[ITEMS]),
+    plain(
+        "collection.dedupe",
+        "Drops repeated items",
+        &[ITEMS, opt("key", "Compare by this field")],
+    ),
+    plain(
+        "collection.group",
+        "Groups items by a field",
+        &[ITEMS, req("key", "The field")],
+    ),
+    plain(
+        "collection.sort",
+        "Sorts items",
+        &[
+            ITEMS,
+            opt("key", "Sort by this field"),
+            opt("direction", "asc (default) or desc"),
+        ],
+    ),
+    plain(
+        "collection.mapKeys",
+        "Renames the fields of each item",
+        &[ITEMS, req("mapping", "Old name to new name")],
+    ),
+    plain(
+        "text.replace",
+        "Replaces every occurrence of a text",
+        &[
+            TEXT,
+            req("find", "The text to find"),
+            req("replacement", "What to put instead"),
+        ],
+    ),
+    plain(
+        "text.split",
+        "Splits text into a list",
+        &[TEXT, req("separator", "Where to split")],
+    ),
+    plain(
+        "text.join",
+        "Joins a list into text",
+        &[ITEMS, opt("separator", "Between items (none by default)")],
+    ),
+    plain("text.trim", "Removes surrounding white space", &[TEXT]),
+    plain("text.lowerCase", "Lower-cases text", &[TEXT]),
+    plain("text.upperCase", "Upper-cases text", &[TEXT]),
+    plain(
+        "text.substring",
+        "Cuts part of a text",
+        &[
+            TEXT,
+            req("start", "First character (0-based)"),
+            opt("end", "Character after the last"),
+        ],
+    ),
+    plain("format.jsonParse", "Parses JSON text", &[TEXT]),
+    plain(
+        "format.jsonStringify",
+        "Writes a value as JSON",
+        &[
+            req("value", "The value"),
+            opt("pretty", "Indent the output"),
+        ],
+    ),
+    plain("format.xmlParse", "Parses XML text", &[TEXT]),
+    plain(
+        "format.xmlStringify",
+        "Writes a value as XML",
+        &[
+            req("value", "The value"),
+            opt("root", "The root element's name"),
+        ],
+    ),
+    plain(
+        "format.csvParse",
+        "Parses CSV text into records",
+        &[
+            TEXT,
+            opt("delimiter", "Field separator (`,`)"),
+            opt("hasHeader", "Whether the first row names the fields (true)"),
+        ],
+    ),
+    plain(
+        "format.csvStringify",
+        "Writes records as CSV",
+        &[ITEMS, opt("delimiter", "Field separator (`,`)")],
+    ),
+    plain("format.yamlParse", "Parses YAML text", &[TEXT]),
+    plain(
+        "format.yamlStringify",
+        "Writes a value as YAML",
+        &[req("value", "The value")],
+    ),
+    plain(
+        "format.msgpackEncode",
+        "Encodes a value as MessagePack",
+        &[req("value", "The value")],
+    ),
+    plain(
+        "format.msgpackDecode",
+        "Decodes MessagePack bytes",
+        &[req("data", "The bytes")],
+    ),
+    plain(
+        "datetime.now",
+        "The current time",
+        &[opt("format", "An output format (RFC 3339 by default)")],
+    ),
+    plain(
+        "datetime.format",
+        "Formats a time",
+        &[req("value", "The time"), req("format", "The output format")],
+    ),
+    plain(
+        "datetime.parse",
+        "Parses a time",
+        &[
+            req("value", "The text"),
+            opt("format", "Its format (RFC 3339 by default)"),
+        ],
+    ),
+    plain(
+        "datetime.add",
+        "Adds to a time",
+        &[
+            req("value", "The time"),
+            req("amount", "How much"),
+            req("unit", "seconds, minutes, hours, days, weeks or months"),
+        ],
+    ),
+    plain(
+        "datetime.diff",
+        "The time between two times",
+        &[
+            req("start", "The earlier time"),
+            req("end", "The later time"),
+            opt("unit", "The unit of the result (seconds)"),
+        ],
+    ),
+    plain(
+        "hash.digest",
+        "Hashes data",
+        &[
+            req("data", "The data"),
+            req("algorithm", "sha1, sha256, sha512 or md5"),
+        ],
+    ),
+    plain(
+        "hash.hmacSign",
+        "Signs data with an HMAC",
+        &[
+            req("data", "The data"),
+            req("secret", "The key"),
+            opt("algorithm", "sha256 (default), sha1 or sha512"),
+        ],
+    ),
+    plain(
+        "hash.hmacVerify",
+        "Checks a webhook's HMAC signature in constant time",
+        &[
+            req("data", "The signed payload"),
+            req("secret", "The key"),
+            req("signature", "The signature received"),
+            opt("algorithm", "sha256 (default), sha1 or sha512"),
+            opt("scheme", "plain (default) or v0 (`v0:<timestamp>:<body>`)"),
+            opt("timestamp", "The request's timestamp, for the v0 scheme"),
+            opt(
+                "toleranceSeconds",
+                "Oldest accepted timestamp, for the v0 scheme",
+            ),
+        ],
+    ),
+    plain(
+        "hash.compare",
+        "Compares two values in constant time",
+        &[req("a", "One value"), req("b", "The other")],
+    ),
+    plain("sleep", "Waits", &[req("seconds", "How long")]),
+];
+
+/// Every built-in action, in catalogue order.
+pub fn builtin_actions() -> &'static [BuiltinAction] {
+    ACTIONS
+}
+
+/// The built-in actions as a [`Catalog`] for validation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Builtins;
+
+impl Catalog for Builtins {
+    fn action(&self, key: &str) -> Option<ActionSpec> {
+        let action = ACTIONS.iter().find(|a| a.key == key)?;
+        let inputs = action
+            .inputs
+            .iter()
+            .map(|i| InputSpec {
+                key: i.key.to_string(),
+                required: i.required,
+            })
+            .collect();
+        Some(ActionSpec {
+            kind: action.kind,
+            inputs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_named_component_dot_action() {
+        let mut keys: Vec<&str> = ACTIONS.iter().map(|a| a.key).collect();
+        keys.sort_unstable();
+        let count = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), count, "duplicate action keys");
+        for key in keys.iter().filter(|k| **k != "sleep") {
+            assert!(
+                key.split_once('.')
+                    .is_some_and(|(c, a)| !c.is_empty() && !a.is_empty()),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_catalog_answers_for_known_keys_only() {
+        let spec = Builtins.action("http.request").unwrap();
+        assert!(spec.inputs.iter().any(|i| i.key == "url" && i.required));
+        assert_eq!(
+            Builtins.action("loop.overItems").unwrap().kind,
+            ActionKind::Loop
+        );
+        assert!(Builtins.action("http.nope").is_none());
+    }
+}
