@@ -67,6 +67,9 @@ pub enum Permission {
     ConfigureInstances,
     TestInstances,
     ConfigureUserLevelConfig,
+    /// Not in the reference's matrices: the organization roles that may read integrations (all
+    /// but Third-Party, whose access comes from per-resource grants).
+    ViewIntegrations,
 }
 
 impl Role {
@@ -186,6 +189,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::Owner => &[
+                ViewIntegrations,
                 ViewCustomers,
                 ViewCustomerUsers,
                 ViewCustomerInstances,
@@ -206,6 +210,7 @@ impl Role {
                 TestInstances,
             ],
             Role::Admin => &[
+                ViewIntegrations,
                 ViewCustomers,
                 ViewCustomerUsers,
                 ViewCustomerInstances,
@@ -224,6 +229,7 @@ impl Role {
                 TestInstances,
             ],
             Role::Integrator => &[
+                ViewIntegrations,
                 ViewCustomers,
                 ViewCustomerUsers,
                 ViewCustomerInstances,
@@ -238,6 +244,7 @@ impl Role {
                 TestInstances,
             ],
             Role::Guest => &[
+                ViewIntegrations,
                 ViewCustomers,
                 ViewCustomerUsers,
                 ViewCustomerInstances,
@@ -245,6 +252,7 @@ impl Role {
                 ViewInstanceLogs,
             ],
             Role::CustomerManager => &[
+                ViewIntegrations,
                 ViewCustomers,
                 ViewCustomerUsers,
                 ManageCustomers,

@@ -413,6 +413,27 @@ impl Store {
         Ok(listing.finish(rows.into_iter().map(IntegrationVersion::from).collect()))
     }
 
+    /// How many versions an integration has (only available ones, or only unavailable ones).
+    pub async fn count_integration_versions(
+        &self,
+        tenant: &Tenant,
+        integration_id: Uuid,
+        is_available: Option<bool>,
+    ) -> Result<i64, StoreError> {
+        let count: i64 = read!(self, pool => {
+            let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM integration_versions");
+            push_tenant(&mut sql, tenant);
+            sql.push(" AND integration_id = ");
+            Dialect::bind_uuid(&mut sql, integration_id);
+            if let Some(available) = is_available {
+                sql.push(" AND is_available = ");
+                Dialect::bind_bool(&mut sql, available);
+            }
+            sql.build_query_scalar().fetch_one(pool).await
+        })?;
+        Ok(count)
+    }
+
     /// One published version.
     pub async fn integration_version(
         &self,

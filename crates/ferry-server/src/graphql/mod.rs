@@ -8,6 +8,7 @@
 mod connection;
 mod customers;
 mod errors;
+mod integrations;
 mod organization;
 mod tokens;
 mod users;
@@ -32,6 +33,7 @@ use crate::AppState;
 pub struct Query(
     customers::CustomerQuery,
     users::UserQuery,
+    integrations::IntegrationQuery,
     organization::OrganizationQuery,
     tokens::TokenQuery,
 );
@@ -41,6 +43,7 @@ pub struct Query(
 pub struct Mutation(
     customers::CustomerMutation,
     users::UserMutation,
+    integrations::IntegrationMutation,
     organization::OrganizationMutation,
     tokens::TokenMutation,
 );

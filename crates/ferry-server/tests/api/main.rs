@@ -5,6 +5,7 @@ mod bad_input;
 mod customers;
 mod harness;
 mod http;
+mod integrations;
 mod schema;
 mod tutorial;
 mod users;
