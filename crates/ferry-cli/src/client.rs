@@ -137,7 +137,11 @@ impl Client {
             .filter(|e| !e.is_empty())
         {
             let lines: Vec<String> = errors.iter().map(field_error).collect();
-            bail!("{}", lines.join("; "));
+            if lines.len() == 1 {
+                bail!("{}", lines[0]);
+            }
+            // Several problems (a definition's, say) read best one per line.
+            bail!("{} problems:\n  {}", lines.len(), lines.join("\n  "));
         }
         Ok(payload.get(entity).cloned().unwrap_or(Value::Null))
     }

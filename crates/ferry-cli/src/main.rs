@@ -23,8 +23,7 @@ use crate::client::Connection;
     name = "ferry",
     version,
     about = "Ferry: an embedded integration platform in one binary",
-    long_about = None,
-    propagate_version = true
+    long_about = None
 )]
 struct Cli {
     #[command(flatten)]
@@ -70,6 +69,24 @@ enum Command {
     /// List the roles you may give to users.
     #[command(name = "users:roles")]
     UsersRoles(commands::users::RolesArgs),
+    /// Check a YAML definition and import it as a new integration, or as an integration's draft.
+    #[command(name = "integrations:import")]
+    IntegrationsImport(commands::integrations::ImportArgs),
+    /// Print an integration's definition (the draft, or a published version) as YAML.
+    #[command(name = "integrations:export")]
+    IntegrationsExport(commands::integrations::ExportArgs),
+    /// Publish an integration's draft as its next version.
+    #[command(name = "integrations:publish")]
+    IntegrationsPublish(commands::integrations::PublishArgs),
+    /// List integrations.
+    #[command(name = "integrations:list")]
+    IntegrationsList(commands::integrations::ListArgs),
+    /// List an integration's published versions, newest first.
+    #[command(name = "integrations:versions")]
+    IntegrationsVersions(commands::integrations::VersionsArgs),
+    /// Delete an integration and its versions.
+    #[command(name = "integrations:delete")]
+    IntegrationsDelete(commands::integrations::DeleteArgs),
     /// Print the GraphQL schema (SDL) this binary serves.
     Schema,
 }
@@ -102,9 +119,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::UsersCreate(args) => commands::users::create(&conn, args).await,
         Command::UsersDelete(args) => commands::users::delete(&conn, args).await,
         Command::UsersRoles(args) => commands::users::roles(&conn, args).await,
+        Command::IntegrationsImport(args) => commands::integrations::import(&conn, args).await,
+        Command::IntegrationsExport(args) => commands::integrations::export(&conn, args).await,
+        Command::IntegrationsPublish(args) => commands::integrations::publish(&conn, args).await,
+        Command::IntegrationsList(args) => commands::integrations::list(&conn, args).await,
+        Command::IntegrationsVersions(args) => commands::integrations::versions(&conn, args).await,
+        Command::IntegrationsDelete(args) => commands::integrations::delete(&conn, args).await,
         Command::Schema => {
             print!("{}", ferry_server::graphql::sdl());
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

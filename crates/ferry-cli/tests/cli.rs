@@ -13,6 +13,7 @@ ferry_store::store_tests!(
     users_and_login_from_the_command_line,
     errors_are_one_line_and_exit_non_zero,
     sigterm_stops_the_server_cleanly,
+    integrations_from_the_command_line,
 );
 
 const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
@@ -378,4 +379,106 @@ async fn sigterm_stops_the_server_cleanly(store: &TestStore) {
         served.json(&["me", "-o", "json"])["email"],
         "owner@localhost"
     );
+}
+
+const ORDERS: &str = include_str!("../../ferry-definition/tests/fixtures/orders.yml");
+
+async fn integrations_from_the_command_line(store: &TestStore) {
+    let served = Served::start(store);
+    let file = served.home.path().join("orders.yml");
+    std::fs::write(&file, ORDERS).unwrap();
+    let path = file.to_str().unwrap();
+    let id = served.ok(&["integrations:import", "--path", path]);
+    assert!(
+        ferry_core::id::decode(ferry_core::id::Kind::Integration, id.trim()).is_ok(),
+        "{id}"
+    );
+    assert_eq!(
+        served.ok(&["integrations:export", "Orders to Acme ERP"]),
+        ORDERS
+    );
+
+    let broken = served.home.path().join("broken.yml");
+    std::fs::write(
+        &broken,
+        ORDERS.replace("action: log.write", "action: log.scribble"),
+    )
+    .unwrap();
+    let output = served.run(&[
+        "integrations:import",
+        "--path",
+        broken.to_str().unwrap(),
+        "-i",
+        id.trim(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.starts_with(
+            "error: 3 problems:\n  flows[0].steps[1].branches[1].steps[0].action: line "
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("unknown action \"log.scribble\"").count(),
+        3,
+        "{stderr}"
+    );
+
+    let version = served.json(&[
+        "integrations:publish",
+        "Orders to Acme ERP",
+        "-c",
+        "first",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(version["versionNumber"], 1);
+    served.ok(&[
+        "integrations:import",
+        "--path",
+        path,
+        "--integration-id",
+        "Orders to Acme ERP",
+    ]);
+    served.ok(&["integrations:publish", id.trim()]);
+    let versions = served.json(&[
+        "integrations:versions",
+        "Orders to Acme ERP",
+        "-o",
+        "json",
+        "--columns",
+        "versionNumber,comment",
+    ]);
+    assert_eq!(
+        versions,
+        serde_json::json!([{ "versionNumber": 2, "comment": "" }, { "versionNumber": 1, "comment": "first" }])
+    );
+    assert_eq!(
+        served.ok(&[
+            "integrations:export",
+            "Orders to Acme ERP",
+            "--version",
+            "1"
+        ]),
+        ORDERS
+    );
+    let listed = served.ok(&[
+        "integrations:list",
+        "-o",
+        "csv",
+        "--columns",
+        "name,versionNumber",
+        "--no-header",
+    ]);
+    assert_eq!(listed, "Orders to Acme ERP,2\n");
+    let message = failure(served.run(&[
+        "integrations:export",
+        "Orders to Acme ERP",
+        "--version",
+        "9",
+    ]));
+    assert!(message.contains("has no version 9"), "{message}");
+    served.ok(&["integrations:delete", "Orders to Acme ERP"]);
+    assert_eq!(served.ok(&["integrations:list", "--no-header"]), "");
 }

@@ -1,5 +1,6 @@
 //! The management commands, one file per topic.
 
 pub mod customers;
+pub mod integrations;
 pub mod me;
 pub mod users;
