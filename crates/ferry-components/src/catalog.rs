@@ -22,6 +22,8 @@ pub struct BuiltinAction {
     pub kind: ActionKind,
     /// What it does.
     pub description: &'static str,
+    /// What its result holds.
+    pub output: &'static str,
     /// Its inputs.
     pub inputs: &'static [BuiltinInput],
 }
@@ -45,12 +47,14 @@ const fn opt(key: &'static str, description: &'static str) -> BuiltinInput {
 const fn plain(
     key: &'static str,
     description: &'static str,
+    output: &'static str,
     inputs: &'static [BuiltinInput],
 ) -> BuiltinAction {
     BuiltinAction {
         key,
         kind: ActionKind::Plain,
         description,
+        output,
         inputs,
     }
 }
@@ -64,6 +68,7 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "http.request",
         "Sends an HTTP request and returns the response",
+        "`{ statusCode, headers, data }`: the response; `data` parsed per responseType",
         &[
             req("url", "Absolute URL, or a path when baseUrl is set"),
             opt("baseUrl", "Prefix of url"),
@@ -95,6 +100,7 @@ static ACTIONS: &[BuiltinAction] = &[
         key: "branch.onValue",
         kind: ActionKind::Branch,
         description: "Takes the branch whose value equals the input",
+        output: "The name of the branch taken",
         inputs: &[req(
             "value",
             "The value to match against each branch's value",
@@ -104,11 +110,13 @@ static ACTIONS: &[BuiltinAction] = &[
         key: "branch.onExpression",
         kind: ActionKind::Branch,
         description: "Takes the first branch whose condition holds",
+        output: "The name of the branch taken",
         inputs: &[],
     },
     plain(
         "branch.selectExecutedStepResult",
         "Returns the result of whichever of the given steps ran",
+        "The result of the step that ran",
         &[req(
             "stepResults",
             "References to the candidate steps' results",
@@ -118,6 +126,7 @@ static ACTIONS: &[BuiltinAction] = &[
         key: "loop.overItems",
         kind: ActionKind::Loop,
         description: "Runs its steps once per item",
+        output: "The list of each iteration's last step result",
         inputs: &[
             ITEMS,
             opt("concurrency", "Items run at once (1 by default)"),
@@ -127,12 +136,14 @@ static ACTIONS: &[BuiltinAction] = &[
         key: "loop.nTimes",
         kind: ActionKind::Loop,
         description: "Runs its steps a number of times",
+        output: "The list of each iteration's last step result",
         inputs: &[req("iterations", "How many times")],
     },
-    plain("loop.break", "Ends the enclosing loop", &[]),
+    plain("loop.break", "Ends the enclosing loop", "Nothing", &[]),
     plain(
         "code.run",
         "Runs JavaScript",
+        "The `data` the code returns (with `statusCode`, `headers`, `contentType` when given)",
         &[req(
             "code",
             "module.exports = async (context, stepResults) => ({ data })",
@@ -141,26 +152,40 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "log.write",
         "Writes a line to the execution's logs",
+        "Nothing",
         &[
             req("message", "The line"),
             opt("level", "debug, info (default), warn or error"),
         ],
     ),
-    plain("state.get", "Reads a state value", &[SCOPE, STATE_KEY]),
+    plain(
+        "state.get",
+        "Reads a state value",
+        "The stored value, or null",
+        &[SCOPE, STATE_KEY],
+    ),
     plain(
         "state.set",
         "Writes a state value",
+        "The value written",
         &[SCOPE, STATE_KEY, req("value", "The value")],
     ),
     plain(
         "state.append",
         "Appends to a list in state",
+        "The list after appending",
         &[SCOPE, STATE_KEY, req("value", "The item")],
     ),
-    plain("state.delete", "Removes a state value", &[SCOPE, STATE_KEY]),
+    plain(
+        "state.delete",
+        "Removes a state value",
+        "Nothing",
+        &[SCOPE, STATE_KEY],
+    ),
     plain(
         "flow.invoke",
         "Runs another flow of the instance",
+        "The invoked flow's result when synchronous, else `{ executionId }`",
         &[
             req("flow", "The flow's name"),
             opt("data", "Its payload"),
@@ -170,6 +195,7 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "flow.stop",
         "Ends the execution, answering a synchronous caller",
+        "Nothing; the execution ends with this response",
         &[
             opt("statusCode", "HTTP status"),
             opt("headers", "Response headers"),
@@ -180,22 +206,31 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "collection.chunk",
         "Splits a list into lists of a size",
+        "A list of lists",
         &[ITEMS, req("size", "Items per chunk")],
     ),
-    plain("collection.flatten", "Flattens a list of lists", &[ITEMS]),
+    plain(
+        "collection.flatten",
+        "Flattens a list of lists",
+        "A list",
+        &[ITEMS],
+    ),
     plain(
         "collection.dedupe",
         "Drops repeated items",
+        "A list",
         &[ITEMS, opt("key", "Compare by this field")],
     ),
     plain(
         "collection.group",
         "Groups items by a field",
+        "An object from key to list of items",
         &[ITEMS, req("key", "The field")],
     ),
     plain(
         "collection.sort",
         "Sorts items",
+        "A list",
         &[
             ITEMS,
             opt("key", "Sort by this field"),
@@ -205,11 +240,13 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "collection.mapKeys",
         "Renames the fields of each item",
+        "A list",
         &[ITEMS, req("mapping", "Old name to new name")],
     ),
     plain(
         "text.replace",
         "Replaces every occurrence of a text",
+        "Text",
         &[
             TEXT,
             req("find", "The text to find"),
@@ -219,38 +256,58 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "text.split",
         "Splits text into a list",
+        "A list of text",
         &[TEXT, req("separator", "Where to split")],
     ),
     plain(
         "text.join",
         "Joins a list into text",
+        "Text",
         &[ITEMS, opt("separator", "Between items (none by default)")],
     ),
-    plain("text.trim", "Removes surrounding white space", &[TEXT]),
-    plain("text.lowerCase", "Lower-cases text", &[TEXT]),
-    plain("text.upperCase", "Upper-cases text", &[TEXT]),
+    plain(
+        "text.trim",
+        "Removes surrounding white space",
+        "Text",
+        &[TEXT],
+    ),
+    plain("text.lowerCase", "Lower-cases text", "Text", &[TEXT]),
+    plain("text.upperCase", "Upper-cases text", "Text", &[TEXT]),
     plain(
         "text.substring",
         "Cuts part of a text",
+        "Text",
         &[
             TEXT,
             req("start", "First character (0-based)"),
             opt("end", "Character after the last"),
         ],
     ),
-    plain("format.jsonParse", "Parses JSON text", &[TEXT]),
+    plain(
+        "format.jsonParse",
+        "Parses JSON text",
+        "The parsed value",
+        &[TEXT],
+    ),
     plain(
         "format.jsonStringify",
         "Writes a value as JSON",
+        "Text",
         &[
             req("value", "The value"),
             opt("pretty", "Indent the output"),
         ],
     ),
-    plain("format.xmlParse", "Parses XML text", &[TEXT]),
+    plain(
+        "format.xmlParse",
+        "Parses XML text",
+        "The parsed value",
+        &[TEXT],
+    ),
     plain(
         "format.xmlStringify",
         "Writes a value as XML",
+        "Text",
         &[
             req("value", "The value"),
             opt("root", "The root element's name"),
@@ -259,6 +316,7 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "format.csvParse",
         "Parses CSV text into records",
+        "A list of records",
         &[
             TEXT,
             opt("delimiter", "Field separator (`,`)"),
@@ -268,37 +326,49 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "format.csvStringify",
         "Writes records as CSV",
+        "Text",
         &[ITEMS, opt("delimiter", "Field separator (`,`)")],
     ),
-    plain("format.yamlParse", "Parses YAML text", &[TEXT]),
+    plain(
+        "format.yamlParse",
+        "Parses YAML text",
+        "The parsed value",
+        &[TEXT],
+    ),
     plain(
         "format.yamlStringify",
         "Writes a value as YAML",
+        "Text",
         &[req("value", "The value")],
     ),
     plain(
         "format.msgpackEncode",
         "Encodes a value as MessagePack",
+        "Bytes",
         &[req("value", "The value")],
     ),
     plain(
         "format.msgpackDecode",
         "Decodes MessagePack bytes",
+        "The decoded value",
         &[req("data", "The bytes")],
     ),
     plain(
         "datetime.now",
         "The current time",
+        "Text (the time)",
         &[opt("format", "An output format (RFC 3339 by default)")],
     ),
     plain(
         "datetime.format",
         "Formats a time",
+        "Text",
         &[req("value", "The time"), req("format", "The output format")],
     ),
     plain(
         "datetime.parse",
         "Parses a time",
+        "Text (RFC 3339)",
         &[
             req("value", "The text"),
             opt("format", "Its format (RFC 3339 by default)"),
@@ -307,6 +377,7 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "datetime.add",
         "Adds to a time",
+        "Text (RFC 3339)",
         &[
             req("value", "The time"),
             req("amount", "How much"),
@@ -316,6 +387,7 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "datetime.diff",
         "The time between two times",
+        "A number",
         &[
             req("start", "The earlier time"),
             req("end", "The later time"),
@@ -325,6 +397,7 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "hash.digest",
         "Hashes data",
+        "Hex text",
         &[
             req("data", "The data"),
             req("algorithm", "sha1, sha256, sha512 or md5"),
@@ -333,6 +406,7 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "hash.hmacSign",
         "Signs data with an HMAC",
+        "Hex text",
         &[
             req("data", "The data"),
             req("secret", "The key"),
@@ -342,6 +416,7 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "hash.hmacVerify",
         "Checks a webhook's HMAC signature in constant time",
+        "`true`, or the step fails when the signature does not match",
         &[
             req("data", "The signed payload"),
             req("secret", "The key"),
@@ -358,9 +433,10 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "hash.compare",
         "Compares two values in constant time",
+        "Whether they are equal",
         &[req("a", "One value"), req("b", "The other")],
     ),
-    plain("sleep", "Waits", &[req("seconds", "How long")]),
+    plain("sleep", "Waits", "Nothing", &[req("seconds", "How long")]),
 ];
 
 /// Every built-in action, in catalogue order.

@@ -1,10 +1,13 @@
 //! Ferry's built-in components (`DESIGN.md` 3.4).
 //!
 //! For now this crate holds their catalogue: every built-in action's key, shape (plain, branch
-//! or loop), what it does, and its inputs. Integration definitions are checked against it on
-//! import. The actions' implementations join it with the flow engine.
+//! or loop), what it does, its inputs and its result, grouped into components. Integration
+//! definitions are checked against it on import, `docs/components.md` is generated from it,
+//! and the `components` query serves it. The actions' implementations join it with the engine.
 #![deny(missing_docs)]
 
 mod catalog;
+mod components;
 
 pub use catalog::{builtin_actions, BuiltinAction, BuiltinInput, Builtins};
+pub use components::{builtin_components, catalogue_markdown, BuiltinComponent};
