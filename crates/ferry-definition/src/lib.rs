@@ -19,6 +19,35 @@ pub use catalog::{ActionKind, ActionSpec, Catalog, InputSpec};
 pub use model::Definition;
 pub use names::reference_name;
 
+/// The operators of `branch.onExpression` conditions, by the names definitions use.
+pub const BRANCH_OPERATORS: &[&str] = &[
+    "equals",
+    "doesNotEqual",
+    "exactlyMatches",
+    "doesNotExactlyMatch",
+    "isGreaterThan",
+    "isGreaterThanOrEqualTo",
+    "isLessThan",
+    "isLessThanOrEqualTo",
+    "in",
+    "notIn",
+    "contains",
+    "doesNotContain",
+    "isEmpty",
+    "isNotEmpty",
+    "startsWith",
+    "doesNotStartWith",
+    "endsWith",
+    "doesNotEndWith",
+    "isAfter",
+    "isBefore",
+    "isSame",
+    "isTrue",
+    "isFalse",
+    "exists",
+    "doesNotExist",
+];
+
 /// One problem with a definition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {

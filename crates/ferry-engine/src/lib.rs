@@ -1,7 +1,11 @@
-//! Ferry's flow engine. So far: [`expr`], the evaluation of step inputs, whose strings may hold
-//! `{{ expressions }}` over the execution's context (`steps`, `configVars`, `customer`,
-//! `instance`, `flow`, `execution`). The executor, the durable queue and the scheduler join it
-//! here.
+//! Ferry's flow engine. So far:
+//! - [`expr`]: the evaluation of step inputs, whose strings may hold `{{ expressions }}` over
+//!   the execution's context (`steps`, `configVars`, `customer`, `instance`, `flow`,
+//!   `execution`);
+//! - [`condition`]: branch conditions, with the reference's operators and `and`/`or` groups.
+//!
+//! The executor, the durable queue and the scheduler join them here.
 #![deny(missing_docs)]
 
+pub mod condition;
 pub mod expr;

@@ -101,6 +101,9 @@ impl Walker<'_, '_> {
         self.check_error_handler(step, path);
         for (index, branch) in step.branches.iter().enumerate() {
             let branch_path = format!("{path}.branches[{index}]");
+            if let Some(condition) = &branch.condition {
+                self.check_operators(condition, &format!("{branch_path}.condition"));
+            }
             for (field, value) in [("condition", &branch.condition), ("value", &branch.value)] {
                 if let Some(value) = value {
                     self.check_value(value, &format!("{branch_path}.{field}"), visible);
@@ -172,6 +175,43 @@ impl Walker<'_, '_> {
                     "branch",
                 );
             }
+        }
+    }
+
+    /// Checks the operators of a condition and its `and` / `or` groups.
+    fn check_operators(&mut self, condition: &Value, path: &str) {
+        let Value::Object(map) = condition else {
+            self.report.add(path, "a condition is an object: { left, operator, right }, { and: [...] } or { or: [...] }");
+            return;
+        };
+        for group in ["and", "or"] {
+            if let Some(items) = map.get(group) {
+                match items.as_array().filter(|items| !items.is_empty()) {
+                    Some(items) => {
+                        for (index, item) in items.iter().enumerate() {
+                            self.check_operators(item, &format!("{path}.{group}[{index}]"));
+                        }
+                    }
+                    None => self.report.add(
+                        &format!("{path}.{group}"),
+                        format!("`{group}` takes a non-empty list of conditions"),
+                    ),
+                }
+                return;
+            }
+        }
+        match map.get("operator") {
+            Some(Value::String(operator))
+                if crate::BRANCH_OPERATORS.contains(&operator.as_str()) => {}
+            Some(Value::String(operator)) if operator.contains("{{") => {}
+            Some(Value::String(operator)) => self.report.add(
+                &format!("{path}.operator"),
+                format!(
+                    "unknown operator {operator:?}; operators are: {}",
+                    crate::BRANCH_OPERATORS.join(", ")
+                ),
+            ),
+            _ => self.report.add(path, "a condition needs an `operator`"),
         }
     }
 
