@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// Email of the owner created on first start.
     #[arg(long, env = "FERRY_OWNER_EMAIL", default_value = "owner@localhost")]
     owner_email: String,
+    /// The master key that seals secrets (base64 of 32 bytes); by default a key file created in
+    /// the data directory. Nodes sharing one PostgreSQL database need the same key.
+    #[arg(long, env = "FERRY_MASTER_KEY", hide_env_values = true)]
+    master_key: Option<String>,
     /// Log format.
     #[arg(long, env = "FERRY_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -80,6 +84,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot open the store at {}", ferry_store::redact(&url)))?;
     tracing::info!(store = store.kind(), url = %ferry_store::redact(&url), "store ready, migrations applied");
+    let master_key = bootstrap::master_key(&args.data_dir, args.master_key.as_deref())?;
+    if store.kind() == "postgres" && args.master_key.is_none() {
+        tracing::warn!("FERRY_MASTER_KEY is not set: every node sharing this database must run with the same key");
+    }
+    tracing::info!(key = %master_key.id(), "master key loaded");
     let boot = BootstrapOptions {
         organization: args.organization_name.clone(),
         owner_email: args.owner_email.clone(),

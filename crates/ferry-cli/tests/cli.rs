@@ -143,6 +143,18 @@ async fn first_start_then_customers_from_the_command_line(store: &TestStore) {
     let served = Served::start(store);
     let token = served.ok(&["me:token"]);
     assert!(token.trim().starts_with("ferry_"), "{token}");
+    for secret in ["owner.token", "master.key"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(served.data_dir.path().join(secret))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "{secret} is readable by its owner only"
+        );
+    }
     let me = served.ok(&["me"]);
     assert!(
         me.contains("Name: Owner") && me.contains("Organization: My Organization"),
@@ -344,6 +356,15 @@ async fn errors_are_one_line_and_exit_non_zero(store: &TestStore) {
         .output()
         .unwrap();
     assert!(failure(nowhere).contains("cannot reach Ferry at http://127.0.0.1:9"));
+    let bad_key = Command::new(FERRY)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("FERRY_DATA_DIR", served.home.path())
+        .env("FERRY_MASTER_KEY", "c2hvcnQ=")
+        .env("FERRY_LOG", "off")
+        .output()
+        .unwrap();
+    let message = failure(bad_key);
+    assert!(message.contains("the master key is 5 bytes; it must be 32"), "{message}");
     let message = failure(served.run(&["users:create", "-e", "x@y.test", "-r", "Admiral"]));
     assert!(
         message.starts_with("error: role: unknown role \"Admiral\"; expected one of: Owner, Admin"),
@@ -373,8 +394,11 @@ async fn sigterm_stops_the_server_cleanly(store: &TestStore) {
     }
     // The next start finds its organization and does not bootstrap again: the token still works.
     let token_before = served.ok(&["me:token"]);
+    let key_before = std::fs::read_to_string(served.data_dir.path().join("master.key")).unwrap();
     served.restart(store);
     assert_eq!(served.ok(&["me:token"]), token_before);
+    let key_after = std::fs::read_to_string(served.data_dir.path().join("master.key")).unwrap();
+    assert_eq!(key_after, key_before, "the master key survives restarts");
     assert_eq!(
         served.json(&["me", "-o", "json"])["email"],
         "owner@localhost"

@@ -4,12 +4,36 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use ferry_store::secrets::MasterKey;
 use ferry_store::Store;
 
 use crate::ServerError;
 
 /// The file, in the data directory, holding the bootstrap owner's API token (mode 0600).
 pub const TOKEN_FILE: &str = "owner.token";
+
+/// The file, in the data directory, holding the master key when `FERRY_MASTER_KEY` is not set
+/// (mode 0600).
+pub const MASTER_KEY_FILE: &str = "master.key";
+
+/// The master key that seals secrets: `configured` (from `FERRY_MASTER_KEY`) when given, else
+/// the key file in `data_dir`, created on first start.
+pub fn master_key(data_dir: &Path, configured: Option<&str>) -> Result<MasterKey, ServerError> {
+    if let Some(text) = configured {
+        return Ok(MasterKey::decode(text)?);
+    }
+    let path = data_dir.join(MASTER_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(MasterKey::decode(&text)?),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let key = MasterKey::generate();
+            write_secret(&path, &key.encode())?;
+            tracing::info!(key = %key.id(), file = %path.display(), "created the master key that seals secrets; back it up");
+            Ok(key)
+        }
+        Err(source) => Err(ServerError::DataDir { path, source }),
+    }
+}
 
 /// Who the first start creates.
 #[derive(Debug, Clone)]

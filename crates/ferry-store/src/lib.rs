@@ -15,6 +15,7 @@ mod error;
 mod integrations;
 mod organizations;
 pub mod page;
+pub mod secrets;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;
