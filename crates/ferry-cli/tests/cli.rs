@@ -364,7 +364,10 @@ async fn errors_are_one_line_and_exit_non_zero(store: &TestStore) {
         .output()
         .unwrap();
     let message = failure(bad_key);
-    assert!(message.contains("the master key is 5 bytes; it must be 32"), "{message}");
+    assert!(
+        message.contains("the master key is 5 bytes; it must be 32"),
+        "{message}"
+    );
     let message = failure(served.run(&["users:create", "-e", "x@y.test", "-r", "Admiral"]));
     assert!(
         message.starts_with("error: role: unknown role \"Admiral\"; expected one of: Owner, Admin"),

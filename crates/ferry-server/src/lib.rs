@@ -15,6 +15,7 @@ mod error;
 pub mod graphql;
 mod http;
 pub mod metrics;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
