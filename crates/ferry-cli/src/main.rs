@@ -84,6 +84,9 @@ enum Command {
     /// List an integration's published versions, newest first.
     #[command(name = "integrations:versions")]
     IntegrationsVersions(commands::integrations::VersionsArgs),
+    /// List the flows of an integration's draft.
+    #[command(name = "integrations:flows:list")]
+    IntegrationsFlowsList(commands::integrations::FlowsArgs),
     /// Delete an integration and its versions.
     #[command(name = "integrations:delete")]
     IntegrationsDelete(commands::integrations::DeleteArgs),
@@ -124,6 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::IntegrationsPublish(args) => commands::integrations::publish(&conn, args).await,
         Command::IntegrationsList(args) => commands::integrations::list(&conn, args).await,
         Command::IntegrationsVersions(args) => commands::integrations::versions(&conn, args).await,
+        Command::IntegrationsFlowsList(args) => commands::integrations::flows(&conn, args).await,
         Command::IntegrationsDelete(args) => commands::integrations::delete(&conn, args).await,
         Command::Schema => {
             print!("{}", ferry_server::graphql::sdl());

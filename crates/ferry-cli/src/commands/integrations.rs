@@ -76,6 +76,15 @@ pub struct VersionsArgs {
     output: ListOptions,
 }
 
+/// Arguments of `integrations:flows:list`.
+#[derive(Args, Debug)]
+pub struct FlowsArgs {
+    /// The integration: its id or name.
+    integration: String,
+    #[command(flatten)]
+    output: ListOptions,
+}
+
 /// Arguments of `integrations:delete`.
 #[derive(Args, Debug)]
 pub struct DeleteArgs {
@@ -208,6 +217,27 @@ pub async fn versions(conn: &Connection, args: VersionsArgs) -> anyhow::Result<(
         col("comment"),
     ];
     print_list(objects(rows), &columns, &args.output)
+}
+
+/// Lists the flows of an integration's draft.
+pub async fn flows(conn: &Connection, args: FlowsArgs) -> anyhow::Result<()> {
+    let client = Client::new(conn)?;
+    let id = resolve(&client, &args.integration).await?;
+    let query = "query ($id: ID!) { integration(id: $id) { flows { name stableKey triggerType isSynchronous isPreprocessFlow description } } }";
+    let data = client.request(query, json!({ "id": id })).await?;
+    let flows = data["integration"]["flows"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let columns = [
+        col("name"),
+        col("triggerType"),
+        col("stableKey"),
+        ext("isSynchronous"),
+        ext("isPreprocessFlow"),
+        col("description"),
+    ];
+    print_list(objects(flows), &columns, &args.output)
 }
 
 /// Deletes an integration and its versions.

@@ -44,6 +44,10 @@ impl IntegrationNode {
     async fn definition(&self) -> &str {
         &self.0.draft
     }
+    /// The draft's flows.
+    async fn flows(&self) -> async_graphql::Result<Vec<FlowNode>> {
+        flows_of(&self.0.draft)
+    }
     /// The latest published version's number; null before the first publish.
     async fn version_number(&self) -> Option<i32> {
         self.0.latest_version
@@ -121,6 +125,10 @@ impl IntegrationVersionNode {
     async fn definition(&self) -> &str {
         &self.0.definition
     }
+    /// The version's flows.
+    async fn flows(&self) -> async_graphql::Result<Vec<FlowNode>> {
+        flows_of(&self.0.definition)
+    }
     /// The integration it belongs to.
     async fn integration(&self, ctx: &Context<'_>) -> async_graphql::Result<IntegrationNode> {
         let (api, actor) = env(ctx);
@@ -131,6 +139,45 @@ impl IntegrationVersionNode {
             .map_err(|e| query_error(ctx, e))?;
         Ok(IntegrationNode(integration))
     }
+}
+
+/// A flow of an integration, as its definition declares it.
+#[derive(SimpleObject)]
+#[graphql(name = "Flow")]
+pub struct FlowNode {
+    /// The flow's name.
+    name: String,
+    /// Its identity across renames, if declared.
+    stable_key: Option<String>,
+    /// What it does.
+    description: String,
+    /// webhook, schedule, management, crossFlow or polling.
+    trigger_type: String,
+    /// Whether webhook callers wait for its result.
+    is_synchronous: bool,
+    /// Whether it routes an instance-specific or shared endpoint.
+    is_preprocess_flow: bool,
+}
+
+/// The flows of a stored definition (checked when it was imported).
+fn flows_of(text: &str) -> async_graphql::Result<Vec<FlowNode>> {
+    let definition = ferry_definition::parse(text, &Builtins)
+        .map_err(|err| async_graphql::Error::new(err.to_string()))?;
+    Ok(definition
+        .flows
+        .into_iter()
+        .map(|flow| FlowNode {
+            trigger_type: serde_json::to_value(flow.trigger.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            is_synchronous: flow.trigger.is_synchronous,
+            is_preprocess_flow: flow.is_preprocess_flow,
+            name: flow.name,
+            stable_key: flow.stable_key,
+            description: flow.description,
+        })
+        .collect())
 }
 
 connection!(IntegrationConnection, IntegrationEdge, IntegrationNode);

@@ -5,6 +5,7 @@
 //! with GraphQL errors; mutations report invalid input as `errors { field messages }` values
 //! and fail with GraphQL errors only for permissions and store failures.
 
+mod components;
 mod connection;
 mod customers;
 mod errors;
@@ -32,6 +33,7 @@ use crate::AppState;
 #[derive(MergedObject, Default)]
 pub struct Query(
     customers::CustomerQuery,
+    components::ComponentQuery,
     users::UserQuery,
     integrations::IntegrationQuery,
     organization::OrganizationQuery,

@@ -79,6 +79,15 @@ async fn import_publish_and_list_versions(store: &TestStore) {
         "Orders to Acme ERP"
     );
 
+    let flows = server.gql("query ($id: ID!) { integration(id: $id) { flows { name stableKey triggerType isSynchronous } } }", json!({ "id": id })).await;
+    assert_eq!(
+        flows["integration"]["flows"],
+        json!([
+            { "name": "New Order", "stableKey": "new-order", "triggerType": "webhook", "isSynchronous": false },
+            { "name": "Nightly Sync", "stableKey": null, "triggerType": "schedule", "isSynchronous": false },
+            { "name": "On Deploy", "stableKey": null, "triggerType": "management", "isSynchronous": false }
+        ])
+    );
     let list = server.gql("{ integrations(name_Icontains: \"acme\") { totalCount nodes { name versionNumber } } }", json!({})).await;
     assert_eq!(
         list["integrations"],

@@ -2,6 +2,7 @@
 
 mod auth;
 mod bad_input;
+mod components;
 mod customers;
 mod harness;
 mod http;
