@@ -89,6 +89,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("FERRY_MASTER_KEY is not set: every node sharing this database must run with the same key");
     }
     tracing::info!(key = %master_key.id(), "master key loaded");
+    let store = store.with_sealer(ferry_store::secrets::Sealer::new(&master_key));
     let boot = BootstrapOptions {
         organization: args.organization_name.clone(),
         owner_email: args.owner_email.clone(),

@@ -26,6 +26,10 @@ pub enum Kind {
     Integration,
     /// A published version of an integration.
     IntegrationVersion,
+    /// An instance.
+    Instance,
+    /// An instance's flow config (its id is in the webhook URL).
+    InstanceFlowConfig,
 }
 
 impl Kind {
@@ -39,6 +43,8 @@ impl Kind {
             Kind::ApiToken => "ApiToken",
             Kind::Integration => "Integration",
             Kind::IntegrationVersion => "IntegrationVersion",
+            Kind::Instance => "Instance",
+            Kind::InstanceFlowConfig => "InstanceFlowConfig",
         }
     }
 }

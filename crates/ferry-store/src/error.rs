@@ -55,3 +55,12 @@ pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|e| e.is_unique_violation())
 }
+
+/// Whether a database error is a foreign-key violation. SQLite reports an `ON DELETE RESTRICT`
+/// refusal with the extended code of a trigger constraint (1811), which sqlx does not classify,
+/// so its message is checked too.
+pub(crate) fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|e| {
+        e.is_foreign_key_violation() || e.message().contains("FOREIGN KEY constraint failed")
+    })
+}

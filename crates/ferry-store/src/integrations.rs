@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::backend::{read, write, Dialect};
 use crate::customers::like_pattern;
-use crate::error::is_unique_violation;
+use crate::error::{is_foreign_key_violation, is_unique_violation};
 use crate::page::{KeyType, KeyValue, Keyed, Listing, Page, PageRequest, Sort, SortField};
 use crate::{new_id, now, Store, StoreError, Tenant};
 
@@ -306,21 +306,28 @@ impl Store {
         Ok(count)
     }
 
-    /// Deletes an integration and its versions.
+    /// Deletes an integration and its versions; refused while instances of it exist.
     pub async fn delete_integration(
         &self,
         tenant: &Tenant,
         id: Uuid,
     ) -> Result<Integration, StoreError> {
         let integration = self.integration(tenant, id).await?;
-        write!(self, pool => {
+        let result = write!(self, pool => {
             sqlx::query("DELETE FROM integrations WHERE org_id = $1 AND id = $2")
                 .bind(tenant.org_id).bind(id)
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())
-        })?;
-        Ok(integration)
+        });
+        match result {
+            Ok(_) => Ok(integration),
+            Err(err) if is_foreign_key_violation(&err) => Err(StoreError::Conflict {
+                field: "id",
+                message: format!("{:?} has instances; delete them first", integration.name),
+            }),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Freezes the draft as the next version. Publishes of one integration are serialized by

@@ -12,6 +12,7 @@
 mod backend;
 mod customers;
 mod error;
+mod instances;
 mod integrations;
 mod organizations;
 pub mod page;
@@ -29,6 +30,7 @@ use backend::Backend;
 
 pub use customers::{CustomerFilter, CustomerSortField};
 pub use error::StoreError;
+pub use instances::{InstanceFilter, NewInstance, VersionChange};
 pub use integrations::{IntegrationDraft, IntegrationFilter, IntegrationSortField};
 pub use organizations::Bootstrapped;
 pub use page::{Direction, Page, PageRequest, Sort};
@@ -85,6 +87,7 @@ impl StoreOptions {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) backend: Backend,
+    pub(crate) sealer: Option<std::sync::Arc<secrets::Sealer>>,
 }
 
 impl Store {
@@ -99,7 +102,10 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(redact(url)));
         };
-        Ok(Store { backend })
+        Ok(Store {
+            backend,
+            sealer: None,
+        })
     }
 
     /// Connects to PostgreSQL with prepared options (tests use this to pick a schema).
@@ -108,7 +114,18 @@ impl Store {
         max_connections: u32,
     ) -> Result<Store, StoreError> {
         let backend = backend::open_postgres(options, max_connections).await?;
-        Ok(Store { backend })
+        Ok(Store {
+            backend,
+            sealer: None,
+        })
+    }
+
+    /// The store, sealing secrets with `sealer` (without one, writing a secret is refused).
+    pub fn with_sealer(self, sealer: secrets::Sealer) -> Store {
+        Store {
+            sealer: Some(std::sync::Arc::new(sealer)),
+            ..self
+        }
     }
 
     /// `"sqlite"` or `"postgres"`.

@@ -30,7 +30,8 @@ pub async fn sqlite() -> TestStore {
     let url = format!("sqlite://{}", dir.path().join("ferry.db").display());
     let store = Store::open(&StoreOptions::new(&url))
         .await
-        .expect("open SQLite store");
+        .expect("open SQLite store")
+        .with_sealer(test_sealer());
     TestStore {
         store,
         url,
@@ -53,12 +54,17 @@ pub async fn postgres() -> Option<TestStore> {
         .options([("search_path", schema.as_str())]);
     let store = Store::open_postgres(options, 8)
         .await
-        .expect("open PostgreSQL store");
+        .expect("open PostgreSQL store")
+        .with_sealer(test_sealer());
     Some(TestStore {
         store,
         url,
         _dir: None,
     })
+}
+
+fn test_sealer() -> crate::secrets::Sealer {
+    crate::secrets::Sealer::new(&crate::secrets::MasterKey::generate())
 }
 
 /// Both stores, SQLite first; PostgreSQL only when configured.
