@@ -5,6 +5,7 @@
 //!   [`Definition`] or every [`Problem`] found, each with its path and line.
 //! - [`to_yaml`] writes a definition back; parsing the result gives the same definition.
 //! - [`reference_name`] is how steps are named in expressions (`Shape Order` → `shapeOrder`).
+//! - [`values`] checks an instance's config values against the variables.
 #![deny(missing_docs)]
 
 mod catalog;
@@ -12,6 +13,7 @@ pub mod model;
 mod names;
 mod source;
 mod validate;
+pub mod values;
 
 use std::fmt;
 

@@ -4,6 +4,8 @@
 
 mod config;
 mod flows;
+
+pub(crate) use flows::parse_cron;
 mod steps;
 
 use std::collections::HashSet;
