@@ -25,6 +25,9 @@ pub struct ServeArgs {
     /// Largest connection pool to the database.
     #[arg(long, env = "FERRY_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     database_max_connections: u32,
+    /// The URL callers reach this server at, used in webhook URLs [default: http://<listen>].
+    #[arg(long, env = "FERRY_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Name of the organization created on first start.
     #[arg(
         long,
@@ -95,7 +98,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         owner_email: args.owner_email.clone(),
     };
     bootstrap::run(&store, &args.data_dir, &boot).await?;
-    let server_options = ServerOptions::new(args.listen, &args.data_dir);
+    let server_options = ServerOptions { public_url: args.public_url.clone(), ..ServerOptions::new(args.listen, &args.data_dir) };
     let handle = ferry_server::start(&server_options, store.clone()).await?;
     let stop = handle.stopper();
     tokio::spawn(async move {

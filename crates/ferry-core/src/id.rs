@@ -68,13 +68,23 @@ pub fn decode(kind: Kind, id: &str) -> Result<Uuid, Error> {
         .split_once(':')
         .ok_or_else(|| invalid("not a Ferry id".into()))?;
     if type_name != kind.type_name() {
+        let expected = kind.type_name();
         return Err(invalid(format!(
-            "expected a {} id, got a {} id",
-            kind.type_name(),
+            "expected {} {expected} id, got {} {} id",
+            article(expected),
+            article(type_name),
             truncate(type_name)
         )));
     }
     Uuid::parse_str(uuid).map_err(|_| invalid("not a Ferry id".into()))
+}
+
+/// "an" before the type names that start with a vowel sound (`Instance`), else "a" (`User`).
+fn article(word: &str) -> &'static str {
+    match word.chars().next().map(|c| c.to_ascii_lowercase()) {
+        Some('a' | 'e' | 'i' | 'o') => "an",
+        _ => "a",
+    }
 }
 
 fn truncate(text: &str) -> String {

@@ -37,6 +37,9 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     /// The largest request body accepted on `/api`, in bytes.
     pub max_api_body_bytes: usize,
+    /// The URL callers reach this server at, for webhook URLs; `http://<bound address>` when
+    /// not set.
+    pub public_url: Option<String>,
 }
 
 impl ServerOptions {
@@ -46,6 +49,7 @@ impl ServerOptions {
             listen,
             data_dir: data_dir.into(),
             max_api_body_bytes: 1024 * 1024,
+            public_url: None,
         }
     }
 }
@@ -94,6 +98,13 @@ impl Handle {
     }
 }
 
+fn public_url(options: &ServerOptions, addr: SocketAddr) -> String {
+    match &options.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!("http://{addr}"),
+    }
+}
+
 /// Binds `options.listen` and serves `store` until stopped.
 pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, ServerError> {
     let listener = TcpListener::bind(options.listen)
@@ -108,7 +119,7 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
     })?;
     let metrics = Arc::new(metrics::Metrics::new());
     let state = AppState {
-        schema: graphql::schema(store.clone(), metrics.clone()),
+        schema: graphql::schema(store.clone(), metrics.clone(), public_url(options, addr)),
         store,
         metrics,
         max_api_body_bytes: options.max_api_body_bytes,

@@ -5,10 +5,8 @@
 use async_graphql::{Context, Enum, Object};
 use ferry_components::{builtin_components, BuiltinAction, BuiltinComponent, BuiltinInput};
 use ferry_definition::ActionKind;
-use ferry_store::Page;
-use futures::FutureExt;
 
-use crate::graphql::connection::connection;
+use crate::graphql::connection::{connection, known_count, memory_page};
 
 /// A component: a family of actions.
 #[derive(Clone)]
@@ -113,43 +111,14 @@ impl ComponentQuery {
         after: Option<String>,
         first: Option<i32>,
     ) -> async_graphql::Result<ComponentConnection> {
-        let all = builtin_components();
-        let start = match after.as_deref().filter(|a| !a.is_empty()) {
-            None => 0,
-            Some(key) => all
-                .iter()
-                .position(|c| c.key == key)
-                .map(|i| i + 1)
-                .ok_or_else(|| {
-                    async_graphql::Error::new(format!("invalid cursor: no component {key:?}"))
-                })?,
-        };
-        let first = match first {
-            None => ferry_store::page::DEFAULT_PAGE_SIZE,
-            Some(n) if (1..=ferry_store::page::MAX_PAGE_SIZE as i32).contains(&n) => n as usize,
-            Some(n) => {
-                return Err(async_graphql::Error::new(format!(
-                    "first must be between 1 and 500, got {n}"
-                )))
-            }
-        };
-        let rest = &all[start..];
-        let items = rest
-            .iter()
-            .take(first)
-            .map(|c| (c, c.key.to_string()))
-            .collect();
-        let page = Page {
-            items,
-            has_next_page: rest.len() > first,
-        };
-        let total = all.len() as i64;
-        let count = Box::new(move || async move { Ok(total) }.boxed());
+        let all: Vec<&'static BuiltinComponent> = builtin_components().iter().collect();
+        let total = all.len();
+        let (page, after_given) = memory_page(all, |c| c.key.to_string(), after.as_deref(), first)?;
         Ok(ComponentConnection::new(
             page,
-            start > 0,
+            after_given,
             ComponentNode,
-            count,
+            known_count(total),
         ))
     }
 

@@ -61,6 +61,54 @@ pub(crate) fn single_sort<T: Copy>(sort_by: Option<Vec<T>>) -> async_graphql::Re
     }
 }
 
+/// A page of an in-memory list whose cursors are the items' keys.
+pub(crate) fn memory_page<T>(
+    all: Vec<T>,
+    key: impl Fn(&T) -> String,
+    after: Option<&str>,
+    first: Option<i32>,
+) -> async_graphql::Result<(ferry_store::Page<T>, bool)> {
+    let start = match after.filter(|a| !a.is_empty()) {
+        None => 0,
+        Some(cursor) => {
+            let found = all.iter().position(|item| key(item) == cursor);
+            found.map(|i| i + 1).ok_or_else(|| {
+                async_graphql::Error::new(format!("invalid cursor: nothing at {cursor:?}"))
+            })?
+        }
+    };
+    let max = ferry_store::page::MAX_PAGE_SIZE;
+    let first = match first {
+        None => ferry_store::page::DEFAULT_PAGE_SIZE,
+        Some(n) if n >= 1 && n as usize <= max => n as usize,
+        Some(n) => {
+            return Err(async_graphql::Error::new(format!(
+                "first must be between 1 and {max}, got {n}"
+            )))
+        }
+    };
+    let rest: Vec<T> = all.into_iter().skip(start).collect();
+    let has_next_page = rest.len() > first;
+    let items = rest.into_iter().take(first).map(|item| {
+        let cursor = key(&item);
+        (item, cursor)
+    });
+    Ok((
+        ferry_store::Page {
+            items: items.collect(),
+            has_next_page,
+        },
+        start > 0,
+    ))
+}
+
+/// A counter for a list whose size is known.
+pub(crate) fn known_count(total: usize) -> Counter {
+    use futures::FutureExt;
+    let total = total as i64;
+    Box::new(move || async move { Ok(total) }.boxed())
+}
+
 /// Declares `$connection` and `$edge` types for node type `$node`.
 macro_rules! connection {
     ($connection:ident, $edge:ident, $node:ty) => {

@@ -142,7 +142,7 @@ impl IntegrationVersionNode {
 }
 
 /// A flow of an integration, as its definition declares it.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 #[graphql(name = "Flow")]
 pub struct FlowNode {
     /// The flow's name.
@@ -159,24 +159,34 @@ pub struct FlowNode {
     is_preprocess_flow: bool,
 }
 
-/// The flows of a stored definition (checked when it was imported).
-fn flows_of(text: &str) -> async_graphql::Result<Vec<FlowNode>> {
-    let definition = ferry_definition::parse(text, &Builtins)
-        .map_err(|err| async_graphql::Error::new(err.to_string()))?;
-    Ok(definition
-        .flows
-        .into_iter()
-        .map(|flow| FlowNode {
-            trigger_type: serde_json::to_value(flow.trigger.kind)
-                .ok()
+impl FlowNode {
+    pub(crate) fn from_flow(flow: &ferry_definition::model::Flow) -> Self {
+        let trigger_type = serde_json::to_value(flow.trigger.kind).ok();
+        FlowNode {
+            trigger_type: trigger_type
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default(),
             is_synchronous: flow.trigger.is_synchronous,
             is_preprocess_flow: flow.is_preprocess_flow,
-            name: flow.name,
-            stable_key: flow.stable_key,
-            description: flow.description,
-        })
+            name: flow.name.clone(),
+            stable_key: flow.stable_key.clone(),
+            description: flow.description.clone(),
+        }
+    }
+}
+
+/// A stored definition (checked when it was imported), read again.
+pub(crate) fn stored_definition(text: &str) -> async_graphql::Result<ferry_definition::Definition> {
+    ferry_definition::parse(text, &Builtins)
+        .map_err(|err| async_graphql::Error::new(err.to_string()))
+}
+
+/// The flows of a stored definition.
+fn flows_of(text: &str) -> async_graphql::Result<Vec<FlowNode>> {
+    Ok(stored_definition(text)?
+        .flows
+        .iter()
+        .map(FlowNode::from_flow)
         .collect())
 }
 

@@ -9,6 +9,7 @@ mod components;
 mod connection;
 mod customers;
 mod errors;
+mod instances;
 mod integrations;
 mod organization;
 mod tokens;
@@ -36,6 +37,7 @@ pub struct Query(
     components::ComponentQuery,
     users::UserQuery,
     integrations::IntegrationQuery,
+    instances::InstanceQuery,
     organization::OrganizationQuery,
     tokens::TokenQuery,
 );
@@ -46,6 +48,7 @@ pub struct Mutation(
     customers::CustomerMutation,
     users::UserMutation,
     integrations::IntegrationMutation,
+    instances::InstanceMutation,
     organization::OrganizationMutation,
     tokens::TokenMutation,
 );
@@ -53,10 +56,11 @@ pub struct Mutation(
 /// Ferry's GraphQL schema.
 pub type FerrySchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// What resolvers share: the store and the metrics.
+/// What resolvers share: the store, the metrics, and the server's public URL.
 pub(crate) struct Api {
     pub(crate) store: Store,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) public_url: String,
 }
 
 /// Set by a resolver whose store call failed, so that the response becomes a 503.
@@ -64,9 +68,13 @@ pub(crate) struct Api {
 struct StoreFailed(AtomicBool);
 
 /// Builds the schema around `store`.
-pub fn schema(store: Store, metrics: Arc<Metrics>) -> FerrySchema {
+pub fn schema(store: Store, metrics: Arc<Metrics>, public_url: String) -> FerrySchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(Api { store, metrics })
+        .data(Api {
+            store,
+            metrics,
+            public_url,
+        })
         .limit_depth(16)
         .limit_complexity(20_000)
         .finish()

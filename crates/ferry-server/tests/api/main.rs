@@ -6,6 +6,7 @@ mod components;
 mod customers;
 mod harness;
 mod http;
+mod instances;
 mod integrations;
 mod schema;
 mod tutorial;
