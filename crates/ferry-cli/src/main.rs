@@ -90,6 +90,24 @@ enum Command {
     /// Delete an integration and its versions.
     #[command(name = "integrations:delete")]
     IntegrationsDelete(commands::integrations::DeleteArgs),
+    /// Create an instance of an integration for a customer.
+    #[command(name = "instances:create")]
+    InstancesCreate(commands::instances::CreateArgs),
+    /// List instances.
+    #[command(name = "instances:list")]
+    InstancesList(commands::instances::ListArgs),
+    /// Deploy an instance (refused while config values are missing).
+    #[command(name = "instances:deploy")]
+    InstancesDeploy(commands::instances::InstanceArgs),
+    /// Enable a paused instance.
+    #[command(name = "instances:enable")]
+    InstancesEnable(commands::instances::InstanceArgs),
+    /// Pause an instance: its webhooks answer 409 and nothing runs.
+    #[command(name = "instances:disable")]
+    InstancesDisable(commands::instances::InstanceArgs),
+    /// Delete an instance.
+    #[command(name = "instances:delete")]
+    InstancesDelete(commands::instances::InstanceArgs),
     /// Print the GraphQL schema (SDL) this binary serves.
     Schema,
 }
@@ -129,6 +147,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::IntegrationsVersions(args) => commands::integrations::versions(&conn, args).await,
         Command::IntegrationsFlowsList(args) => commands::integrations::flows(&conn, args).await,
         Command::IntegrationsDelete(args) => commands::integrations::delete(&conn, args).await,
+        Command::InstancesCreate(args) => commands::instances::create(&conn, args).await,
+        Command::InstancesList(args) => commands::instances::list(&conn, args).await,
+        Command::InstancesDeploy(args) => commands::instances::deploy(&conn, args).await,
+        Command::InstancesEnable(args) => commands::instances::set_enabled(&conn, args, true).await,
+        Command::InstancesDisable(args) => {
+            commands::instances::set_enabled(&conn, args, false).await
+        }
+        Command::InstancesDelete(args) => commands::instances::delete(&conn, args).await,
         Command::Schema => {
             print!("{}", ferry_server::graphql::sdl());
             Ok(())

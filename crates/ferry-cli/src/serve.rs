@@ -98,7 +98,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         owner_email: args.owner_email.clone(),
     };
     bootstrap::run(&store, &args.data_dir, &boot).await?;
-    let server_options = ServerOptions { public_url: args.public_url.clone(), ..ServerOptions::new(args.listen, &args.data_dir) };
+    let server_options = ServerOptions {
+        public_url: args.public_url.clone(),
+        ..ServerOptions::new(args.listen, &args.data_dir)
+    };
     let handle = ferry_server::start(&server_options, store.clone()).await?;
     let stop = handle.stopper();
     tokio::spawn(async move {

@@ -14,6 +14,7 @@ ferry_store::store_tests!(
     errors_are_one_line_and_exit_non_zero,
     sigterm_stops_the_server_cleanly,
     integrations_from_the_command_line,
+    instances_from_the_command_line,
 );
 
 const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
@@ -508,4 +509,85 @@ async fn integrations_from_the_command_line(store: &TestStore) {
     assert!(message.contains("has no version 9"), "{message}");
     served.ok(&["integrations:delete", "Orders to Acme ERP"]);
     assert_eq!(served.ok(&["integrations:list", "--no-header"]), "");
+}
+
+async fn instances_from_the_command_line(store: &TestStore) {
+    let served = Served::start(store);
+    let file = served.home.path().join("orders.yml");
+    std::fs::write(&file, ORDERS).unwrap();
+    served.ok(&["integrations:import", "--path", file.to_str().unwrap()]);
+    served.ok(&["integrations:publish", "Orders to Acme ERP"]);
+    served.ok(&["customers:create", "-n", "Mars Missions", "-e", "mars"]);
+    let create = [
+        "instances:create",
+        "-n",
+        "Mars Orders",
+        "-i",
+        "Orders to Acme ERP",
+        "-c",
+        "mars",
+    ];
+    let id = served.ok(&create);
+    assert!(
+        ferry_core::id::decode(ferry_core::id::Kind::Instance, id.trim()).is_ok(),
+        "{id}"
+    );
+    let message = failure(served.run(&["instances:deploy", "Mars Orders"]));
+    assert_eq!(
+        message,
+        "error: configVariables: \"Acme API Key\" needs a value"
+    );
+    let values =
+        r#"{"Acme API Key": {"apiKey": "s3cret"}, "Acme Base URL": "https://erp.mars.test"}"#;
+    let configured = [
+        "instances:create",
+        "-n",
+        "Mars Orders 2",
+        "-i",
+        "Orders to Acme ERP",
+        "-c",
+        "Mars Missions",
+        "-v",
+        values,
+    ];
+    served.ok(&configured);
+    let deployed = served.json(&["instances:deploy", "Mars Orders 2", "-o", "json"]);
+    assert!(deployed["lastDeployedAt"].is_string(), "{deployed}");
+    served.ok(&["instances:disable", id.trim()]);
+    let listed = served.ok(&[
+        "instances:list",
+        "-c",
+        "mars",
+        "-o",
+        "csv",
+        "--columns",
+        "name,version,enabled",
+        "--sort",
+        "name",
+    ]);
+    assert_eq!(
+        listed,
+        "name,version,enabled\nMars Orders,1,false\nMars Orders 2,1,true\n"
+    );
+    let message = failure(served.run(&[
+        "instances:create",
+        "-n",
+        "Bad",
+        "-i",
+        "Orders to Acme ERP",
+        "-c",
+        "mars",
+        "-v",
+        "not json",
+    ]));
+    assert!(
+        message.contains("--config-vars must be a JSON object"),
+        "{message}"
+    );
+    served.ok(&["instances:delete", "Mars Orders"]);
+    let message = failure(served.run(&["instances:delete", "Mars Orders"]));
+    assert!(
+        message.contains("no instance with id or name \"Mars Orders\""),
+        "{message}"
+    );
 }
