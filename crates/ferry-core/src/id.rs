@@ -30,6 +30,8 @@ pub enum Kind {
     Instance,
     /// An instance's flow config (its id is in the webhook URL).
     InstanceFlowConfig,
+    /// An execution.
+    InstanceExecutionResult,
 }
 
 impl Kind {
@@ -45,6 +47,7 @@ impl Kind {
             Kind::IntegrationVersion => "IntegrationVersion",
             Kind::Instance => "Instance",
             Kind::InstanceFlowConfig => "InstanceFlowConfig",
+            Kind::InstanceExecutionResult => "InstanceExecutionResult",
         }
     }
 }

@@ -6,11 +6,13 @@
 //!   what a caller may write into them.
 //! - [`integration`]: integrations and their published versions.
 //! - [`instance`]: instances, their config values and flow configs.
+//! - [`execution`]: executions and their statuses.
 //!
 //! Nothing here knows SQL, HTTP or GraphQL; the store and the server translate at their edges.
 #![deny(missing_docs)]
 
 pub mod entity;
+pub mod execution;
 pub mod id;
 pub mod instance;
 pub mod integration;

@@ -7,16 +7,18 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::{graphql, AppState};
+use crate::{graphql, webhook, AppState};
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/api", post(graphql::handler).fallback(method_not_allowed))
         .route("/api/", post(graphql::handler).fallback(method_not_allowed))
+        .route("/trigger/{id}", any(webhook::ingress::handle))
+        .route("/trigger/{id}/{*fragment}", any(webhook::ingress::handle))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)

@@ -61,6 +61,7 @@ pub(crate) struct AppState {
     pub(crate) schema: graphql::FerrySchema,
     pub(crate) metrics: Arc<metrics::Metrics>,
     pub(crate) max_api_body_bytes: usize,
+    pub(crate) public_url: String,
 }
 
 /// A running server.
@@ -120,6 +121,7 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
     let metrics = Arc::new(metrics::Metrics::new());
     let state = AppState {
         schema: graphql::schema(store.clone(), metrics.clone(), public_url(options, addr)),
+        public_url: public_url(options, addr),
         store,
         metrics,
         max_api_body_bytes: options.max_api_body_bytes,

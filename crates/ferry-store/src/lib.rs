@@ -12,6 +12,7 @@
 mod backend;
 mod customers;
 mod error;
+mod executions;
 mod instances;
 mod integrations;
 mod organizations;
@@ -30,6 +31,7 @@ use backend::Backend;
 
 pub use customers::{CustomerFilter, CustomerSortField};
 pub use error::StoreError;
+pub use executions::{NewExecution, WebhookTarget};
 pub use instances::{InstanceFilter, NewInstance, VersionChange};
 pub use integrations::{IntegrationDraft, IntegrationFilter, IntegrationSortField};
 pub use organizations::Bootstrapped;

@@ -1,5 +1,8 @@
-//! Webhook ingress (`/trigger/{id}`, `DESIGN.md` 3.2). So far: turning an HTTP request into the
-//! trigger's result ([`payload`]); the routes that accept requests and queue executions join it.
+//! Webhook ingress (`/trigger/{id}`, `DESIGN.md` 3.2): `ingress` accepts requests and commits
+//! queued executions; [`payload`] turns a request into the trigger's result.
 
+pub(crate) mod ingress;
 pub mod payload;
 mod xml;
+
+pub use ingress::MAX_WEBHOOK_BODY_BYTES;

@@ -11,3 +11,4 @@ mod integrations;
 mod schema;
 mod tutorial;
 mod users;
+mod webhooks;

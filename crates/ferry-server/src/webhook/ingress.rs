@@ -1,0 +1,254 @@
+//! `/trigger/{id}[/{pathFragment}]`: find the instance's flow, check it may be called, read the
+//! request into the trigger payload, and commit a queued execution before answering
+//! `200 {"executionId"}` (with a `ferry-executionid` header).
+//!
+//! Answers (`DESIGN.md` 3.2): 404 for an unknown id, 409 for a paused instance, 401/403 for a
+//! missing or wrong `Api-Key` on a secured endpoint, 413 over the body limit, 400 for a body
+//! that does not parse, 503 when the store is unavailable. Synchronous calls are queued like
+//! the others and answered 202 with the execution to poll until the engine runs them.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use ferry_components::Builtins;
+use ferry_core::id::{self, Kind};
+use ferry_definition::model::{EndpointSecurity, Flow};
+use ferry_definition::values::flow_identity;
+use ferry_definition::Definition;
+use ferry_store::{NewExecution, StoreError, Tenant, WebhookTarget};
+use serde_json::{json, Map, Value};
+
+use crate::webhook::payload::{trigger_payload, WebhookRequest};
+use crate::AppState;
+
+/// The largest webhook body accepted, in bytes (6 MB, as the reference allows).
+pub const MAX_WEBHOOK_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// Why a request is refused: a status and a message, answered as `{"error": "…"}`.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        message: message.into(),
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        crate::http::error(self.status, self.message)
+    }
+}
+
+/// Handles a request to a webhook URL.
+pub(crate) async fn handle(
+    State(state): State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    request: Request,
+) -> Response {
+    match accept(&state, &params, request).await {
+        Ok(response) => response,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn accept(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    request: Request,
+) -> Result<Response, Refusal> {
+    let raw_id = params.get("id").map(String::as_str).unwrap_or_default();
+    let not_found = || refuse(StatusCode::NOT_FOUND, format!("no webhook {raw_id:?}"));
+    let flow_config_id = id::decode(Kind::InstanceFlowConfig, raw_id).map_err(|_| not_found())?;
+    let (parts, body) = request.into_parts();
+    let too_large = || {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body over the {MAX_WEBHOOK_BODY_BYTES}-byte limit"),
+        )
+    };
+    let announced = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if announced.is_some_and(|length| length > MAX_WEBHOOK_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let target = state
+        .store
+        .webhook_target(flow_config_id)
+        .await
+        .map_err(|e| unavailable(state, e))?
+        .ok_or_else(not_found)?;
+    if !target.instance.enabled {
+        return Err(refuse(
+            StatusCode::CONFLICT,
+            format!("instance {:?} is paused", target.instance.name),
+        ));
+    }
+    let definition = definition_of(state, &target).await?;
+    let flow = definition
+        .flows
+        .iter()
+        .find(|f| flow_identity(f) == target.flow_key)
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::NOT_FOUND,
+                "this webhook's flow is not in the instance's version",
+            )
+        })?;
+    check_api_key(flow, &target, &parts.headers)?;
+    let body = axum::body::to_bytes(body, MAX_WEBHOOK_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    let request = WebhookRequest {
+        method: parts.method.as_str(),
+        headers: &parts.headers,
+        query: parts.uri.query(),
+        path_fragment: params
+            .get("fragment")
+            .map(String::as_str)
+            .unwrap_or_default(),
+        body,
+    };
+    let mut payload = trigger_payload(request)
+        .await
+        .map_err(|e| refuse(StatusCode::BAD_REQUEST, e.0))?;
+    let synchronous =
+        flow.trigger.is_synchronous || header_is_true(&parts.headers, "ferry-synchronous");
+    add_urls(state, &target, &definition, raw_id, &mut payload);
+    let tenant = Tenant::organization(target.org_id);
+    let new = NewExecution {
+        instance_id: target.instance.id,
+        customer_id: target.instance.customer_id,
+        flow_config_id,
+        flow_key: target.flow_key.clone(),
+        is_synchronous: synchronous,
+        trigger_payload: payload,
+    };
+    let execution = state
+        .store
+        .enqueue_execution(&tenant, new)
+        .await
+        .map_err(|e| unavailable(state, e))?;
+    let execution_id = id::encode(Kind::InstanceExecutionResult, execution.id);
+    tracing::info!(execution = %execution_id, instance = %target.instance.name, flow = %target.flow_key, "webhook queued an execution");
+    let (status, body) = if synchronous {
+        let message = "queued; synchronous results arrive with the flow engine, poll the execution";
+        (
+            StatusCode::ACCEPTED,
+            json!({ "executionId": execution_id, "status": "QUEUED", "message": message }),
+        )
+    } else {
+        (StatusCode::OK, json!({ "executionId": execution_id }))
+    };
+    let mut response = (status, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&execution_id) {
+        response.headers_mut().insert("ferry-executionid", value);
+    }
+    Ok(response)
+}
+
+fn unavailable(state: &AppState, err: StoreError) -> Refusal {
+    state.metrics.store_error();
+    tracing::warn!(error = %err, "webhook: store unavailable");
+    refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store unavailable, try again",
+    )
+}
+
+/// The definition of the target instance's version.
+async fn definition_of(state: &AppState, target: &WebhookTarget) -> Result<Definition, Refusal> {
+    let org = Tenant::organization(target.org_id);
+    let version = state
+        .store
+        .integration_version(&org, target.instance.version_id)
+        .await
+        .map_err(|e| unavailable(state, e))?;
+    ferry_definition::parse(&version.definition, &Builtins).map_err(|err| {
+        tracing::error!(error = %err, "a published definition no longer parses");
+        refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the integration's definition cannot be read",
+        )
+    })
+}
+
+/// Enforces the flow's endpoint security with the `Api-Key` header.
+fn check_api_key(flow: &Flow, target: &WebhookTarget, headers: &HeaderMap) -> Result<(), Refusal> {
+    let required = match flow.trigger.endpoint_security_type {
+        EndpointSecurity::Unsecured => false,
+        EndpointSecurity::CustomerOptional => !target.api_keys.is_empty(),
+        EndpointSecurity::CustomerRequired | EndpointSecurity::Organization => true,
+    };
+    if !required {
+        return Ok(());
+    }
+    let given = headers.get("api-key").and_then(|v| v.to_str().ok());
+    match given {
+        None => Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "this endpoint needs an Api-Key header",
+        )),
+        Some(key)
+            if target
+                .api_keys
+                .iter()
+                .any(|k| constant_time_eq(k.as_bytes(), key.as_bytes())) =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(refuse(
+            StatusCode::FORBIDDEN,
+            "the Api-Key is not valid for this endpoint",
+        )),
+    }
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal keys.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn header_is_true(headers: &HeaderMap, name: &str) -> bool {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// Adds `webhookUrls` (every flow of the instance, by flow name) and `invokeUrl`.
+fn add_urls(
+    state: &AppState,
+    target: &WebhookTarget,
+    definition: &Definition,
+    raw_id: &str,
+    payload: &mut Value,
+) {
+    let urls: Map<String, Value> = definition
+        .flows
+        .iter()
+        .filter_map(|flow| {
+            let config = target
+                .instance
+                .flow_configs
+                .iter()
+                .find(|c| c.flow_key == flow_identity(flow))?;
+            let url = format!(
+                "{}/trigger/{}",
+                state.public_url,
+                id::encode(Kind::InstanceFlowConfig, config.id)
+            );
+            Some((flow.name.clone(), Value::String(url)))
+        })
+        .collect();
+    payload["webhookUrls"] = Value::Object(urls);
+    payload["invokeUrl"] = Value::String(format!("{}/trigger/{raw_id}", state.public_url));
+}

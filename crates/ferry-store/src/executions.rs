@@ -1,0 +1,175 @@
+//! Executions: the durable queue's rows. Enqueuing commits the row, payload included, before
+//! the caller acknowledges anything; the worker side (claims with leases, checkpoints) builds on
+//! these rows.
+
+use chrono::{DateTime, Utc};
+use ferry_core::execution::{Execution, ExecutionStatus};
+use ferry_core::instance::Instance;
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::backend::{read, write};
+use crate::{new_id, now, Store, StoreError, Tenant};
+
+/// An execution to queue.
+#[derive(Debug, Clone)]
+pub struct NewExecution {
+    /// The instance.
+    pub instance_id: Uuid,
+    /// The instance's customer.
+    pub customer_id: Uuid,
+    /// The flow config triggered.
+    pub flow_config_id: Uuid,
+    /// The flow's identity.
+    pub flow_key: String,
+    /// Whether a caller waits for its result.
+    pub is_synchronous: bool,
+    /// The trigger's result.
+    pub trigger_payload: Value,
+}
+
+/// What a webhook URL leads to.
+#[derive(Debug, Clone)]
+pub struct WebhookTarget {
+    /// The instance's organization.
+    pub org_id: Uuid,
+    /// The instance, with its values and flow configs.
+    pub instance: Instance,
+    /// The flow config.
+    pub flow_config_id: Uuid,
+    /// The flow's identity.
+    pub flow_key: String,
+    /// Keys callers must send as `Api-Key` when the endpoint is secured.
+    pub api_keys: Vec<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ExecutionRow {
+    id: Uuid,
+    instance_id: Uuid,
+    customer_id: Uuid,
+    flow_config_id: Uuid,
+    flow_key: String,
+    status: String,
+    is_synchronous: bool,
+    trigger_payload: Json<Value>,
+    error: Option<String>,
+    queued_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<ExecutionRow> for Execution {
+    type Error = StoreError;
+    fn try_from(row: ExecutionRow) -> Result<Self, StoreError> {
+        let status = ExecutionStatus::parse(&row.status).ok_or_else(|| {
+            StoreError::Corrupt(format!("execution {} has status {:?}", row.id, row.status))
+        })?;
+        Ok(Execution {
+            id: row.id,
+            instance_id: row.instance_id,
+            customer_id: row.customer_id,
+            flow_config_id: row.flow_config_id,
+            flow_key: row.flow_key,
+            status,
+            is_synchronous: row.is_synchronous,
+            trigger_payload: row.trigger_payload.0,
+            error: row.error,
+            queued_at: row.queued_at,
+            started_at: row.started_at,
+            ended_at: row.ended_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TargetRow {
+    org_id: Uuid,
+    instance_id: Uuid,
+    flow_key: String,
+    api_keys: Json<Vec<String>>,
+}
+
+impl Store {
+    /// The instance and flow a flow config's id (from a webhook URL) leads to.
+    pub async fn webhook_target(
+        &self,
+        flow_config_id: Uuid,
+    ) -> Result<Option<WebhookTarget>, StoreError> {
+        let row: Option<TargetRow> = read!(self, pool => {
+            sqlx::query_as("SELECT org_id, instance_id, flow_key, api_keys FROM instance_flow_configs WHERE id = $1")
+                .bind(flow_config_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        let Some(row) = row else { return Ok(None) };
+        let instance = match self
+            .instance(&Tenant::organization(row.org_id), row.instance_id)
+            .await
+        {
+            Ok(instance) => instance,
+            Err(StoreError::NotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        Ok(Some(WebhookTarget {
+            org_id: row.org_id,
+            instance,
+            flow_config_id,
+            flow_key: row.flow_key,
+            api_keys: row.api_keys.0,
+        }))
+    }
+
+    /// Commits a queued execution; when this returns, the execution exists and will run.
+    pub async fn enqueue_execution(
+        &self,
+        tenant: &Tenant,
+        new: NewExecution,
+    ) -> Result<Execution, StoreError> {
+        let execution = Execution {
+            id: new_id(),
+            instance_id: new.instance_id,
+            customer_id: new.customer_id,
+            flow_config_id: new.flow_config_id,
+            flow_key: new.flow_key,
+            status: ExecutionStatus::Queued,
+            is_synchronous: new.is_synchronous,
+            trigger_payload: new.trigger_payload,
+            error: None,
+            queued_at: now(),
+            started_at: None,
+            ended_at: None,
+        };
+        let e = &execution;
+        write!(self, pool => {
+            sqlx::query(
+                "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, queued_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(tenant.org_id).bind(e.id).bind(e.instance_id).bind(e.customer_id).bind(e.flow_config_id).bind(&e.flow_key)
+            .bind(e.status.as_str()).bind(e.is_synchronous).bind(Json(&e.trigger_payload)).bind(e.queued_at)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(execution)
+    }
+
+    /// One execution, if the tenant may see it.
+    pub async fn execution(&self, tenant: &Tenant, id: Uuid) -> Result<Execution, StoreError> {
+        let row: Option<ExecutionRow> = read!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, error, \
+                        queued_at, started_at, ended_at \
+                 FROM executions WHERE org_id = $1 AND id = $2 AND ($3 IS NULL OR customer_id = $3)",
+            )
+            .bind(tenant.org_id).bind(id).bind(tenant.customer_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        row.map(Execution::try_from)
+            .transpose()?
+            .ok_or(StoreError::NotFound { kind: "execution" })
+    }
+}
