@@ -10,10 +10,14 @@ port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 FERRY_LOG=warn "$ferry" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$data_dir"' EXIT
-for _ in $(seq 1 100); do
-    [ -s "$data_dir/owner.token" ] && curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+ready() {
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "http://127.0.0.1:$port/healthz" 2>/dev/null
+}
+for _ in $(seq 1 200); do
+    [ -s "$data_dir/owner.token" ] && ready && break
     sleep 0.1
 done
+ready || { echo "FAIL: ferry serve did not become ready on port $port" >&2; exit 1; }
 FERRY_API_URL="http://127.0.0.1:$port/api/" \
 FERRY_API_KEY="$(FERRY_DATA_DIR="$data_dir" "$ferry" me:token)" \
     python3 tests/tutorial/customer_sync.py
