@@ -450,6 +450,34 @@ impl Store {
         self.instance(tenant, id).await
     }
 
+    /// Sets the API keys callers of one flow config's webhook must send; returns its instance.
+    pub async fn set_flow_api_keys(
+        &self,
+        tenant: &Tenant,
+        flow_config_id: Uuid,
+        api_keys: &[String],
+    ) -> Result<Instance, StoreError> {
+        let instance_id: Option<Uuid> = read!(self, pool => {
+            sqlx::query_scalar("SELECT instance_id FROM instance_flow_configs WHERE org_id = $1 AND id = $2")
+                .bind(tenant.org_id).bind(flow_config_id)
+                .fetch_optional(pool).await
+        })?;
+        let instance_id = instance_id.ok_or(StoreError::NotFound {
+            kind: "flow config",
+        })?;
+        self.instance(tenant, instance_id)
+            .await
+            .map_err(|_| StoreError::NotFound {
+                kind: "flow config",
+            })?;
+        write!(self, pool => {
+            sqlx::query("UPDATE instance_flow_configs SET api_keys = $1 WHERE org_id = $2 AND id = $3")
+                .bind(Json(api_keys)).bind(tenant.org_id).bind(flow_config_id)
+                .execute(pool).await.map(|done| done.rows_affected())
+        })?;
+        self.instance(tenant, instance_id).await
+    }
+
     /// Records a deploy.
     pub async fn mark_deployed(&self, tenant: &Tenant, id: Uuid) -> Result<Instance, StoreError> {
         self.instance(tenant, id).await?;

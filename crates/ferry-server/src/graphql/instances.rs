@@ -382,6 +382,15 @@ pub struct UpdateInstanceInput {
     version: Option<ID>,
 }
 
+/// Input of `updateInstanceFlowConfig`.
+#[derive(InputObject)]
+pub struct UpdateInstanceFlowConfigInput {
+    /// The flow config (from `instance { flowConfigs }`).
+    id: ID,
+    /// The keys callers must send as `Api-Key`; an empty list removes them.
+    api_keys: Vec<String>,
+}
+
 /// Input of `deployInstance` and `deleteInstance`.
 #[derive(InputObject)]
 pub struct InstanceIdInput {
@@ -706,6 +715,40 @@ impl InstanceMutation {
             )
             .await;
         InstancePayload::from_result(ctx, result)
+    }
+
+    /// Sets the API keys of one flow's webhook (for `customer_optional`, `customer_required` and
+    /// `organization` endpoints).
+    async fn update_instance_flow_config(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateInstanceFlowConfigInput,
+    ) -> async_graphql::Result<InstancePayload> {
+        let tenant = configurer(ctx)?;
+        let (api, _) = env(ctx);
+        let id = match id::decode(Kind::InstanceFlowConfig, &input.id) {
+            Ok(id) => id,
+            Err(err) => return Ok(InstancePayload::failed(domain_errors(err))),
+        };
+        let mut errors = Vec::new();
+        for (index, key) in input.api_keys.iter().enumerate() {
+            let length = key.chars().count();
+            if !(8..=256).contains(&length) || key.chars().any(char::is_whitespace) {
+                errors.extend(FieldErrors::one(
+                    &format!("apiKeys[{index}]"),
+                    "an API key is 8 to 256 characters without spaces",
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Ok(InstancePayload::failed(errors));
+        }
+        InstancePayload::from_result(
+            ctx,
+            api.store
+                .set_flow_api_keys(&tenant, id, &input.api_keys)
+                .await,
+        )
     }
 
     /// Deletes an instance; its webhook URLs stop answering.
