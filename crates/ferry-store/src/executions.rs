@@ -9,8 +9,69 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::backend::{read, write};
-use crate::{new_id, now, Store, StoreError, Tenant};
+use sqlx::QueryBuilder;
+
+use crate::backend::{read, write, Dialect};
+use crate::page::{KeyType, KeyValue, Keyed, Listing, Page, PageRequest, Sort, SortField};
+use crate::{new_id, now, Direction, Store, StoreError, Tenant};
+
+/// Which executions a list returns.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    /// Executions of this instance.
+    pub instance_id: Option<Uuid>,
+    /// Executions in this status.
+    pub status: Option<ExecutionStatus>,
+}
+
+/// Executions are listed newest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct ExecutionOrder;
+
+impl SortField for ExecutionOrder {
+    fn name(self) -> &'static str {
+        "ID"
+    }
+    fn column(self) -> &'static str {
+        "id"
+    }
+    fn key_type(self) -> KeyType {
+        KeyType::Id
+    }
+}
+
+impl Keyed<ExecutionOrder> for Execution {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn key(&self, _: ExecutionOrder) -> Option<KeyValue> {
+        None
+    }
+}
+
+const COLUMNS: &str = "SELECT id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, error, \
+     queued_at, started_at, ended_at FROM executions";
+
+fn push_where<DB: Dialect>(
+    sql: &mut QueryBuilder<'_, DB>,
+    tenant: &Tenant,
+    filter: &ExecutionFilter,
+) {
+    sql.push(" WHERE org_id = ");
+    DB::bind_uuid(sql, tenant.org_id);
+    if let Some(customer_id) = tenant.customer_id {
+        sql.push(" AND customer_id = ");
+        DB::bind_uuid(sql, customer_id);
+    }
+    if let Some(instance_id) = filter.instance_id {
+        sql.push(" AND instance_id = ");
+        DB::bind_uuid(sql, instance_id);
+    }
+    if let Some(status) = filter.status {
+        sql.push(" AND status = ");
+        DB::bind_text(sql, status.as_str().to_string());
+    }
+}
 
 /// An execution to queue.
 #[derive(Debug, Clone)]
@@ -159,17 +220,58 @@ impl Store {
     /// One execution, if the tenant may see it.
     pub async fn execution(&self, tenant: &Tenant, id: Uuid) -> Result<Execution, StoreError> {
         let row: Option<ExecutionRow> = read!(self, pool => {
-            sqlx::query_as(
-                "SELECT id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, error, \
-                        queued_at, started_at, ended_at \
-                 FROM executions WHERE org_id = $1 AND id = $2 AND ($3 IS NULL OR customer_id = $3)",
-            )
-            .bind(tenant.org_id).bind(id).bind(tenant.customer_id)
-            .fetch_optional(pool)
-            .await
+            let mut sql = QueryBuilder::new(COLUMNS);
+            push_where(&mut sql, tenant, &ExecutionFilter::default());
+            sql.push(" AND id = ");
+            Dialect::bind_uuid(&mut sql, id);
+            sql.build_query_as().fetch_optional(pool).await
         })?;
         row.map(Execution::try_from)
             .transpose()?
             .ok_or(StoreError::NotFound { kind: "execution" })
+    }
+
+    /// A page of executions, newest first.
+    pub async fn executions(
+        &self,
+        tenant: &Tenant,
+        filter: &ExecutionFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Execution>, StoreError> {
+        let sort = Sort {
+            field: ExecutionOrder,
+            direction: Direction::Desc,
+        };
+        let listing = Listing {
+            query: "executionResults",
+            sort,
+            page,
+        };
+        let rows: Vec<ExecutionRow> = read!(self, pool => {
+            let mut sql = QueryBuilder::new(COLUMNS);
+            push_where(&mut sql, tenant, filter);
+            listing.push_after(&mut sql)?;
+            listing.push_order_and_limit(&mut sql);
+            sql.build_query_as().fetch_all(pool).await
+        })?;
+        let executions = rows
+            .into_iter()
+            .map(Execution::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(listing.finish(executions))
+    }
+
+    /// How many executions match.
+    pub async fn count_executions(
+        &self,
+        tenant: &Tenant,
+        filter: &ExecutionFilter,
+    ) -> Result<i64, StoreError> {
+        let count: i64 = read!(self, pool => {
+            let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM executions");
+            push_where(&mut sql, tenant, filter);
+            sql.build_query_scalar().fetch_one(pool).await
+        })?;
+        Ok(count)
     }
 }

@@ -31,7 +31,7 @@ use backend::Backend;
 
 pub use customers::{CustomerFilter, CustomerSortField};
 pub use error::StoreError;
-pub use executions::{NewExecution, WebhookTarget};
+pub use executions::{ExecutionFilter, NewExecution, WebhookTarget};
 pub use instances::{InstanceFilter, NewInstance, VersionChange};
 pub use integrations::{IntegrationDraft, IntegrationFilter, IntegrationSortField};
 pub use organizations::Bootstrapped;

@@ -9,6 +9,7 @@ mod components;
 mod connection;
 mod customers;
 mod errors;
+mod executions;
 mod instances;
 mod integrations;
 mod organization;
@@ -38,6 +39,7 @@ pub struct Query(
     users::UserQuery,
     integrations::IntegrationQuery,
     instances::InstanceQuery,
+    executions::ExecutionQuery,
     organization::OrganizationQuery,
     tokens::TokenQuery,
 );
