@@ -12,7 +12,7 @@ use uuid::Uuid;
 use sqlx::QueryBuilder;
 
 use crate::backend::{read, write, Dialect};
-use crate::page::{KeyType, KeyValue, Keyed, Listing, Page, PageRequest, Sort, SortField};
+use crate::page::{HasId, IdOrder, Listing, Page, PageRequest, Sort};
 use crate::{new_id, now, Direction, Store, StoreError, Tenant};
 
 /// Which executions a list returns.
@@ -22,31 +22,6 @@ pub struct ExecutionFilter {
     pub instance_id: Option<Uuid>,
     /// Executions in this status.
     pub status: Option<ExecutionStatus>,
-}
-
-/// Executions are listed newest first.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct ExecutionOrder;
-
-impl SortField for ExecutionOrder {
-    fn name(self) -> &'static str {
-        "ID"
-    }
-    fn column(self) -> &'static str {
-        "id"
-    }
-    fn key_type(self) -> KeyType {
-        KeyType::Id
-    }
-}
-
-impl Keyed<ExecutionOrder> for Execution {
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn key(&self, _: ExecutionOrder) -> Option<KeyValue> {
-        None
-    }
 }
 
 const COLUMNS: &str = "SELECT id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, error, \
@@ -239,7 +214,7 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<Execution>, StoreError> {
         let sort = Sort {
-            field: ExecutionOrder,
+            field: IdOrder,
             direction: Direction::Desc,
         };
         let listing = Listing {
@@ -273,5 +248,11 @@ impl Store {
             sql.build_query_scalar().fetch_one(pool).await
         })?;
         Ok(count)
+    }
+}
+
+impl HasId for Execution {
+    fn row_id(&self) -> Uuid {
+        self.id
     }
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::backend::{read, write, Dialect};
 use crate::error::is_unique_violation;
-use crate::page::{KeyType, KeyValue, Keyed, Listing, Page, PageRequest, Sort, SortField};
+use crate::page::{HasId, IdOrder, Listing, Page, PageRequest, Sort};
 use crate::{new_id, now, Store, StoreError, Tenant};
 
 /// An instance to create.
@@ -58,31 +58,6 @@ pub struct InstanceFilter {
     pub is_system: Option<bool>,
     /// Enabled ones only, or paused ones only.
     pub enabled: Option<bool>,
-}
-
-/// Instances are listed in creation order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct InstanceOrder;
-
-impl SortField for InstanceOrder {
-    fn name(self) -> &'static str {
-        "ID"
-    }
-    fn column(self) -> &'static str {
-        "id"
-    }
-    fn key_type(self) -> KeyType {
-        KeyType::Id
-    }
-}
-
-impl Keyed<InstanceOrder> for Instance {
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn key(&self, _: InstanceOrder) -> Option<KeyValue> {
-        None
-    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -303,7 +278,7 @@ impl Store {
     ) -> Result<Page<Instance>, StoreError> {
         let listing = Listing {
             query: "instances",
-            sort: Sort::<InstanceOrder>::default(),
+            sort: Sort::<IdOrder>::default(),
             page,
         };
         let rows: Vec<InstanceRow> = read!(self, pool => {
@@ -499,5 +474,11 @@ impl Store {
                 .execute(pool).await.map(|done| done.rows_affected())
         })?;
         Ok(instance)
+    }
+}
+
+impl HasId for Instance {
+    fn row_id(&self) -> Uuid {
+        self.id
     }
 }

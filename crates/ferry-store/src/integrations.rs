@@ -9,7 +9,9 @@ use uuid::Uuid;
 use crate::backend::{read, write, Dialect};
 use crate::customers::like_pattern;
 use crate::error::{is_foreign_key_violation, is_unique_violation};
-use crate::page::{KeyType, KeyValue, Keyed, Listing, Page, PageRequest, Sort, SortField};
+use crate::page::{
+    HasId, IdOrder, KeyType, KeyValue, Keyed, Listing, Page, PageRequest, Sort, SortField,
+};
 use crate::{new_id, now, Store, StoreError, Tenant};
 
 /// What an import writes: the definition's name, description and text.
@@ -65,22 +67,6 @@ impl SortField for IntegrationSortField {
             Self::Name => KeyType::Text,
             Self::UpdatedAt => KeyType::Time,
         }
-    }
-}
-
-/// Versions are listed newest first.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct VersionOrder;
-
-impl SortField for VersionOrder {
-    fn name(self) -> &'static str {
-        "ID"
-    }
-    fn column(self) -> &'static str {
-        "id"
-    }
-    fn key_type(self) -> KeyType {
-        KeyType::Id
     }
 }
 
@@ -146,15 +132,6 @@ impl Keyed<IntegrationSortField> for Integration {
             IntegrationSortField::Name => Some(KeyValue::Text(self.name.clone())),
             IntegrationSortField::UpdatedAt => Some(KeyValue::Time(self.updated_at)),
         }
-    }
-}
-
-impl Keyed<VersionOrder> for IntegrationVersion {
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn key(&self, _: VersionOrder) -> Option<KeyValue> {
-        None
     }
 }
 
@@ -396,7 +373,7 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<IntegrationVersion>, StoreError> {
         let sort = Sort {
-            field: VersionOrder,
+            field: IdOrder,
             direction: crate::Direction::Desc,
         };
         let listing = Listing {
@@ -476,5 +453,11 @@ impl Store {
                 .map(|done| done.rows_affected())
         })?;
         self.integration_version(tenant, id).await
+    }
+}
+
+impl HasId for IntegrationVersion {
+    fn row_id(&self) -> Uuid {
+        self.id
     }
 }

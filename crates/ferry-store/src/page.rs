@@ -136,6 +136,36 @@ struct CursorData {
     id: Uuid,
 }
 
+/// Creation order (uuid v7 ids) and nothing else: for lists with no other sort.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdOrder;
+
+impl SortField for IdOrder {
+    fn name(self) -> &'static str {
+        "ID"
+    }
+    fn column(self) -> &'static str {
+        "id"
+    }
+    fn key_type(self) -> KeyType {
+        KeyType::Id
+    }
+}
+
+/// A row with a uuid id, so that it can be listed in [`IdOrder`].
+pub(crate) trait HasId {
+    fn row_id(&self) -> Uuid;
+}
+
+impl<T: HasId> Keyed<IdOrder> for T {
+    fn id(&self) -> Uuid {
+        self.row_id()
+    }
+    fn key(&self, _: IdOrder) -> Option<KeyValue> {
+        None
+    }
+}
+
 /// What a row must tell for its cursor to be written.
 pub(crate) trait Keyed<F> {
     fn id(&self) -> Uuid;
