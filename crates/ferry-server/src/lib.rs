@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod bootstrap;
+mod definitions;
 mod error;
 pub mod graphql;
 mod http;
@@ -62,6 +63,7 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<metrics::Metrics>,
     pub(crate) max_api_body_bytes: usize,
     pub(crate) public_url: String,
+    pub(crate) definitions: Arc<definitions::Definitions>,
 }
 
 /// A running server.
@@ -119,11 +121,19 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
         source,
     })?;
     let metrics = Arc::new(metrics::Metrics::new());
+    let definitions = Arc::new(definitions::Definitions::default());
+    let api = graphql::Api {
+        store: store.clone(),
+        metrics: metrics.clone(),
+        public_url: public_url(options, addr),
+        definitions: definitions.clone(),
+    };
     let state = AppState {
-        schema: graphql::schema(store.clone(), metrics.clone(), public_url(options, addr)),
+        schema: graphql::schema(api),
         public_url: public_url(options, addr),
         store,
         metrics,
+        definitions,
         max_api_body_bytes: options.max_api_body_bytes,
     };
     let router = http::router(state);

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use ferry_core::execution::{Execution, ExecutionStatus};
-use ferry_core::instance::Instance;
+use ferry_core::instance::FlowConfig;
 use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -65,14 +65,25 @@ pub struct NewExecution {
     pub trigger_payload: Value,
 }
 
-/// What a webhook URL leads to.
+/// What a webhook URL leads to: the instance's routing facts and flow configs (its config
+/// values, secrets included, are not read: a webhook does not need them).
 #[derive(Debug, Clone)]
 pub struct WebhookTarget {
     /// The instance's organization.
     pub org_id: Uuid,
-    /// The instance, with its values and flow configs.
-    pub instance: Instance,
-    /// The flow config.
+    /// The instance.
+    pub instance_id: Uuid,
+    /// Its name, for messages and logs.
+    pub instance_name: String,
+    /// Its customer.
+    pub customer_id: Uuid,
+    /// The published version it runs.
+    pub version_id: Uuid,
+    /// Whether it is enabled (a paused one answers 409).
+    pub enabled: bool,
+    /// Every flow config of the instance (for `webhookUrls`).
+    pub flow_configs: Vec<FlowConfig>,
+    /// The flow config called.
     pub flow_config_id: Uuid,
     /// The flow's identity.
     pub flow_key: String,
@@ -125,6 +136,10 @@ struct TargetRow {
     instance_id: Uuid,
     flow_key: String,
     api_keys: Json<Vec<String>>,
+    customer_id: Uuid,
+    version_id: Uuid,
+    name: String,
+    enabled: bool,
 }
 
 impl Store {
@@ -134,23 +149,26 @@ impl Store {
         flow_config_id: Uuid,
     ) -> Result<Option<WebhookTarget>, StoreError> {
         let row: Option<TargetRow> = read!(self, pool => {
-            sqlx::query_as("SELECT org_id, instance_id, flow_key, api_keys FROM instance_flow_configs WHERE id = $1")
-                .bind(flow_config_id)
-                .fetch_optional(pool)
-                .await
+            sqlx::query_as(
+                "SELECT f.org_id, f.instance_id, f.flow_key, f.api_keys, i.customer_id, i.version_id, i.name, i.enabled \
+                 FROM instance_flow_configs f JOIN instances i ON i.id = f.instance_id WHERE f.id = $1",
+            )
+            .bind(flow_config_id)
+            .fetch_optional(pool)
+            .await
         })?;
         let Some(row) = row else { return Ok(None) };
-        let instance = match self
-            .instance(&Tenant::organization(row.org_id), row.instance_id)
-            .await
-        {
-            Ok(instance) => instance,
-            Err(StoreError::NotFound { .. }) => return Ok(None),
-            Err(err) => return Err(err),
-        };
+        let flow_configs = self
+            .flow_configs(&Tenant::organization(row.org_id), row.instance_id)
+            .await?;
         Ok(Some(WebhookTarget {
             org_id: row.org_id,
-            instance,
+            instance_id: row.instance_id,
+            instance_name: row.name,
+            customer_id: row.customer_id,
+            version_id: row.version_id,
+            enabled: row.enabled,
+            flow_configs,
             flow_config_id,
             flow_key: row.flow_key,
             api_keys: row.api_keys.0,

@@ -232,27 +232,16 @@ impl Store {
 
     /// Loads an instance row's values and flow configs.
     async fn complete(&self, tenant: &Tenant, row: InstanceRow) -> Result<Instance, StoreError> {
-        let (values, flows): (Vec<ValueRow>, Vec<FlowConfigRow>) = read!(self, pool => {
-            let values = sqlx::query_as("SELECT var_key, value, is_secret FROM instance_config_values WHERE org_id = $1 AND instance_id = $2 ORDER BY var_key")
+        let values: Vec<ValueRow> = read!(self, pool => {
+            sqlx::query_as("SELECT var_key, value, is_secret FROM instance_config_values WHERE org_id = $1 AND instance_id = $2 ORDER BY var_key")
                 .bind(tenant.org_id).bind(row.id)
-                .fetch_all(pool).await?;
-            let flows = sqlx::query_as("SELECT id, flow_key, api_keys FROM instance_flow_configs WHERE org_id = $1 AND instance_id = $2 ORDER BY id")
-                .bind(tenant.org_id).bind(row.id)
-                .fetch_all(pool).await?;
-            Ok::<_, sqlx::Error>((values, flows))
+                .fetch_all(pool).await
         })?;
         let config_values = values
             .into_iter()
             .map(|v| self.open_value(row.id, v))
             .collect::<Result<_, _>>()?;
-        let flow_configs = flows
-            .into_iter()
-            .map(|f| FlowConfig {
-                id: f.id,
-                flow_key: f.flow_key,
-                api_keys: f.api_keys.0,
-            })
-            .collect();
+        let flow_configs = self.flow_configs(tenant, row.id).await?;
         Ok(Instance {
             id: row.id,
             customer_id: row.customer_id,
@@ -267,6 +256,27 @@ impl Store {
             config_values,
             flow_configs,
         })
+    }
+
+    /// An instance's flow configs, oldest first.
+    pub(crate) async fn flow_configs(
+        &self,
+        tenant: &Tenant,
+        instance_id: Uuid,
+    ) -> Result<Vec<FlowConfig>, StoreError> {
+        let flows: Vec<FlowConfigRow> = read!(self, pool => {
+            sqlx::query_as("SELECT id, flow_key, api_keys FROM instance_flow_configs WHERE org_id = $1 AND instance_id = $2 ORDER BY id")
+                .bind(tenant.org_id).bind(instance_id)
+                .fetch_all(pool).await
+        })?;
+        Ok(flows
+            .into_iter()
+            .map(|f| FlowConfig {
+                id: f.id,
+                flow_key: f.flow_key,
+                api_keys: f.api_keys.0,
+            })
+            .collect())
     }
 
     /// A page of instances, in creation order.

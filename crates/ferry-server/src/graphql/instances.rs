@@ -7,11 +7,13 @@
 //! default has no value, naming each such variable.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use ferry_core::id::{self, Kind};
 use ferry_core::instance::{ConfigValue, Instance};
+use ferry_core::integration::IntegrationVersion;
 use ferry_core::role::Permission;
 use ferry_definition::model::ConfigVar;
 use ferry_definition::values::{
@@ -27,9 +29,7 @@ use crate::graphql::env;
 use crate::graphql::errors::{
     bad_input, denied, domain_errors, payload_errors, query_error, FieldErrors,
 };
-use crate::graphql::integrations::{
-    stored_definition, FlowNode, IntegrationNode, IntegrationVersionNode,
-};
+use crate::graphql::integrations::{FlowNode, IntegrationNode, IntegrationVersionNode};
 
 /// An integration version deployed for one customer.
 #[derive(Clone)]
@@ -254,8 +254,19 @@ async fn version_of(
 async fn definition_of(
     ctx: &Context<'_>,
     instance: &Instance,
-) -> async_graphql::Result<Definition> {
-    stored_definition(&version_of(ctx, instance).await?.definition)
+) -> async_graphql::Result<Arc<Definition>> {
+    published(ctx, &version_of(ctx, instance).await?)
+}
+
+/// A published version's definition, parsed once per version.
+fn published(
+    ctx: &Context<'_>,
+    version: &IntegrationVersion,
+) -> async_graphql::Result<Arc<Definition>> {
+    let (api, _) = env(ctx);
+    api.definitions
+        .of(version)
+        .map_err(|err| async_graphql::Error::new(err.to_string()))
 }
 
 fn viewer(ctx: &Context<'_>) -> async_graphql::Result<Tenant> {
@@ -564,7 +575,7 @@ impl InstanceMutation {
             Ok(version) => version,
             Err(errors) => return Ok(InstancePayload::failed(errors)),
         };
-        let definition = stored_definition(&version.definition)?;
+        let definition = published(ctx, &version)?;
         let config_values =
             match checked_values(&definition, input.config_variables.unwrap_or_default()) {
                 Ok(values) => values,
@@ -676,7 +687,7 @@ impl InstanceMutation {
                     ))
                 }
             };
-            let definition = stored_definition(&version.definition)?;
+            let definition = published(ctx, &version)?;
             let renames = &definition.rename_attributes;
             let change = VersionChange {
                 version_id: version.id,

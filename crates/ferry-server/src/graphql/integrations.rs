@@ -126,8 +126,13 @@ impl IntegrationVersionNode {
         &self.0.definition
     }
     /// The version's flows.
-    async fn flows(&self) -> async_graphql::Result<Vec<FlowNode>> {
-        flows_of(&self.0.definition)
+    async fn flows(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FlowNode>> {
+        let (api, _) = env(ctx);
+        let definition = api
+            .definitions
+            .of(&self.0)
+            .map_err(|err| async_graphql::Error::new(err.to_string()))?;
+        Ok(definition.flows.iter().map(FlowNode::from_flow).collect())
     }
     /// The integration it belongs to.
     async fn integration(&self, ctx: &Context<'_>) -> async_graphql::Result<IntegrationNode> {
@@ -175,8 +180,8 @@ impl FlowNode {
     }
 }
 
-/// A stored definition (checked when it was imported), read again.
-pub(crate) fn stored_definition(text: &str) -> async_graphql::Result<ferry_definition::Definition> {
+/// A draft definition (checked when it was imported), read again.
+fn stored_definition(text: &str) -> async_graphql::Result<ferry_definition::Definition> {
     ferry_definition::parse(text, &Builtins)
         .map_err(|err| async_graphql::Error::new(err.to_string()))
 }

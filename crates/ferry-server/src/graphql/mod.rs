@@ -58,25 +58,23 @@ pub struct Mutation(
 /// Ferry's GraphQL schema.
 pub type FerrySchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// What resolvers share: the store, the metrics, and the server's public URL.
+/// What resolvers share: the store, the metrics, the server's public URL, and the parsed
+/// definitions of published versions.
 pub(crate) struct Api {
     pub(crate) store: Store,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) public_url: String,
+    pub(crate) definitions: Arc<crate::definitions::Definitions>,
 }
 
 /// Set by a resolver whose store call failed, so that the response becomes a 503.
 #[derive(Default)]
 struct StoreFailed(AtomicBool);
 
-/// Builds the schema around `store`.
-pub fn schema(store: Store, metrics: Arc<Metrics>, public_url: String) -> FerrySchema {
+/// Builds the schema around what resolvers share.
+pub(crate) fn schema(api: Api) -> FerrySchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(Api {
-            store,
-            metrics,
-            public_url,
-        })
+        .data(api)
         .limit_depth(16)
         .limit_complexity(20_000)
         .finish()

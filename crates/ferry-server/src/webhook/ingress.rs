@@ -8,12 +8,12 @@
 //! the others and answered 202 with the execution to poll until the engine runs them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ferry_components::Builtins;
 use ferry_core::id::{self, Kind};
 use ferry_definition::model::{EndpointSecurity, Flow};
 use ferry_definition::values::flow_identity;
@@ -86,10 +86,10 @@ async fn accept(
         .await
         .map_err(|e| unavailable(state, e))?
         .ok_or_else(not_found)?;
-    if !target.instance.enabled {
+    if !target.enabled {
         return Err(refuse(
             StatusCode::CONFLICT,
-            format!("instance {:?} is paused", target.instance.name),
+            format!("instance {:?} is paused", target.instance_name),
         ));
     }
     let definition = definition_of(state, &target).await?;
@@ -125,8 +125,8 @@ async fn accept(
     add_urls(state, &target, &definition, raw_id, &mut payload);
     let tenant = Tenant::organization(target.org_id);
     let new = NewExecution {
-        instance_id: target.instance.id,
-        customer_id: target.instance.customer_id,
+        instance_id: target.instance_id,
+        customer_id: target.customer_id,
         flow_config_id,
         flow_key: target.flow_key.clone(),
         is_synchronous: synchronous,
@@ -138,7 +138,7 @@ async fn accept(
         .await
         .map_err(|e| unavailable(state, e))?;
     let execution_id = id::encode(Kind::InstanceExecutionResult, execution.id);
-    tracing::info!(execution = %execution_id, instance = %target.instance.name, flow = %target.flow_key, "webhook queued an execution");
+    tracing::info!(execution = %execution_id, instance = %target.instance_name, flow = %target.flow_key, "webhook queued an execution");
     let (status, body) = if synchronous {
         let message = "queued; synchronous results arrive with the flow engine, poll the execution";
         (
@@ -164,15 +164,18 @@ fn unavailable(state: &AppState, err: StoreError) -> Refusal {
     )
 }
 
-/// The definition of the target instance's version.
-async fn definition_of(state: &AppState, target: &WebhookTarget) -> Result<Definition, Refusal> {
+/// The definition of the target instance's version, parsed once per version.
+async fn definition_of(
+    state: &AppState,
+    target: &WebhookTarget,
+) -> Result<Arc<Definition>, Refusal> {
     let org = Tenant::organization(target.org_id);
     let version = state
         .store
-        .integration_version(&org, target.instance.version_id)
+        .integration_version(&org, target.version_id)
         .await
         .map_err(|e| unavailable(state, e))?;
-    ferry_definition::parse(&version.definition, &Builtins).map_err(|err| {
+    state.definitions.of(&version).map_err(|err| {
         tracing::error!(error = %err, "a published definition no longer parses");
         refuse(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -237,7 +240,6 @@ fn add_urls(
         .iter()
         .filter_map(|flow| {
             let config = target
-                .instance
                 .flow_configs
                 .iter()
                 .find(|c| c.flow_key == flow_identity(flow))?;

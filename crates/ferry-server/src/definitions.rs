@@ -1,0 +1,37 @@
+//! Published definitions, parsed once. A published version never changes, so its parsed
+//! definition is kept by version id for the server's life: webhooks and instance queries read
+//! it without parsing and checking the YAML again on every request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use ferry_components::Builtins;
+use ferry_core::integration::IntegrationVersion;
+use ferry_definition::{Definition, Invalid};
+use uuid::Uuid;
+
+/// The parsed definitions of published versions, by version id.
+#[derive(Default)]
+pub struct Definitions {
+    parsed: Mutex<HashMap<Uuid, Arc<Definition>>>,
+}
+
+impl Definitions {
+    /// The parsed definition of `version`, parsing it on first use.
+    pub fn of(&self, version: &IntegrationVersion) -> Result<Arc<Definition>, Invalid> {
+        if let Some(found) = self.lock().get(&version.id) {
+            return Ok(found.clone());
+        }
+        // Parsed outside the lock; two first uses at once both parse, and either result is right.
+        let parsed = Arc::new(ferry_definition::parse(&version.definition, &Builtins)?);
+        self.lock().insert(version.id, parsed.clone());
+        Ok(parsed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<Definition>>> {
+        // A panic while holding this lock cannot leave the map half-written; keep using it.
+        self.parsed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
