@@ -3,11 +3,14 @@
 //! For now this crate holds their catalogue: every built-in action's key, shape (plain, branch
 //! or loop), what it does, its inputs and its result, grouped into components. Integration
 //! definitions are checked against it on import, `docs/components.md` is generated from it,
-//! and the `components` query serves it. The actions' implementations join it with the engine.
+//! and the `components` query serves it. [`run`] runs the actions that need nothing from the
+//! engine (HTTP, collections, text, formats, dates, hashes, sleep); the engine runs the rest.
 #![deny(missing_docs)]
 
 mod catalog;
 mod components;
+pub mod run;
 
 pub use catalog::{builtin_actions, BuiltinAction, BuiltinInput, Builtins};
 pub use components::{builtin_components, catalogue_markdown, BuiltinComponent};
+pub use run::{ActionError, Inputs, Runner, StepCall};
