@@ -72,4 +72,141 @@ pub struct Execution {
     pub started_at: Option<DateTime<Utc>>,
     /// When it ended.
     pub ended_at: Option<DateTime<Utc>>,
+    /// How many times a worker has taken it (more than once when a worker was lost).
+    pub attempt: i32,
+    /// What it ended with: the last step's result, as a synchronous caller receives it.
+    pub result: Option<Value>,
+    /// The execution whose `flow.invoke` step started this one.
+    pub invoked_by: Option<Uuid>,
+}
+
+impl ExecutionStatus {
+    /// Whether the execution has ended.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            ExecutionStatus::Succeeded | ExecutionStatus::Failed | ExecutionStatus::Cancelled
+        )
+    }
+}
+
+/// The committed result of one step (of one loop iteration, inside loops).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepResult {
+    /// Its uuid.
+    pub id: Uuid,
+    /// The execution.
+    pub execution_id: Uuid,
+    /// `<stepRef>:<loop path>`: unique in the execution, the key a resumed run looks up.
+    pub step_key: String,
+    /// The step's name.
+    pub step_name: String,
+    /// The loop indices, outermost first, joined by `.` (empty outside loops).
+    pub loop_path: String,
+    /// What the step gave (`None` when it failed).
+    pub results: Option<Value>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub ended_at: DateTime<Utc>,
+}
+
+/// How serious a log line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Detail for debugging.
+    Debug,
+    /// What happened.
+    Info,
+    /// Something to look at.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+impl Severity {
+    /// The name the store and the API use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Debug => "debug",
+            Severity::Info => "info",
+            Severity::Warn => "warn",
+            Severity::Error => "error",
+        }
+    }
+
+    /// The severity named `name` (`warning` is `warn`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "debug" | "trace" => Some(Severity::Debug),
+            "info" => Some(Severity::Info),
+            "warn" | "warning" => Some(Severity::Warn),
+            "error" | "fatal" => Some(Severity::Error),
+            _ => None,
+        }
+    }
+}
+
+/// The longest log line kept, in characters; longer lines are cut.
+pub const MAX_LOG_LINE_CHARS: usize = 4096;
+
+/// One line of an execution's logs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    /// Its uuid (time-ordered).
+    pub id: Uuid,
+    /// The execution.
+    pub execution_id: Uuid,
+    /// How serious.
+    pub severity: Severity,
+    /// The text, at most [`MAX_LOG_LINE_CHARS`] characters.
+    pub message: String,
+    /// The step that wrote it, if any.
+    pub step_name: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl LogLine {
+    /// A line written now, cut at [`MAX_LOG_LINE_CHARS`] characters.
+    pub fn new(execution_id: Uuid, severity: Severity, message: &str, step: Option<&str>) -> Self {
+        let message = match message.char_indices().nth(MAX_LOG_LINE_CHARS) {
+            Some((cut, _)) => message[..cut].to_string(),
+            None => message.to_string(),
+        };
+        LogLine {
+            id: Uuid::now_v7(),
+            execution_id,
+            severity,
+            message,
+            step_name: step.map(str::to_string),
+            at: now_micros(),
+        }
+    }
+}
+
+/// Now, truncated to microseconds (what both stores keep).
+pub fn now_micros() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_are_cut_at_4096_characters_not_bytes() {
+        let long = "é".repeat(5000);
+        let line = LogLine::new(Uuid::nil(), Severity::Info, &long, None);
+        assert_eq!(line.message.chars().count(), MAX_LOG_LINE_CHARS);
+    }
+
+    #[test]
+    fn severities_read_their_usual_names() {
+        assert_eq!(Severity::parse("WARNING"), Some(Severity::Warn));
+        assert_eq!(Severity::parse("loud"), None);
+    }
 }

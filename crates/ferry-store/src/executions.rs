@@ -24,8 +24,8 @@ pub struct ExecutionFilter {
     pub status: Option<ExecutionStatus>,
 }
 
-const COLUMNS: &str = "SELECT id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, error, \
-     queued_at, started_at, ended_at FROM executions";
+pub(crate) const COLUMNS: &str = "SELECT id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, error, \
+     queued_at, started_at, ended_at, attempt, result, invoked_by FROM executions";
 
 fn push_where<DB: Dialect>(
     sql: &mut QueryBuilder<'_, DB>,
@@ -63,6 +63,8 @@ pub struct NewExecution {
     pub is_synchronous: bool,
     /// The trigger's result.
     pub trigger_payload: Value,
+    /// The execution whose `flow.invoke` step asks for this one.
+    pub invoked_by: Option<Uuid>,
 }
 
 /// What a webhook URL leads to: the instance's routing facts and flow configs (its config
@@ -92,7 +94,7 @@ pub struct WebhookTarget {
 }
 
 #[derive(sqlx::FromRow)]
-struct ExecutionRow {
+pub(crate) struct ExecutionRow {
     id: Uuid,
     instance_id: Uuid,
     customer_id: Uuid,
@@ -105,6 +107,9 @@ struct ExecutionRow {
     queued_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
     ended_at: Option<DateTime<Utc>>,
+    attempt: i32,
+    result: Option<Json<Value>>,
+    invoked_by: Option<Uuid>,
 }
 
 impl TryFrom<ExecutionRow> for Execution {
@@ -126,6 +131,9 @@ impl TryFrom<ExecutionRow> for Execution {
             queued_at: row.queued_at,
             started_at: row.started_at,
             ended_at: row.ended_at,
+            attempt: row.attempt,
+            result: row.result.map(|json| json.0),
+            invoked_by: row.invoked_by,
         })
     }
 }
@@ -194,15 +202,18 @@ impl Store {
             queued_at: now(),
             started_at: None,
             ended_at: None,
+            attempt: 0,
+            result: None,
+            invoked_by: new.invoked_by,
         };
         let e = &execution;
         write!(self, pool => {
             sqlx::query(
-                "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, queued_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, queued_at, invoked_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(tenant.org_id).bind(e.id).bind(e.instance_id).bind(e.customer_id).bind(e.flow_config_id).bind(&e.flow_key)
-            .bind(e.status.as_str()).bind(e.is_synchronous).bind(Json(&e.trigger_payload)).bind(e.queued_at)
+            .bind(e.status.as_str()).bind(e.is_synchronous).bind(Json(&e.trigger_payload)).bind(e.queued_at).bind(e.invoked_by)
             .execute(pool)
             .await
             .map(|done| done.rows_affected())
@@ -252,6 +263,35 @@ impl Store {
             .map(Execution::try_from)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(listing.finish(executions))
+    }
+
+    /// Cancels a queued or running execution: a queued one ends at once; a running one is
+    /// marked cancelled and its worker stops it before its next step. Ended executions are
+    /// left as they are (the answer says what they are).
+    pub async fn cancel_execution(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+    ) -> Result<Execution, StoreError> {
+        let current = self.execution(tenant, id).await?;
+        if current.status.is_final() {
+            return Err(StoreError::Conflict {
+                field: "id",
+                message: format!(
+                    "the execution has already ended ({})",
+                    current.status.as_str()
+                ),
+            });
+        }
+        write!(self, pool => {
+            sqlx::query(
+                "UPDATE executions SET status = 'CANCELLED', ended_at = $1, error = 'cancelled' \
+                 WHERE id = $2 AND org_id = $3 AND status IN ('QUEUED', 'RUNNING')",
+            )
+            .bind(now()).bind(id).bind(tenant.org_id)
+            .execute(pool).await.map(|done| done.rows_affected())
+        })?;
+        self.execution(tenant, id).await
     }
 
     /// How many executions match.

@@ -17,6 +17,8 @@ mod instances;
 mod integrations;
 mod organizations;
 pub mod page;
+mod records;
+mod runs;
 pub mod secrets;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -36,6 +38,8 @@ pub use instances::{InstanceFilter, NewInstance, VersionChange};
 pub use integrations::{IntegrationDraft, IntegrationFilter, IntegrationSortField};
 pub use organizations::Bootstrapped;
 pub use page::{Direction, Page, PageRequest, Sort};
+pub use records::LogFilter;
+pub use runs::{Claimed, Ending, LeaseState, StateWrite};
 pub use tokens::{Authenticated, NewToken};
 pub use users::{UserFilter, UserKind, UserSortField};
 

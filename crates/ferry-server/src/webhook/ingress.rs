@@ -131,6 +131,7 @@ async fn accept(
         flow_key: target.flow_key.clone(),
         is_synchronous: synchronous,
         trigger_payload: payload,
+        invoked_by: None,
     };
     let execution = state
         .store

@@ -1,0 +1,264 @@
+//! What an execution leaves behind: its step results (each committed as the step completes,
+//! with the log lines written since the previous one) and its log lines, and the lists the
+//! API reads them through.
+
+use chrono::{DateTime, Utc};
+use ferry_core::execution::{LogLine, Severity, StepResult};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::QueryBuilder;
+use uuid::Uuid;
+
+use crate::backend::{read, write, Dialect};
+use crate::page::{HasId, IdOrder, Listing, Page, PageRequest, Sort};
+use crate::{Direction, Store, StoreError, Tenant};
+
+/// Inserts `$logs` (a slice of [`LogLine`]) of organization `$org` through `$conn`, inside a
+/// `write!` body (a macro so that the one text serves both databases' connection types).
+macro_rules! insert_logs {
+    ($conn:expr, $org:expr, $logs:expr) => {
+        for line in $logs {
+            sqlx::query(
+                "INSERT INTO execution_logs (org_id, id, execution_id, severity, message, step_name, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind($org).bind(line.id).bind(line.execution_id).bind(line.severity.as_str())
+            .bind(&line.message).bind(&line.step_name).bind(line.at)
+            .execute($conn).await?;
+        }
+    };
+}
+pub(crate) use insert_logs;
+
+/// Which log lines a list returns.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    /// Lines of this execution.
+    pub execution_id: Option<Uuid>,
+    /// Lines of these severities (all when empty).
+    pub severities: Vec<Severity>,
+}
+
+#[derive(sqlx::FromRow)]
+struct StepRow {
+    id: Uuid,
+    execution_id: Uuid,
+    step_key: String,
+    step_name: String,
+    loop_path: String,
+    results: Option<Json<Value>>,
+    error: Option<String>,
+    started_at: DateTime<Utc>,
+    ended_at: DateTime<Utc>,
+}
+
+impl From<StepRow> for StepResult {
+    fn from(row: StepRow) -> Self {
+        StepResult {
+            id: row.id,
+            execution_id: row.execution_id,
+            step_key: row.step_key,
+            step_name: row.step_name,
+            loop_path: row.loop_path,
+            results: row.results.map(|json| json.0),
+            error: row.error,
+            started_at: row.started_at,
+            ended_at: row.ended_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct LogRow {
+    id: Uuid,
+    execution_id: Uuid,
+    severity: String,
+    message: String,
+    step_name: Option<String>,
+    at: DateTime<Utc>,
+}
+
+impl TryFrom<LogRow> for LogLine {
+    type Error = StoreError;
+    fn try_from(row: LogRow) -> Result<Self, StoreError> {
+        let severity = Severity::parse(&row.severity).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "log line {} has severity {:?}",
+                row.id, row.severity
+            ))
+        })?;
+        Ok(LogLine {
+            id: row.id,
+            execution_id: row.execution_id,
+            severity,
+            message: row.message,
+            step_name: row.step_name,
+            at: row.at,
+        })
+    }
+}
+
+const STEP_COLUMNS: &str = "SELECT id, execution_id, step_key, step_name, loop_path, results, error, started_at, ended_at \
+     FROM step_results";
+const LOG_COLUMNS: &str =
+    "SELECT id, execution_id, severity, message, step_name, at FROM execution_logs";
+
+/// Scopes a query on step results or logs to the tenant: its organization and, for customer
+/// users, their customer's executions.
+fn push_tenant<DB: Dialect>(sql: &mut QueryBuilder<'_, DB>, tenant: &Tenant) {
+    sql.push(" WHERE org_id = ");
+    DB::bind_uuid(sql, tenant.org_id);
+    if let Some(customer_id) = tenant.customer_id {
+        sql.push(" AND execution_id IN (SELECT id FROM executions WHERE customer_id = ");
+        DB::bind_uuid(sql, customer_id);
+        sql.push(")");
+    }
+}
+
+fn push_log_filter<DB: Dialect>(sql: &mut QueryBuilder<'_, DB>, filter: &LogFilter) {
+    if let Some(execution_id) = filter.execution_id {
+        sql.push(" AND execution_id = ");
+        DB::bind_uuid(sql, execution_id);
+    }
+    for (i, severity) in filter.severities.iter().enumerate() {
+        sql.push(if i == 0 { " AND severity IN (" } else { ", " });
+        DB::bind_text(sql, severity.as_str().to_string());
+    }
+    if !filter.severities.is_empty() {
+        sql.push(")");
+    }
+}
+
+impl Store {
+    /// Commits one completed step's result together with the log lines written before it.
+    /// A result already recorded under the same key (a step run again after a lost worker)
+    /// is kept.
+    pub async fn record_step(
+        &self,
+        org_id: Uuid,
+        step: &StepResult,
+        logs: &[LogLine],
+    ) -> Result<(), StoreError> {
+        write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO step_results (org_id, id, execution_id, step_key, step_name, loop_path, results, error, started_at, ended_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (execution_id, step_key) DO NOTHING",
+            )
+            .bind(org_id).bind(step.id).bind(step.execution_id).bind(&step.step_key).bind(&step.step_name)
+            .bind(&step.loop_path).bind(step.results.as_ref().map(Json)).bind(&step.error)
+            .bind(step.started_at).bind(step.ended_at)
+            .execute(&mut *tx).await?;
+            insert_logs!(&mut *tx, org_id, logs);
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Every step result of an execution, in the order they completed: what a resumed run
+    /// starts from.
+    pub async fn checkpoints(&self, execution_id: Uuid) -> Result<Vec<StepResult>, StoreError> {
+        let rows: Vec<StepRow> = read!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, execution_id, step_key, step_name, loop_path, results, error, started_at, ended_at \
+                 FROM step_results WHERE execution_id = $1 ORDER BY id",
+            )
+            .bind(execution_id).fetch_all(pool).await
+        })?;
+        Ok(rows.into_iter().map(StepResult::from).collect())
+    }
+
+    /// A page of an execution's step results, in the order they completed.
+    pub async fn step_results(
+        &self,
+        tenant: &Tenant,
+        execution_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<StepResult>, StoreError> {
+        let listing = Listing {
+            query: "stepResults",
+            sort: Sort {
+                field: IdOrder,
+                direction: Direction::Asc,
+            },
+            page,
+        };
+        let rows: Vec<StepRow> = read!(self, pool => {
+            let mut sql = QueryBuilder::new(STEP_COLUMNS);
+            push_tenant(&mut sql, tenant);
+            sql.push(" AND execution_id = ");
+            Dialect::bind_uuid(&mut sql, execution_id);
+            listing.push_after(&mut sql)?;
+            listing.push_order_and_limit(&mut sql);
+            sql.build_query_as().fetch_all(pool).await
+        })?;
+        Ok(listing.finish(rows.into_iter().map(StepResult::from).collect()))
+    }
+
+    /// How many step results an execution has.
+    pub async fn count_step_results(
+        &self,
+        tenant: &Tenant,
+        execution_id: Uuid,
+    ) -> Result<i64, StoreError> {
+        Ok(read!(self, pool => {
+            let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM step_results");
+            push_tenant(&mut sql, tenant);
+            sql.push(" AND execution_id = ");
+            Dialect::bind_uuid(&mut sql, execution_id);
+            sql.build_query_scalar().fetch_one(pool).await
+        })?)
+    }
+
+    /// A page of log lines, oldest first.
+    pub async fn logs(
+        &self,
+        tenant: &Tenant,
+        filter: &LogFilter,
+        page: &PageRequest,
+    ) -> Result<Page<LogLine>, StoreError> {
+        let listing = Listing {
+            query: "logs",
+            sort: Sort {
+                field: IdOrder,
+                direction: Direction::Asc,
+            },
+            page,
+        };
+        let rows: Vec<LogRow> = read!(self, pool => {
+            let mut sql = QueryBuilder::new(LOG_COLUMNS);
+            push_tenant(&mut sql, tenant);
+            push_log_filter(&mut sql, filter);
+            listing.push_after(&mut sql)?;
+            listing.push_order_and_limit(&mut sql);
+            sql.build_query_as().fetch_all(pool).await
+        })?;
+        let lines = rows
+            .into_iter()
+            .map(LogLine::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(listing.finish(lines))
+    }
+
+    /// How many log lines match.
+    pub async fn count_logs(&self, tenant: &Tenant, filter: &LogFilter) -> Result<i64, StoreError> {
+        Ok(read!(self, pool => {
+            let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM execution_logs");
+            push_tenant(&mut sql, tenant);
+            push_log_filter(&mut sql, filter);
+            sql.build_query_scalar().fetch_one(pool).await
+        })?)
+    }
+}
+
+impl HasId for StepResult {
+    fn row_id(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl HasId for LogLine {
+    fn row_id(&self) -> Uuid {
+        self.id
+    }
+}

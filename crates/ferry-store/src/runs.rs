@@ -1,0 +1,213 @@
+//! The worker's side of the durable queue: claiming queued executions with a lease, renewing
+//! it, and ending an execution with its result, its last log lines and the state it changed,
+//! in one transaction.
+//!
+//! A claim takes executions that are queued (their instance enabled), or running under a
+//! lease that ran out, which is how a lost worker's executions come back. Ending requires the
+//! lease: an execution cancelled meanwhile, or taken by another worker after this one's lease
+//! ran out, is not overwritten.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ferry_core::execution::{Execution, ExecutionStatus, LogLine};
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::backend::{read, write, Backend};
+use crate::executions::{ExecutionRow, COLUMNS};
+use crate::records::insert_logs;
+use crate::{now, Store, StoreError};
+
+/// An execution a worker holds, with its organization.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The execution's organization.
+    pub org_id: Uuid,
+    /// The execution, as claimed (status RUNNING).
+    pub execution: Execution,
+}
+
+/// What a lease renewal found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// The worker still holds the execution.
+    Held,
+    /// The execution was cancelled; the worker should stop it.
+    Cancelled,
+    /// Another worker holds it, or it ended: this worker must let it go.
+    Lost,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone)]
+pub struct Ending {
+    /// SUCCEEDED, FAILED or CANCELLED.
+    pub status: ExecutionStatus,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The last step's result, for a synchronous caller.
+    pub result: Option<Value>,
+}
+
+/// A state scope's new value, written when an execution succeeds.
+#[derive(Debug, Clone)]
+pub struct StateWrite {
+    /// `flow`, `instance` or `integration`.
+    pub scope: &'static str,
+    /// The flow config, instance or integration the state belongs to.
+    pub owner_id: Uuid,
+    /// The whole scope's value.
+    pub value: Value,
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    org_id: Uuid,
+    #[sqlx(flatten)]
+    execution: ExecutionRow,
+}
+
+fn lease_end(lease: Duration) -> DateTime<Utc> {
+    now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
+}
+
+impl Store {
+    /// Claims up to `limit` executions for `owner`, oldest first, leased for `lease`.
+    pub async fn claim_executions(
+        &self,
+        owner: &str,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let at = now();
+        let until = lease_end(lease);
+        let columns = COLUMNS
+            .replace("SELECT ", "")
+            .replace(" FROM executions", "");
+        let pick = "SELECT e.id FROM executions e JOIN instances i ON i.id = e.instance_id \
+             WHERE i.enabled AND (e.status = 'QUEUED' OR (e.status = 'RUNNING' AND e.lease_until < $3)) \
+             ORDER BY e.queued_at LIMIT $4";
+        let update = format!(
+            "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_until = $2, \
+             started_at = COALESCE(started_at, $3), attempt = attempt + 1 \
+             WHERE id IN ({pick}{lock}) RETURNING org_id, {columns}",
+            lock = match &self.backend {
+                Backend::Sqlite(_) => "",
+                Backend::Postgres(_) => " FOR UPDATE OF e SKIP LOCKED",
+            }
+        );
+        let rows: Vec<ClaimedRow> = write!(self, pool => {
+            sqlx::query_as(&update).bind(owner).bind(until).bind(at).bind(limit).fetch_all(pool).await
+        })?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(Claimed {
+                    org_id: row.org_id,
+                    execution: Execution::try_from(row.execution)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Extends `owner`'s lease on execution `id`, and says whether the worker should go on.
+    pub async fn renew_lease(
+        &self,
+        id: Uuid,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<LeaseState, StoreError> {
+        let renewed = write!(self, pool => {
+            sqlx::query("UPDATE executions SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'RUNNING'")
+                .bind(lease_end(lease)).bind(id).bind(owner)
+                .execute(pool).await.map(|done| done.rows_affected())
+        })?;
+        if renewed == 1 {
+            return Ok(LeaseState::Held);
+        }
+        let status: Option<(String, Option<String>)> = read!(self, pool => {
+            sqlx::query_as("SELECT status, lease_owner FROM executions WHERE id = $1")
+                .bind(id).fetch_optional(pool).await
+        })?;
+        Ok(match status {
+            Some((status, Some(holder))) if status == "CANCELLED" && holder == owner => {
+                LeaseState::Cancelled
+            }
+            _ => LeaseState::Lost,
+        })
+    }
+
+    /// Ends execution `id` held by `owner`, committing its last log lines and the state it
+    /// changed with it. Answers `false`, writing nothing, when the worker no longer holds it.
+    pub async fn finish_execution(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        owner: &str,
+        ending: &Ending,
+        logs: &[LogLine],
+        states: &[StateWrite],
+    ) -> Result<bool, StoreError> {
+        let at = now();
+        write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let ended = sqlx::query(
+                "UPDATE executions SET status = $1, error = $2, result = $3, ended_at = $4, lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $5 AND lease_owner = $6 AND status = 'RUNNING'",
+            )
+            .bind(ending.status.as_str()).bind(&ending.error).bind(ending.result.as_ref().map(Json)).bind(at)
+            .bind(id).bind(owner)
+            .execute(&mut *tx).await?.rows_affected();
+            if ended == 1 {
+                insert_logs!(&mut *tx, org_id, logs);
+                for state in states {
+                    sqlx::query(
+                        "INSERT INTO flow_state (org_id, scope, owner_id, value, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (scope, owner_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    )
+                    .bind(org_id).bind(state.scope).bind(state.owner_id).bind(Json(&state.value)).bind(at)
+                    .execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+            Ok(ended == 1)
+        })
+    }
+
+    /// Ends a cancelled execution's run: the worker gives the lease back and keeps its logs.
+    pub async fn release_cancelled(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        owner: &str,
+        logs: &[LogLine],
+    ) -> Result<(), StoreError> {
+        write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let released = sqlx::query(
+                "UPDATE executions SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2 AND status = 'CANCELLED'",
+            )
+            .bind(id).bind(owner).execute(&mut *tx).await?.rows_affected();
+            if released == 1 {
+                insert_logs!(&mut *tx, org_id, logs);
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// The stored value of a state scope.
+    pub async fn state(
+        &self,
+        org_id: Uuid,
+        scope: &str,
+        owner_id: Uuid,
+    ) -> Result<Option<Value>, StoreError> {
+        let value: Option<Json<Value>> = read!(self, pool => {
+            sqlx::query_scalar("SELECT value FROM flow_state WHERE org_id = $1 AND scope = $2 AND owner_id = $3")
+                .bind(org_id).bind(scope).bind(owner_id).fetch_optional(pool).await
+        })?;
+        Ok(value.map(|json| json.0))
+    }
+}

@@ -1,0 +1,408 @@
+//! The durable queue's worker side, on SQLite and PostgreSQL alike: claims with leases,
+//! checkpoints, ending, cancellation and state.
+
+use std::time::Duration;
+
+use ferry_core::entity::NewCustomer;
+use ferry_core::execution::{ExecutionStatus, LogLine, Severity, StepResult};
+use ferry_store::testing::TestStore;
+use ferry_store::{
+    Ending, IntegrationDraft, LeaseState, LogFilter, NewExecution, NewInstance, PageRequest,
+    StateWrite, Tenant,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+ferry_store::store_tests!(
+    a_queued_execution_is_claimed_once_and_ends_with_its_result,
+    an_expired_lease_lets_another_worker_take_the_execution,
+    paused_instances_keep_their_executions_queued,
+    step_results_and_logs_are_committed_and_listed,
+    cancelling_stops_a_running_execution_and_ends_a_queued_one,
+    state_is_written_when_an_execution_ends,
+);
+
+const LEASE: Duration = Duration::from_secs(30);
+
+struct Setup {
+    org: Tenant,
+    instance: Uuid,
+    customer: Uuid,
+    flow_config: Uuid,
+}
+
+async fn setup(t: &TestStore) -> Setup {
+    let store = &t.store;
+    let boot = store
+        .bootstrap("Acme", "owner@acme.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let org = Tenant::organization(boot.organization.id);
+    let customer = store
+        .create_customer(
+            &org,
+            NewCustomer {
+                name: "Mars".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let draft = IntegrationDraft {
+        name: "Orders".into(),
+        description: String::new(),
+        definition: "v1".into(),
+    };
+    let integration = store.create_integration(&org, draft).await.unwrap();
+    let version = store
+        .publish_integration(&org, integration.id, "", None)
+        .await
+        .unwrap();
+    let instance = store
+        .create_instance(
+            &org,
+            NewInstance {
+                customer_id: customer.id,
+                version_id: version.id,
+                name: "Mars orders".into(),
+                description: String::new(),
+                config_values: vec![],
+                flow_keys: vec!["new-order".into()],
+            },
+        )
+        .await
+        .unwrap();
+    Setup {
+        org,
+        instance: instance.id,
+        customer: customer.id,
+        flow_config: instance.flow_configs[0].id,
+    }
+}
+
+async fn enqueue(t: &TestStore, s: &Setup, payload: serde_json::Value) -> Uuid {
+    let new = NewExecution {
+        instance_id: s.instance,
+        customer_id: s.customer,
+        flow_config_id: s.flow_config,
+        flow_key: "new-order".into(),
+        is_synchronous: false,
+        trigger_payload: payload,
+        invoked_by: None,
+    };
+    t.store.enqueue_execution(&s.org, new).await.unwrap().id
+}
+
+fn step(execution_id: Uuid, key: &str, results: serde_json::Value) -> StepResult {
+    let at = ferry_core::execution::now_micros();
+    StepResult {
+        id: Uuid::now_v7(),
+        execution_id,
+        step_key: key.into(),
+        step_name: key.split(':').next().unwrap().into(),
+        loop_path: String::new(),
+        results: Some(results),
+        error: None,
+        started_at: at,
+        ended_at: at,
+    }
+}
+
+async fn a_queued_execution_is_claimed_once_and_ends_with_its_result(t: &TestStore) {
+    let s = setup(t).await;
+    let first = enqueue(t, &s, json!({"n": 1})).await;
+    let second = enqueue(t, &s, json!({"n": 2})).await;
+
+    let claimed = t
+        .store
+        .claim_executions("worker-a", 1, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].execution.id, first, "oldest first");
+    assert_eq!(claimed[0].org_id, s.org.org_id);
+    assert_eq!(claimed[0].execution.status, ExecutionStatus::Running);
+    assert_eq!(claimed[0].execution.attempt, 1);
+    assert_eq!(claimed[0].execution.trigger_payload, json!({"n": 1}));
+
+    let rest = t
+        .store
+        .claim_executions("worker-b", 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|c| c.execution.id).collect::<Vec<_>>(),
+        vec![second]
+    );
+    assert!(t
+        .store
+        .claim_executions("worker-c", 10, LEASE)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let ending = Ending {
+        status: ExecutionStatus::Succeeded,
+        error: None,
+        result: Some(json!({"data": 42})),
+    };
+    assert!(
+        !t.store
+            .finish_execution(s.org.org_id, first, "worker-b", &ending, &[], &[])
+            .await
+            .unwrap(),
+        "a worker that does not hold the lease cannot end it"
+    );
+    assert!(t
+        .store
+        .finish_execution(s.org.org_id, first, "worker-a", &ending, &[], &[])
+        .await
+        .unwrap());
+    let done = t.store.execution(&s.org, first).await.unwrap();
+    assert_eq!(done.status, ExecutionStatus::Succeeded);
+    assert_eq!(done.result, Some(json!({"data": 42})));
+    assert!(done.ended_at.is_some());
+    assert_eq!(
+        t.store.renew_lease(first, "worker-a", LEASE).await.unwrap(),
+        LeaseState::Lost
+    );
+}
+
+async fn an_expired_lease_lets_another_worker_take_the_execution(t: &TestStore) {
+    let s = setup(t).await;
+    let id = enqueue(t, &s, json!({})).await;
+    let claimed = t
+        .store
+        .claim_executions("lost", 1, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let again = t
+        .store
+        .claim_executions("survivor", 1, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "the expired lease is taken over");
+    assert_eq!(again[0].execution.id, id);
+    assert_eq!(again[0].execution.attempt, 2);
+    assert_eq!(
+        t.store.renew_lease(id, "lost", LEASE).await.unwrap(),
+        LeaseState::Lost
+    );
+    assert_eq!(
+        t.store.renew_lease(id, "survivor", LEASE).await.unwrap(),
+        LeaseState::Held
+    );
+}
+
+async fn paused_instances_keep_their_executions_queued(t: &TestStore) {
+    let s = setup(t).await;
+    let id = enqueue(t, &s, json!({})).await;
+    t.store
+        .update_instance(&s.org, s.instance, None, None, Some(false))
+        .await
+        .unwrap();
+    assert!(t
+        .store
+        .claim_executions("w", 10, LEASE)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        t.store.execution(&s.org, id).await.unwrap().status,
+        ExecutionStatus::Queued
+    );
+    t.store
+        .update_instance(&s.org, s.instance, None, None, Some(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        t.store
+            .claim_executions("w", 10, LEASE)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn step_results_and_logs_are_committed_and_listed(t: &TestStore) {
+    let s = setup(t).await;
+    let id = enqueue(t, &s, json!({})).await;
+    t.store.claim_executions("w", 1, LEASE).await.unwrap();
+    let start = LogLine::new(id, Severity::Info, "Starting execution", None);
+    let warn = LogLine::new(id, Severity::Warn, "careful", Some("Shape Order"));
+    t.store
+        .record_step(
+            s.org.org_id,
+            &step(id, "shapeOrder:", json!({"total": 5})),
+            &[start, warn],
+        )
+        .await
+        .unwrap();
+    // The same step recorded again (a worker lost after committing) keeps the first result.
+    t.store
+        .record_step(
+            s.org.org_id,
+            &step(id, "shapeOrder:", json!({"total": 6})),
+            &[],
+        )
+        .await
+        .unwrap();
+    t.store
+        .record_step(s.org.org_id, &step(id, "note:", json!(null)), &[])
+        .await
+        .unwrap();
+
+    let checkpoints = t.store.checkpoints(id).await.unwrap();
+    assert_eq!(
+        checkpoints
+            .iter()
+            .map(|c| c.step_key.as_str())
+            .collect::<Vec<_>>(),
+        ["shapeOrder:", "note:"]
+    );
+    assert_eq!(checkpoints[0].results, Some(json!({"total": 5})));
+
+    let page = t
+        .store
+        .step_results(&s.org, id, &PageRequest::new(Some(1), None).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert!(page.has_next_page);
+    assert_eq!(t.store.count_step_results(&s.org, id).await.unwrap(), 2);
+
+    let all = LogFilter {
+        execution_id: Some(id),
+        severities: vec![],
+    };
+    let lines = t
+        .store
+        .logs(&s.org, &all, &PageRequest::first_page())
+        .await
+        .unwrap();
+    assert_eq!(
+        lines
+            .items
+            .iter()
+            .map(|(l, _)| l.message.as_str())
+            .collect::<Vec<_>>(),
+        ["Starting execution", "careful"]
+    );
+    let warnings = LogFilter {
+        execution_id: Some(id),
+        severities: vec![Severity::Warn, Severity::Error],
+    };
+    assert_eq!(t.store.count_logs(&s.org, &warnings).await.unwrap(), 1);
+
+    let other_customer = Tenant::customer(s.org.org_id, Uuid::now_v7());
+    assert_eq!(t.store.count_logs(&other_customer, &all).await.unwrap(), 0);
+    assert_eq!(
+        t.store
+            .count_step_results(&other_customer, id)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+async fn cancelling_stops_a_running_execution_and_ends_a_queued_one(t: &TestStore) {
+    let s = setup(t).await;
+    let running = enqueue(t, &s, json!({})).await;
+    t.store.claim_executions("w", 1, LEASE).await.unwrap();
+    let queued = enqueue(t, &s, json!({})).await;
+
+    let cancelled = t.store.cancel_execution(&s.org, queued).await.unwrap();
+    assert_eq!(cancelled.status, ExecutionStatus::Cancelled);
+    assert!(cancelled.ended_at.is_some());
+    assert!(t
+        .store
+        .claim_executions("w", 10, LEASE)
+        .await
+        .unwrap()
+        .is_empty());
+
+    t.store.cancel_execution(&s.org, running).await.unwrap();
+    assert_eq!(
+        t.store.renew_lease(running, "w", LEASE).await.unwrap(),
+        LeaseState::Cancelled
+    );
+    let ending = Ending {
+        status: ExecutionStatus::Succeeded,
+        error: None,
+        result: None,
+    };
+    assert!(!t
+        .store
+        .finish_execution(s.org.org_id, running, "w", &ending, &[], &[])
+        .await
+        .unwrap());
+    t.store
+        .release_cancelled(
+            s.org.org_id,
+            running,
+            "w",
+            &[LogLine::new(
+                running,
+                Severity::Info,
+                "Execution cancelled",
+                None,
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        t.store.execution(&s.org, running).await.unwrap().status,
+        ExecutionStatus::Cancelled
+    );
+
+    let err = t.store.cancel_execution(&s.org, running).await.unwrap_err();
+    assert!(
+        err.to_string().contains("already ended (CANCELLED)"),
+        "{err}"
+    );
+}
+
+async fn state_is_written_when_an_execution_ends(t: &TestStore) {
+    let s = setup(t).await;
+    let id = enqueue(t, &s, json!({})).await;
+    t.store.claim_executions("w", 1, LEASE).await.unwrap();
+    assert_eq!(
+        t.store
+            .state(s.org.org_id, "flow", s.flow_config)
+            .await
+            .unwrap(),
+        None
+    );
+    let write = StateWrite {
+        scope: "flow",
+        owner_id: s.flow_config,
+        value: json!({"cursor": 7}),
+    };
+    let ending = Ending {
+        status: ExecutionStatus::Succeeded,
+        error: None,
+        result: None,
+    };
+    t.store
+        .finish_execution(s.org.org_id, id, "w", &ending, &[], &[write])
+        .await
+        .unwrap();
+    assert_eq!(
+        t.store
+            .state(s.org.org_id, "flow", s.flow_config)
+            .await
+            .unwrap(),
+        Some(json!({"cursor": 7}))
+    );
+    assert_eq!(
+        t.store
+            .state(s.org.org_id, "instance", s.flow_config)
+            .await
+            .unwrap(),
+        None
+    );
+}
