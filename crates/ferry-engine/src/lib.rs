@@ -9,3 +9,4 @@
 
 pub mod condition;
 pub mod expr;
+pub mod run;

@@ -1,0 +1,161 @@
+//! The executor: runs one execution of a flow, step by step, in memory, committing each
+//! completed step's result through its [`Host`] before going on.
+//!
+//! - Steps run in order; `branch.*` steps run the branch they choose, `loop.*` steps run their
+//!   steps per item (optionally several at once), and the flow goes on after them.
+//! - A step's inputs are evaluated against `steps`, `configVars`, `customer`, `instance`,
+//!   `flow`, `execution` and `integration` ([`crate::expr`]); an input that fails to evaluate
+//!   fails the step with a message naming the expression.
+//! - A failing step follows its error handler: fail (the default), ignore (its result carries
+//!   `error`), or retry with a wait, optionally doubling, then fail or ignore.
+//! - A step whose result was committed by an earlier run of the same execution (a worker lost
+//!   mid-run) is not run again: its committed result is used. State steps run again, since
+//!   state lives in memory until the execution ends.
+//! - Cancellation and the time limit are checked before each step; the time limit also bounds
+//!   each action.
+
+mod control;
+mod local;
+pub mod state;
+mod walk;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use ferry_core::execution::{LogLine, Severity, StepResult};
+use ferry_definition::model::Flow;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::expr::Evaluator;
+pub use state::{Scope, States};
+
+/// The default limit on an execution's run time: 15 minutes.
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// What the executor asks of whoever runs it: committing step results, starting other flows,
+/// and telling whether the execution was cancelled.
+pub trait Host: Send + Sync {
+    /// Commits a completed step's result with the log lines written since the last commit.
+    /// An error stops the execution (it is left for a later run to resume).
+    fn checkpoint(
+        &self,
+        step: StepResult,
+        logs: Vec<LogLine>,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// Starts another flow of the same instance (`flow.invoke`): its result when
+    /// `synchronous`, else `{ executionId }`.
+    fn invoke_flow(
+        &self,
+        invocation: Invocation,
+    ) -> impl Future<Output = Result<Value, String>> + Send;
+
+    /// Whether the execution was cancelled.
+    fn cancelled(&self) -> bool;
+}
+
+/// A `flow.invoke` step's request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    /// The flow's name.
+    pub flow: String,
+    /// The payload it is given.
+    pub data: Value,
+    /// Whether to wait for its result.
+    pub synchronous: bool,
+    /// The invoking step's idempotency key.
+    pub idempotency_key: String,
+}
+
+/// One execution to run.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The execution.
+    pub execution_id: Uuid,
+    /// The flow.
+    pub flow: Flow,
+    /// The trigger's result: the request or event that started the execution.
+    pub trigger: Value,
+    /// What expressions read besides `steps`: `configVars`, `customer`, `instance`, `flow`,
+    /// `execution`, `integration`.
+    pub context: Map<String, Value>,
+    /// The state scopes, as stored.
+    pub states: States,
+    /// Results an earlier run of this execution committed, by step key.
+    pub checkpoints: HashMap<String, Value>,
+    /// How long the execution may run.
+    pub time_limit: Duration,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ended {
+    /// Every step ran, or `flow.stop` ended it.
+    Succeeded,
+    /// A step failed; the message names it.
+    Failed(String),
+    /// It was cancelled.
+    Cancelled,
+    /// Its host could not commit a step result; a later run resumes it.
+    Interrupted(String),
+}
+
+/// What running an execution gave.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// How it ended.
+    pub ended: Ended,
+    /// The final result, as a synchronous caller receives it: `{ data, statusCode?, headers?,
+    /// contentType? }`.
+    pub result: Option<Value>,
+    /// The state scopes at the end (persisted ones written back only on success).
+    pub states: States,
+    /// Log lines not yet committed with a step.
+    pub logs: Vec<LogLine>,
+}
+
+/// Runs executions; shared by all of a worker's tasks.
+#[derive(Default)]
+pub struct Executor {
+    evaluator: Evaluator,
+    runner: ferry_components::Runner,
+}
+
+impl Executor {
+    /// An executor with its own HTTP client for `http.request` steps.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `job` to its end, committing step results through `host`.
+    pub async fn run<H: Host>(&self, job: Job, host: &H) -> Outcome {
+        let execution_id = job.execution_id;
+        let flow_name = job.flow.name.clone();
+        let run = walk::Run::new(self, host, &job);
+        run.log(
+            Severity::Info,
+            format!("Starting execution of flow {flow_name:?}"),
+            None,
+        );
+        let halted = run.run_flow(&job.flow).await;
+        let (ended, result) = run.finish(halted);
+        let line = match &ended {
+            Ended::Succeeded => (Severity::Info, "Execution succeeded".to_string()),
+            Ended::Failed(error) => (Severity::Error, format!("Execution failed: {error}")),
+            Ended::Cancelled => (Severity::Warn, "Execution cancelled".to_string()),
+            Ended::Interrupted(why) => (Severity::Warn, format!("Execution interrupted: {why}")),
+        };
+        let mut parts = run.into_parts();
+        parts
+            .logs
+            .push(LogLine::new(execution_id, line.0, &line.1, None));
+        Outcome {
+            ended,
+            result,
+            states: parts.states,
+            logs: parts.logs,
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! Walking a flow's steps: the run's shared parts, the per-scope frame of step results, plain
+//! steps with their error handlers and retries, and committing each result.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ferry_core::execution::{now_micros, LogLine, Severity, StepResult};
+use ferry_definition::model::{ErrorHandlerType, Flow, Step};
+use ferry_definition::reference_name;
+use futures::future::BoxFuture;
+use serde_json::{json, Map, Value};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::{control, local, Ended, Executor, Host, Job, States};
+
+/// What the step list does next.
+pub(super) enum Control {
+    /// Go on with the next step.
+    Next,
+    /// A `loop.break` ran: end the enclosing loop.
+    Break,
+}
+
+/// Why a run stops before its last step.
+pub(super) enum Halt {
+    /// A step failed (and its handler did not ignore it).
+    Failed(String),
+    /// `flow.stop` ended it, with the response already set.
+    Stopped,
+    /// It was cancelled.
+    Cancelled,
+    /// A step result could not be committed.
+    Interrupted(String),
+}
+
+/// The step results visible to one scope (the flow, or one loop iteration), and the loop
+/// indices that lead to it.
+#[derive(Clone, Default)]
+pub(super) struct Frame {
+    pub(super) steps: Map<String, Value>,
+    pub(super) path: Vec<usize>,
+}
+
+impl Frame {
+    fn path_text(&self) -> String {
+        let parts: Vec<String> = self.path.iter().map(usize::to_string).collect();
+        parts.join(".")
+    }
+
+    /// `<stepRef>:<loop path>`: the step's key in the execution's results.
+    pub(super) fn key(&self, reference: &str) -> String {
+        format!("{reference}:{}", self.path_text())
+    }
+
+    /// Makes `results` visible as `steps.<reference>.results`.
+    pub(super) fn set_results(&mut self, reference: &str, results: Value) {
+        self.steps
+            .insert(reference.to_string(), json!({ "results": results }));
+    }
+}
+
+struct Shared {
+    logs: Vec<LogLine>,
+    states: States,
+    last: Option<Value>,
+    response: Option<Value>,
+}
+
+/// What is left of a run when it ends.
+pub(super) struct Parts {
+    pub(super) logs: Vec<LogLine>,
+    pub(super) states: States,
+}
+
+/// One execution being run.
+pub(super) struct Run<'a, H> {
+    pub(super) executor: &'a Executor,
+    pub(super) host: &'a H,
+    pub(super) execution_id: Uuid,
+    context: &'a Map<String, Value>,
+    trigger: &'a Value,
+    checkpoints: &'a HashMap<String, Value>,
+    deadline: Instant,
+    time_limit: Duration,
+    shared: Mutex<Shared>,
+}
+
+impl<'a, H: Host> Run<'a, H> {
+    pub(super) fn new(executor: &'a Executor, host: &'a H, job: &'a Job) -> Self {
+        Run {
+            executor,
+            host,
+            execution_id: job.execution_id,
+            context: &job.context,
+            trigger: &job.trigger,
+            checkpoints: &job.checkpoints,
+            deadline: Instant::now() + job.time_limit,
+            time_limit: job.time_limit,
+            shared: Mutex::new(Shared {
+                logs: Vec::new(),
+                states: job.states.clone(),
+                last: None,
+                response: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // Nothing panics while holding this lock; if something did, the data is still whole.
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a line to the execution's logs (committed with the next step result).
+    pub(super) fn log(&self, severity: Severity, message: String, step: Option<&str>) {
+        let line = LogLine::new(self.execution_id, severity, &message, step);
+        self.lock().logs.push(line);
+    }
+
+    /// Runs a state operation on the run's state scopes.
+    pub(super) fn with_states<T>(&self, f: impl FnOnce(&mut States) -> T) -> T {
+        f(&mut self.lock().states)
+    }
+
+    /// Sets the response of a synchronous call (`flow.stop`).
+    pub(super) fn set_response(&self, response: Value) {
+        self.lock().response = Some(response);
+    }
+
+    /// Runs the flow from its trigger to its last step.
+    pub(super) async fn run_flow(&self, flow: &Flow) -> Result<Control, Halt> {
+        let mut frame = Frame::default();
+        let trigger = flow
+            .trigger
+            .name
+            .as_deref()
+            .map(reference_name)
+            .unwrap_or_else(|| "trigger".to_string());
+        let started = now_micros();
+        let name = flow.trigger.name.as_deref().unwrap_or("Trigger");
+        let key = frame.key(&trigger);
+        self.commit(name, &key, &frame, started, Ok(self.trigger))
+            .await?;
+        frame.set_results(&trigger, self.trigger.clone());
+        self.run_steps(&flow.steps, &mut frame).await
+    }
+
+    /// Turns how the walk ended into how the execution ended, with its final result.
+    pub(super) fn finish(&self, walked: Result<Control, Halt>) -> (Ended, Option<Value>) {
+        let mut shared = self.lock();
+        match walked {
+            Ok(_) => {
+                let last = shared.last.take().unwrap_or(Value::Null);
+                (Ended::Succeeded, Some(json!({ "data": last })))
+            }
+            Err(Halt::Stopped) => (Ended::Succeeded, shared.response.take()),
+            Err(Halt::Failed(error)) => (Ended::Failed(error), None),
+            Err(Halt::Cancelled) => (Ended::Cancelled, None),
+            Err(Halt::Interrupted(why)) => (Ended::Interrupted(why), None),
+        }
+    }
+
+    pub(super) fn into_parts(self) -> Parts {
+        let shared = self.shared.into_inner().unwrap_or_else(|e| e.into_inner());
+        Parts {
+            logs: shared.logs,
+            states: shared.states,
+        }
+    }
+
+    /// Runs `steps` in order in `frame`.
+    pub(super) fn run_steps<'s>(
+        &'s self,
+        steps: &'s [Step],
+        frame: &'s mut Frame,
+    ) -> BoxFuture<'s, Result<Control, Halt>> {
+        Box::pin(async move {
+            for step in steps {
+                if let Control::Break = self.run_step(step, frame).await? {
+                    return Ok(Control::Break);
+                }
+            }
+            Ok(Control::Next)
+        })
+    }
+
+    async fn run_step(&self, step: &Step, frame: &mut Frame) -> Result<Control, Halt> {
+        if self.host.cancelled() {
+            return Err(Halt::Cancelled);
+        }
+        if Instant::now() >= self.deadline {
+            return Err(self.over_time());
+        }
+        match step.action.as_str() {
+            "branch.onValue" | "branch.onExpression" => control::branch(self, step, frame).await,
+            "loop.overItems" | "loop.nTimes" => control::repeat(self, step, frame).await,
+            "loop.break" => {
+                let reference = reference_name(&step.name);
+                let key = frame.key(&reference);
+                self.commit(&step.name, &key, frame, now_micros(), Ok(&Value::Null))
+                    .await?;
+                frame.set_results(&reference, Value::Null);
+                Ok(Control::Break)
+            }
+            _ => self.plain(step, frame).await.map(|_| Control::Next),
+        }
+    }
+
+    fn over_time(&self) -> Halt {
+        Halt::Failed(format!(
+            "the execution ran past its time limit of {} s",
+            self.time_limit.as_secs()
+        ))
+    }
+
+    /// Runs an action step, following its error handler, and commits its result.
+    async fn plain(&self, step: &Step, frame: &mut Frame) -> Result<(), Halt> {
+        let reference = reference_name(&step.name);
+        let key = frame.key(&reference);
+        if let Some(saved) = self.checkpoints.get(&key) {
+            if !step.action.starts_with("state.") {
+                self.lock().last = Some(saved.clone());
+                frame.set_results(&reference, saved.clone());
+                return Ok(());
+            }
+        }
+        let started = now_micros();
+        self.log(
+            Severity::Info,
+            format!("Running step {:?}", step.name),
+            Some(&step.name),
+        );
+        let results = match self.attempts(step, frame, &key).await {
+            Ok(results) => {
+                self.commit(&step.name, &key, frame, started, Ok(&results))
+                    .await?;
+                results
+            }
+            Err(Attempt::Halt(halt)) => return Err(halt),
+            Err(Attempt::Failed(error)) => self.failed(step, frame, &key, started, error).await?,
+        };
+        self.lock().last = Some(results.clone());
+        frame.set_results(&reference, results);
+        if step.action == "flow.stop" {
+            return Err(Halt::Stopped);
+        }
+        Ok(())
+    }
+
+    /// A step that failed for good: its result carries the error when ignored, else the
+    /// execution fails.
+    async fn failed(
+        &self,
+        step: &Step,
+        frame: &Frame,
+        key: &str,
+        started: DateTime<Utc>,
+        error: String,
+    ) -> Result<Value, Halt> {
+        let handler = step.error_handler.as_ref();
+        let ignored = handler.is_some_and(|h| {
+            h.kind == ErrorHandlerType::Ignore
+                || (h.kind == ErrorHandlerType::Retry && h.ignore_final_error)
+        });
+        let severity = if ignored {
+            Severity::Warn
+        } else {
+            Severity::Error
+        };
+        let verb = if ignored {
+            "failed (ignored)"
+        } else {
+            "failed"
+        };
+        self.log(
+            severity,
+            format!("Step {:?} {verb}: {error}", step.name),
+            Some(&step.name),
+        );
+        self.commit(&step.name, key, frame, started, Err(&error))
+            .await?;
+        if ignored {
+            Ok(json!({ "error": { "message": error } }))
+        } else {
+            Err(Halt::Failed(format!(
+                "step {:?} failed: {error}",
+                step.name
+            )))
+        }
+    }
+
+    /// Runs the step's action once, or more under a retry handler.
+    async fn attempts(&self, step: &Step, frame: &Frame, key: &str) -> Result<Value, Attempt> {
+        let inputs = local::evaluate_inputs(self, step, frame).map_err(Attempt::Failed)?;
+        let handler = step
+            .error_handler
+            .as_ref()
+            .filter(|h| h.kind == ErrorHandlerType::Retry);
+        let retries = handler.and_then(|h| h.max_attempts).unwrap_or(0);
+        let mut wait = Duration::from_secs(
+            handler
+                .and_then(|h| h.seconds_between_attempts)
+                .unwrap_or(0)
+                .into(),
+        );
+        let mut attempt = 0;
+        loop {
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            let call = local::call(self, step, frame, inputs.clone(), key);
+            let error = match tokio::time::timeout(remaining, call).await {
+                Ok(Ok(results)) => return Ok(results),
+                Ok(Err(error)) => error,
+                Err(_) => return Err(Attempt::Halt(self.over_time())),
+            };
+            if attempt >= retries {
+                return Err(Attempt::Failed(error));
+            }
+            attempt += 1;
+            self.log(
+                Severity::Warn,
+                format!(
+                    "Step {:?} failed: {error}; attempt {} of {} in {} s",
+                    step.name,
+                    attempt + 1,
+                    retries + 1,
+                    wait.as_secs()
+                ),
+                Some(&step.name),
+            );
+            if Instant::now() + wait >= self.deadline {
+                return Err(Attempt::Halt(self.over_time()));
+            }
+            tokio::time::sleep(wait).await;
+            if handler.is_some_and(|h| h.exponential_backoff) {
+                wait = (wait * 2).min(Duration::from_secs(24 * 3600));
+            }
+        }
+    }
+
+    /// Commits a step's result (or error) with the log lines written so far.
+    pub(super) async fn commit(
+        &self,
+        name: &str,
+        key: &str,
+        frame: &Frame,
+        started: DateTime<Utc>,
+        outcome: Result<&Value, &String>,
+    ) -> Result<(), Halt> {
+        let (results, error) = match outcome {
+            Ok(results) => (Some(results.clone()), None),
+            Err(error) => (None, Some(error.clone())),
+        };
+        let record = StepResult {
+            id: Uuid::now_v7(),
+            execution_id: self.execution_id,
+            step_key: key.to_string(),
+            step_name: name.to_string(),
+            loop_path: frame.path_text(),
+            results,
+            error,
+            started_at: started,
+            ended_at: now_micros(),
+        };
+        let logs = std::mem::take(&mut self.lock().logs);
+        self.host
+            .checkpoint(record, logs)
+            .await
+            .map_err(Halt::Interrupted)
+    }
+
+    /// The context expressions are evaluated against, with `frame`'s step results.
+    pub(super) fn context(&self, frame: &Frame) -> Value {
+        let mut context = self.context.clone();
+        context.insert("steps".into(), Value::Object(frame.steps.clone()));
+        Value::Object(context)
+    }
+
+    /// `<executionId>:<stepRef>:<loop path or 0>`: the same each time this step runs.
+    pub(super) fn idempotency_key(&self, key: &str) -> String {
+        let (reference, path) = key.split_once(':').unwrap_or((key, ""));
+        let path = if path.is_empty() { "0" } else { path };
+        format!("{}:{reference}:{path}", self.execution_id)
+    }
+}
+
+/// Why an attempt at a step did not give a result.
+pub(super) enum Attempt {
+    /// The action failed: the step's handler decides.
+    Failed(String),
+    /// The run must stop (time limit).
+    Halt(Halt),
+}
