@@ -340,6 +340,13 @@ async fn a_refused_connection_fails_clearly_without_the_query() {
 }
 
 #[tokio::test]
+async fn https_is_supported_and_a_failed_handshake_fails_clearly() {
+    let url = base().await.replace("http://", "https://") + "/echo";
+    let message = failure(request(json!({ "url": url })).await.unwrap_err());
+    assert!(message.contains("/echo: could not connect"), "{message}");
+}
+
+#[tokio::test]
 async fn a_response_over_50_mb_fails() {
     let url = format!("{}/big", base().await);
     let message = failure(request(json!({ "url": url })).await.unwrap_err());

@@ -201,7 +201,11 @@ async fn a_page_that_is_not_a_list_fails_and_suggests_items_field() {
             .unwrap_err(),
     );
     assert!(
-        message.contains("page 1: the body is an object, not a list"),
+        message.starts_with("page 1 of GET http://127.0.0.1:"),
+        "{message}"
+    );
+    assert!(
+        message.contains("/cursor: the body is an object, not a list"),
         "{message}"
     );
     assert!(message.contains("pagination.itemsField"), "{message}");

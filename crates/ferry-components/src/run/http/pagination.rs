@@ -78,15 +78,13 @@ impl Pagination {
             let limit = MAX_RESPONSE_BYTES.saturating_sub(read);
             let page = exchange::send(client, request, &url, limit).await?;
             read += page.body.len();
-            let mut body = page.json().ok_or_else(|| {
+            let (cursor, page_items) = self.read(&page).map_err(|error| {
                 ActionError::Failed(format!(
-                    "page {pages} of {} {} is not JSON",
+                    "page {pages} of {} {}: {error}",
                     request.method,
                     target::shown(&url)
                 ))
             })?;
-            let cursor = self.cursor(&body, pages)?;
-            let page_items = self.take_items(&mut body, pages)?;
             let fetched = Fetched {
                 url: &url,
                 headers: &page.headers,
@@ -150,9 +148,16 @@ impl Pagination {
         }
     }
 
+    /// A page's cursor for the next page and its items, or what is wrong with it.
+    fn read(&self, page: &Page) -> Result<(Option<String>, Vec<Value>), String> {
+        let mut body = page.json().ok_or("the body is not JSON")?;
+        let cursor = self.cursor(&body)?;
+        Ok((cursor, self.take_items(&mut body)?))
+    }
+
     /// The cursor for the next page in `body`, for cursor pagination: none when absent, null
     /// or empty.
-    fn cursor(&self, body: &Value, page: usize) -> Result<Option<String>, ActionError> {
+    fn cursor(&self, body: &Value) -> Result<Option<String>, String> {
         let Style::Cursor { field, .. } = &self.style else {
             return Ok(None);
         };
@@ -161,17 +166,17 @@ impl Pagination {
             Some(value) => match target::scalar_text(value) {
                 Some(text) if text.is_empty() => Ok(None),
                 Some(text) => Ok(Some(text)),
-                None => Err(ActionError::Failed(format!(
-                    "page {page}: the cursor at `{field}` is {}, not text or a number",
+                None => Err(format!(
+                    "the cursor at `{field}` is {}, not text or a number",
                     kind(value)
-                ))),
+                )),
             },
         }
     }
 
     /// The page's items, taken out of `body`: an absent or null items field, or an empty
     /// body, is an empty page.
-    fn take_items(&self, body: &mut Value, page: usize) -> Result<Vec<Value>, ActionError> {
+    fn take_items(&self, body: &mut Value) -> Result<Vec<Value>, String> {
         let (found, what) = match &self.items_field {
             Some(path) => (at_mut(body, path), format!("`{path}`")),
             None => (Some(body), "the body".to_string()),
@@ -179,15 +184,15 @@ impl Pagination {
         match found.map(Value::take) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => Ok(items),
-            Some(other) => Err(ActionError::Failed(format!(
-                "page {page}: {what} is {}, not a list{}",
+            Some(other) => Err(format!(
+                "{what} is {}, not a list{}",
                 kind(&other),
                 if self.items_field.is_none() {
                     "; set pagination.itemsField to the field that holds the items"
                 } else {
                     ""
                 }
-            ))),
+            )),
         }
     }
 }
