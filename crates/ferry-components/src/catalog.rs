@@ -67,32 +67,76 @@ const STATE_KEY: BuiltinInput = req("key", "The state key");
 static ACTIONS: &[BuiltinAction] = &[
     plain(
         "http.request",
-        "Sends an HTTP request and returns the response",
-        "`{ statusCode, headers, data }`: the response; `data` parsed per responseType",
+        "Sends an HTTP request and returns the response; a status outside 2xx fails the step \
+         with the method, the URL (without its query) and the start of the body",
+        "`{ statusCode, headers, data }`: the response (header names lower-cased, repeated \
+         headers joined by `, `), `data` read per responseType. With pagination, `data` is every page's items in order, `pages` \
+         how many were fetched and `hasMore` whether maxPages stopped it early; statusCode and \
+         headers are the last page's. Responses over 50 MB (all pages together) fail the step",
         &[
-            req("url", "Absolute URL, or a path when baseUrl is set"),
-            opt("baseUrl", "Prefix of url"),
+            req(
+                "url",
+                "Absolute http(s) URL, or a path put after baseUrl (an absolute url ignores baseUrl)",
+            ),
+            opt("baseUrl", "Prefix of url, joined to it with one `/`"),
             opt(
                 "method",
-                "GET (default), POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
+                "GET (default), POST, PUT, PATCH, DELETE, HEAD or OPTIONS, in any case",
             ),
             opt(
                 "connection",
-                "A connection config variable whose credentials authenticate the request",
+                "A connection config variable whose inputs authenticate the request: \
+                 `{ apiKey }` sends `Authorization: Bearer <apiKey>`; `{ apiKey, headerName }` \
+                 sends the key as it is in that header; `{ token }` or `{ accessToken }` sends \
+                 `Authorization: Bearer <token>`; `{ username, password }` uses Basic auth. \
+                 Other shapes are an input error; credentials never appear in errors or results",
             ),
-            opt("queryParams", "Query parameters, as a map"),
-            opt("headers", "Request headers, as a map"),
-            opt("data", "The request body"),
-            opt("bodyType", "json (default), form, multipart or raw"),
-            opt("responseType", "json (default), text or binary"),
-            opt("timeoutSeconds", "Give up after this many seconds"),
+            opt(
+                "queryParams",
+                "Query parameters, as a map added to url's own; a list repeats the parameter, \
+                 null leaves it out",
+            ),
+            opt(
+                "headers",
+                "Request headers, as a map; they replace same-named headers from connection \
+                 and useIdempotencyKey",
+            ),
+            opt("data", "The request body, sent as bodyType says"),
+            opt(
+                "bodyType",
+                "json (default); form (an object, URL-encoded, lists repeat the field); \
+                 multipart (an object: text fields, and binary values \
+                 `{ contentType, base64, fileName? }` as file parts); raw (text, or a binary \
+                 value, sent as it is). A Content-Type in headers wins, except for multipart",
+            ),
+            opt(
+                "responseType",
+                "json (default: parsed; text when the body is not JSON; null when empty), \
+                 text, or binary (`{ contentType, base64 }`)",
+            ),
+            opt(
+                "timeoutSeconds",
+                "Give up on each request (each page) after this many seconds, 1 to 900 \
+                 (30 by default); the step then times out",
+            ),
             opt(
                 "useIdempotencyKey",
-                "Send the step's idempotency key as Idempotency-Key",
+                "Send the step's idempotency key, the same each time the step runs again, \
+                 as Idempotency-Key",
             ),
             opt(
                 "pagination",
-                "How to fetch every page: link header, cursor field, page number or offset",
+                "Fetch every page of a list (pages are read as JSON): \
+                 `{ type: linkHeader }` follows the Link header's `rel=\"next\"`; \
+                 `{ type: cursor, cursorField, cursorParam }` sends the value at cursorField \
+                 (a dotted path, required) as query parameter cursorParam (`cursor`) until it is \
+                 absent, null or empty; `{ type: pageNumber, pageParam, startPage }` counts \
+                 pageParam (`page`) up from startPage (1) until a page is empty; \
+                 `{ type: offset, offsetParam, limitParam, limit }` moves offsetParam (`offset`, \
+                 from 0) by limit (100, sent as limitParam `limit`) until a page is short. \
+                 itemsField is the dotted path to each page's items (absent: the page is the \
+                 list; a missing or null field is an empty page); maxPages (100, at most \
+                 10000) caps the pages fetched",
             ),
         ],
     ),
@@ -436,7 +480,12 @@ static ACTIONS: &[BuiltinAction] = &[
         "Whether they are equal",
         &[req("a", "One value"), req("b", "The other")],
     ),
-    plain("sleep", "Waits", "Nothing", &[req("seconds", "How long")]),
+    plain(
+        "sleep",
+        "Waits",
+        "Nothing (null)",
+        &[req("seconds", "How long, 0 to 900 (fractions allowed)")],
+    ),
 ];
 
 /// Every built-in action, in catalogue order.
