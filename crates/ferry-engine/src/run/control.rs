@@ -41,6 +41,7 @@ pub(super) async fn branch<H: Host>(
     );
     run.commit(&step.name, &key, frame, started, Ok(&taken))
         .await?;
+    run.set_last(&taken);
     frame.set_results(&reference, taken);
     match chosen {
         Some(branch) => run.run_steps(&branch.steps, frame).await,
@@ -133,6 +134,7 @@ pub(super) async fn repeat<H: Host>(
     let results = Value::Array(results);
     run.commit(&step.name, &key, frame, started, Ok(&results))
         .await?;
+    run.set_last(&results);
     frame.set_results(&reference, results);
     Ok(Control::Next)
 }

@@ -124,6 +124,11 @@ impl<'a, H: Host> Run<'a, H> {
         f(&mut self.lock().states)
     }
 
+    /// Makes `results` the latest step result: the execution's result if nothing follows.
+    pub(super) fn set_last(&self, results: &Value) {
+        self.lock().last = Some(results.clone());
+    }
+
     /// Sets the response of a synchronous call (`flow.stop`).
     pub(super) fn set_response(&self, response: Value) {
         self.lock().response = Some(response);
@@ -221,7 +226,7 @@ impl<'a, H: Host> Run<'a, H> {
         let key = frame.key(&reference);
         if let Some(saved) = self.checkpoints.get(&key) {
             if !step.action.starts_with("state.") {
-                self.lock().last = Some(saved.clone());
+                self.set_last(saved);
                 frame.set_results(&reference, saved.clone());
                 return Ok(());
             }
@@ -241,7 +246,7 @@ impl<'a, H: Host> Run<'a, H> {
             Err(Attempt::Halt(halt)) => return Err(halt),
             Err(Attempt::Failed(error)) => self.failed(step, frame, &key, started, error).await?,
         };
-        self.lock().last = Some(results.clone());
+        self.set_last(&results);
         frame.set_results(&reference, results);
         if step.action == "flow.stop" {
             return Err(Halt::Stopped);
