@@ -67,8 +67,8 @@ impl Algorithm {
     }
 }
 
-/// The algorithms HMAC actions accept; their `match`es send the others (md5) to SHA-256, which
-/// `algorithm` never lets through.
+/// The algorithms HMAC actions accept. `algorithm` refuses md5 for them, so their `match`es
+/// need no arm of its own for it.
 const HMAC_ALGORITHMS: &[Algorithm] = &[Sha256, Sha1, Sha512];
 
 /// The `algorithm` input, one of `valid`, or `default` when not given.
@@ -492,7 +492,12 @@ mod tests {
         }
         let out = call(
             "hash.hmacVerify",
-            json!({"data": DATA, "secret": KEY, "signature": format!("sha1={HMAC_SHA1}"), "algorithm": "sha1"}),
+            json!({
+                "data": DATA,
+                "secret": KEY,
+                "signature": format!("sha1={HMAC_SHA1}"),
+                "algorithm": "sha1",
+            }),
         );
         assert_eq!(out.unwrap(), json!(true));
     }

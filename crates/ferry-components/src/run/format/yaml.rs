@@ -68,7 +68,10 @@ mod tests {
         let out = call("format.yamlParse", json!({ "text": text }));
         assert_eq!(
             out.unwrap(),
-            json!({"name": "Ferry", "count": 3, "ratio": 0.5, "on": true, "nothing": null, "tags": ["a", "b"]})
+            json!({
+                "name": "Ferry", "count": 3, "ratio": 0.5, "on": true, "nothing": null,
+                "tags": ["a", "b"],
+            })
         );
     }
 
