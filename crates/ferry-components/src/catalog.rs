@@ -362,7 +362,10 @@ static ACTIONS: &[BuiltinAction] = &[
         &[
             TEXT,
             opt("delimiter", "Field separator, one character (`,`)"),
-            opt("hasHeader", "Whether the first row names the fields (true)"),
+            opt(
+                "hasHeader",
+                "Whether the first row names the fields (true); rows must then match its length",
+            ),
         ],
     ),
     plain(

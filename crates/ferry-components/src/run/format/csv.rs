@@ -1,7 +1,8 @@
 //! `format.csvParse` and `format.csvStringify`.
 //!
-//! Fields are text both ways: parsing does not guess numbers, and writing writes numbers and
-//! booleans out, null as an empty field, lists and objects as JSON.
+//! With a header, every row must have as many fields as the header; without one, rows may
+//! differ in length. Fields are text both ways: parsing does not guess numbers, and writing
+//! writes numbers and booleans out, null as an empty field, lists and objects as JSON.
 
 use serde_json::{Map, Value};
 
@@ -15,6 +16,7 @@ pub(super) fn parse(inputs: &Inputs) -> Result<Value, ActionError> {
     let mut reader = ::csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
+        .flexible(!has_header)
         .from_reader(text.as_bytes());
     let mut rows = Vec::new();
     for record in reader.records() {
@@ -169,6 +171,15 @@ mod tests {
     }
 
     #[test]
+    fn csv_parse_without_a_header_takes_rows_of_any_length() {
+        let out = call(
+            "format.csvParse",
+            json!({"text": "a,b\nc\n", "hasHeader": false}),
+        );
+        assert_eq!(out.unwrap(), json!([["a", "b"], ["c"]]));
+    }
+
+    #[test]
     fn csv_parse_of_empty_text_or_a_lone_header_is_empty() {
         assert_eq!(
             call("format.csvParse", json!({"text": ""})).unwrap(),
@@ -181,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn csv_parse_refuses_rows_of_another_length() {
+    fn csv_parse_refuses_rows_of_another_length_than_the_header() {
         let (input, message) = input_error(call("format.csvParse", json!({"text": "a,b\n1\n"})));
         assert_eq!(input, "text");
         assert!(message.contains("line: 2"), "{message}");
