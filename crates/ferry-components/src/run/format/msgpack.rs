@@ -14,8 +14,9 @@ use serde_json::{Map, Value};
 use super::super::{binary_value, bytes_of};
 use super::{scalar_text, ActionError, Inputs};
 
-/// Nesting deeper than this is refused, so that decoding cannot exhaust the stack.
-const MAX_DEPTH: usize = 128;
+/// Nesting deeper than this is refused, so that decoding cannot exhaust the stack and the
+/// result stays within the 128 levels JSON readers such as serde_json take.
+const MAX_DEPTH: usize = 100;
 
 pub(super) fn encode(inputs: &Inputs) -> Result<Value, ActionError> {
     let value = inputs.required("value")?;

@@ -13,8 +13,12 @@ use serde_json::{Map, Value};
 
 use super::{scalar_text, ActionError, Inputs};
 
-/// Elements nested deeper than this are refused, in both directions.
-const MAX_DEPTH: usize = 256;
+/// Elements nested deeper than this are refused when parsing, so that the result (up to two
+/// JSON levels per element) stays within the 128 levels JSON readers such as serde_json take.
+const MAX_PARSE_DEPTH: usize = 64;
+
+/// Values nested deeper than this are refused when writing.
+const MAX_WRITE_DEPTH: usize = 128;
 
 /// The root element's name when `root` is not given and the value does not name one.
 const DEFAULT_ROOT: &str = "root";
@@ -59,8 +63,8 @@ struct Tree {
 
 impl Tree {
     fn start(&mut self, start: &BytesStart) -> Result<(), String> {
-        if self.open.len() >= MAX_DEPTH {
-            return Err(format!("elements nest deeper than {MAX_DEPTH}"));
+        if self.open.len() >= MAX_PARSE_DEPTH {
+            return Err(format!("elements nest deeper than {MAX_PARSE_DEPTH}"));
         }
         if self.open.is_empty() && self.root.is_some() {
             return Err("a second root element".to_string());
@@ -212,10 +216,10 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn element(&mut self, name: &str, value: &Value, depth: usize) -> Result<(), ActionError> {
-        if depth >= MAX_DEPTH {
+        if depth >= MAX_WRITE_DEPTH {
             return Err(ActionError::input(
                 "value",
-                format!("nests deeper than {MAX_DEPTH}"),
+                format!("nests deeper than {MAX_WRITE_DEPTH}"),
             ));
         }
         match value {
@@ -406,6 +410,10 @@ mod tests {
 
     #[test]
     fn xml_parse_refuses_nesting_too_deep() {
+        // The deepest JSON: every element a list item, from an element repeated at each level.
+        let text = "<a>".repeat(63) + "<a/>" + &"<a/></a>".repeat(63);
+        let parsed = call("format.xmlParse", json!({ "text": text })).unwrap();
+        assert!(serde_json::from_str::<serde_json::Value>(&parsed.to_string()).is_ok());
         let text = "<a>".repeat(10_000) + &"</a>".repeat(10_000);
         let (input, message) = input_error(call("format.xmlParse", json!({ "text": text })));
         assert_eq!(input, "text");
@@ -461,7 +469,7 @@ mod tests {
     #[test]
     fn xml_stringify_refuses_nesting_too_deep() {
         let mut value = json!(1);
-        for _ in 0..300 {
+        for _ in 0..200 {
             value = json!({ "a": value });
         }
         let (input, _) = input_error(call("format.xmlStringify", json!({ "value": value })));
