@@ -63,6 +63,11 @@ const ITEMS: BuiltinInput = req("items", "The list to work on");
 const TEXT: BuiltinInput = req("text", "The text to work on");
 const SCOPE: BuiltinInput = req("scope", "execution, flow, instance or integration");
 const STATE_KEY: BuiltinInput = req("key", "The state key");
+const TIME: &str =
+    "The time: RFC 3339 text (UTC when it has no offset) or milliseconds since the epoch";
+const TIME_FORMAT: &str =
+    "rfc3339, rfc2822, unix (seconds), unixMillis or a strftime pattern such as `%Y-%m-%d %H:%M`";
+const DATA: &str = "The data: text or a binary value";
 
 static ACTIONS: &[BuiltinAction] = &[
     plain(
@@ -250,41 +255,58 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "collection.chunk",
         "Splits a list into lists of a size",
-        "A list of lists",
-        &[ITEMS, req("size", "Items per chunk")],
+        "A list of lists, the last one shorter when the items do not divide evenly",
+        &[
+            ITEMS,
+            req("size", "Items per chunk, a whole number of at least 1"),
+        ],
     ),
     plain(
         "collection.flatten",
-        "Flattens a list of lists",
-        "A list",
+        "Flattens a list of lists by one level",
+        "A list; items that are not lists stay as they are",
         &[ITEMS],
     ),
     plain(
         "collection.dedupe",
-        "Drops repeated items",
-        "A list",
-        &[ITEMS, opt("key", "Compare by this field")],
-    ),
-    plain(
-        "collection.group",
-        "Groups items by a field",
-        "An object from key to list of items",
-        &[ITEMS, req("key", "The field")],
-    ),
-    plain(
-        "collection.sort",
-        "Sorts items",
+        "Drops repeated items, keeping the first of each",
         "A list",
         &[
             ITEMS,
-            opt("key", "Sort by this field"),
+            opt(
+                "key",
+                "Compare by this field of object items; `a.b` reaches into nested objects",
+            ),
+        ],
+    ),
+    plain(
+        "collection.group",
+        "Groups object items by a field",
+        "An object from each field value, as text, to the list of items holding it \
+         (items without the field under `null`)",
+        &[
+            ITEMS,
+            req("key", "The field; `a.b` reaches into nested objects"),
+        ],
+    ),
+    plain(
+        "collection.sort",
+        "Sorts items, keeping equal ones in their order",
+        "A list: numbers by value, then text, then booleans, lists and objects; \
+         null and items without the field last in either direction",
+        &[
+            ITEMS,
+            opt(
+                "key",
+                "Sort by this field of object items; `a.b` reaches into nested objects",
+            ),
             opt("direction", "asc (default) or desc"),
         ],
     ),
     plain(
         "collection.mapKeys",
-        "Renames the fields of each item",
-        "A list",
+        "Renames the fields of each object item",
+        "A list; fields not in the mapping stay, and a renamed field replaces one of its new name",
         &[ITEMS, req("mapping", "Old name to new name")],
     ),
     plain(
@@ -293,7 +315,7 @@ static ACTIONS: &[BuiltinAction] = &[
         "Text",
         &[
             TEXT,
-            req("find", "The text to find"),
+            req("find", "The text to find (not empty)"),
             req("replacement", "What to put instead"),
         ],
     ),
@@ -301,12 +323,19 @@ static ACTIONS: &[BuiltinAction] = &[
         "text.split",
         "Splits text into a list",
         "A list of text",
-        &[TEXT, req("separator", "Where to split")],
+        &[
+            TEXT,
+            req(
+                "separator",
+                "Where to split; empty text splits into characters",
+            ),
+        ],
     ),
     plain(
         "text.join",
         "Joins a list into text",
-        "Text",
+        "Text; items that are not text are written out (null as nothing, lists and objects \
+         as JSON)",
         &[ITEMS, opt("separator", "Between items (none by default)")],
     ),
     plain(
@@ -319,18 +348,21 @@ static ACTIONS: &[BuiltinAction] = &[
     plain("text.upperCase", "Upper-cases text", "Text", &[TEXT]),
     plain(
         "text.substring",
-        "Cuts part of a text",
-        "Text",
+        "Cuts part of a text, counting characters (not bytes)",
+        "Text; positions past the end are clamped, so a start past the end gives empty text",
         &[
             TEXT,
             req("start", "First character (0-based)"),
-            opt("end", "Character after the last"),
+            opt(
+                "end",
+                "Character after the last (the end of the text by default)",
+            ),
         ],
     ),
     plain(
         "format.jsonParse",
         "Parses JSON text",
-        "The parsed value",
+        "The parsed value; invalid text fails naming its line and column",
         &[TEXT],
     ),
     plain(
@@ -345,38 +377,58 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "format.xmlParse",
         "Parses XML text",
-        "The parsed value",
+        "`{ <root element name>: content }`: an element with neither attributes nor child \
+         elements is its text; others are objects of `@attribute`s, child elements (a list when \
+         a name repeats) and `#text`",
         &[TEXT],
     ),
     plain(
         "format.xmlStringify",
-        "Writes a value as XML",
-        "Text",
+        "Writes a value as XML, the reverse of xmlParse",
+        "Text (without an XML declaration)",
         &[
-            req("value", "The value"),
-            opt("root", "The root element's name"),
+            req(
+                "value",
+                "The content: fields `@name` become attributes, `#text` the text, lists repeat \
+                 their element",
+            ),
+            opt(
+                "root",
+                "The root element's name; by default the single field of a value shaped like \
+                 xmlParse's result, else `root`",
+            ),
         ],
     ),
     plain(
         "format.csvParse",
         "Parses CSV text into records",
-        "A list of records",
+        "A list of objects (with a header) or of lists (without); fields are text",
         &[
             TEXT,
-            opt("delimiter", "Field separator (`,`)"),
-            opt("hasHeader", "Whether the first row names the fields (true)"),
+            opt("delimiter", "Field separator, one character (`,`)"),
+            opt(
+                "hasHeader",
+                "Whether the first row names the fields (true); rows must then match its length",
+            ),
         ],
     ),
     plain(
         "format.csvStringify",
         "Writes records as CSV",
         "Text",
-        &[ITEMS, opt("delimiter", "Field separator (`,`)")],
+        &[
+            req(
+                "items",
+                "Objects (the header names every key, in the order first seen) or lists \
+                 (no header)",
+            ),
+            opt("delimiter", "Field separator, one character (`,`)"),
+        ],
     ),
     plain(
         "format.yamlParse",
         "Parses YAML text",
-        "The parsed value",
+        "The parsed value; keys that are not text become text",
         &[TEXT],
     ),
     plain(
@@ -388,96 +440,125 @@ static ACTIONS: &[BuiltinAction] = &[
     plain(
         "format.msgpackEncode",
         "Encodes a value as MessagePack",
-        "Bytes",
+        "Bytes (`application/msgpack`)",
         &[req("value", "The value")],
     ),
     plain(
         "format.msgpackDecode",
         "Decodes MessagePack bytes",
-        "The decoded value",
-        &[req("data", "The bytes")],
+        "The decoded value; byte strings become binary values",
+        &[req("data", "The bytes: a binary value, or text")],
     ),
     plain(
         "datetime.now",
         "The current time",
-        "Text (the time)",
-        &[opt("format", "An output format (RFC 3339 by default)")],
+        "The time, as RFC 3339 text in UTC unless a format is given",
+        &[opt("format", TIME_FORMAT)],
     ),
     plain(
         "datetime.format",
         "Formats a time",
-        "Text",
-        &[req("value", "The time"), req("format", "The output format")],
+        "Text in UTC, or a number for unix and unixMillis",
+        &[req("value", TIME), req("format", TIME_FORMAT)],
     ),
     plain(
         "datetime.parse",
         "Parses a time",
-        "Text (RFC 3339)",
+        "Text (RFC 3339, UTC); a pattern without an offset reads UTC, one without a time of day \
+         reads midnight",
         &[
-            req("value", "The text"),
-            opt("format", "Its format (RFC 3339 by default)"),
+            req("value", "The text (a number for unix and unixMillis)"),
+            opt(
+                "format",
+                "Its format: rfc3339, rfc2822, unix, unixMillis or a strftime pattern \
+                 (by default, what time inputs accept)",
+            ),
         ],
     ),
     plain(
         "datetime.add",
         "Adds to a time",
-        "Text (RFC 3339)",
+        "Text (RFC 3339, UTC)",
         &[
-            req("value", "The time"),
-            req("amount", "How much"),
-            req("unit", "seconds, minutes, hours, days, weeks or months"),
+            req("value", TIME),
+            req(
+                "amount",
+                "How much, negative to go back; whole for months and years",
+            ),
+            req(
+                "unit",
+                "milliseconds, seconds, minutes, hours, days, weeks, months or years \
+                 (calendar months: Jan 31 plus one month is the last day of February)",
+            ),
         ],
     ),
     plain(
         "datetime.diff",
         "The time between two times",
-        "A number",
+        "A number, with a fraction when needed; negative when end is before start",
         &[
-            req("start", "The earlier time"),
-            req("end", "The later time"),
-            opt("unit", "The unit of the result (seconds)"),
+            req("start", TIME),
+            req("end", TIME),
+            opt(
+                "unit",
+                "milliseconds, seconds (default), minutes, hours, days or weeks",
+            ),
         ],
     ),
     plain(
         "hash.digest",
         "Hashes data",
-        "Hex text",
+        "Lowercase hex text (or base64)",
         &[
-            req("data", "The data"),
+            req("data", DATA),
             req("algorithm", "sha1, sha256, sha512 or md5"),
+            opt("encoding", "hex (default) or base64"),
         ],
     ),
     plain(
         "hash.hmacSign",
         "Signs data with an HMAC",
-        "Hex text",
+        "Lowercase hex text (or base64)",
         &[
-            req("data", "The data"),
-            req("secret", "The key"),
+            req("data", DATA),
+            req("secret", "The key: text or a binary value"),
             opt("algorithm", "sha256 (default), sha1 or sha512"),
+            opt("encoding", "hex (default) or base64"),
         ],
     ),
     plain(
         "hash.hmacVerify",
         "Checks a webhook's HMAC signature in constant time",
-        "`true`, or the step fails when the signature does not match",
+        "`true`, or the step fails saying whether the signature does not match or the v0 \
+         timestamp is too far from now",
         &[
-            req("data", "The signed payload"),
-            req("secret", "The key"),
-            req("signature", "The signature received"),
+            req(
+                "data",
+                "The signed payload, as received: text or a binary value",
+            ),
+            req("secret", "The key: text or a binary value"),
+            req(
+                "signature",
+                "The signature received: hex or base64, optionally prefixed like `sha256=` \
+                 or `v0=`",
+            ),
             opt("algorithm", "sha256 (default), sha1 or sha512"),
             opt("scheme", "plain (default) or v0 (`v0:<timestamp>:<body>`)"),
-            opt("timestamp", "The request's timestamp, for the v0 scheme"),
+            opt(
+                "timestamp",
+                "The request's timestamp in seconds since the epoch, for the v0 scheme",
+            ),
             opt(
                 "toleranceSeconds",
-                "Oldest accepted timestamp, for the v0 scheme",
+                "How far from now the v0 timestamp may be (300)",
             ),
         ],
     ),
     plain(
         "hash.compare",
         "Compares two values in constant time",
-        "Whether they are equal",
+        "Whether they are equal: text and binary values by their bytes, other values by their \
+         JSON text (so `1` equals `\"1\"`)",
         &[req("a", "One value"), req("b", "The other")],
     ),
     plain(
