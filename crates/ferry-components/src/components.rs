@@ -111,8 +111,9 @@ pub fn catalogue_markdown() -> String {
          Generated from `crates/ferry-components/src/catalog.rs` by its tests \
          (`UPDATE_DOCS=1 cargo test -p ferry-components`); do not edit by hand. \
          Steps call an action by its key; inputs marked required must be given. \
-         Integrations using these actions import and validate against this catalogue today; \
-         running them arrives with the flow engine.\n",
+         Inputs may be values or `{{ expressions }}`; a step's result is what the \
+         \"Result\" line says, read by later steps as `steps.<stepName>.results`. \
+         `code.run` needs the JavaScript runtime, which is not built yet.\n",
     );
     for component in builtin_components() {
         let _ = write!(
