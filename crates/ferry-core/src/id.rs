@@ -32,6 +32,10 @@ pub enum Kind {
     InstanceFlowConfig,
     /// An execution.
     InstanceExecutionResult,
+    /// One step result of an execution.
+    StepResult,
+    /// One log line.
+    Log,
 }
 
 impl Kind {
@@ -48,6 +52,8 @@ impl Kind {
             Kind::Instance => "Instance",
             Kind::InstanceFlowConfig => "InstanceFlowConfig",
             Kind::InstanceExecutionResult => "InstanceExecutionResult",
+            Kind::StepResult => "InstanceExecutionStepResult",
+            Kind::Log => "Log",
         }
     }
 }

@@ -113,9 +113,60 @@ pub fn missing_values(definition: &Definition, values: &BTreeMap<String, String>
         .collect()
 }
 
+/// The value flows see for a variable: its value (`None` when unset) or its default, typed:
+/// numbers and booleans as such, structured types and lists parsed from their JSON text,
+/// everything else as text. Lists and booleans without value or default are `[]` and `false`.
+pub fn typed_value(var: &ConfigVar, value: Option<&str>) -> Value {
+    let text = match (value, &var.default_value) {
+        (Some(text), _) => text.to_string(),
+        (None, Some(Value::String(text))) => text.clone(),
+        (None, Some(typed)) => return typed.clone(),
+        (None, None) if var.collection_type.is_some() => return Value::Array(Vec::new()),
+        (None, None) if var.data_type == DataType::Boolean => return Value::Bool(false),
+        (None, None) => return Value::Null,
+    };
+    let structured = var.collection_type.is_some()
+        || matches!(
+            var.data_type,
+            DataType::Connection
+                | DataType::ObjectSelection
+                | DataType::ObjectFieldMap
+                | DataType::JsonForm
+                | DataType::Number
+        );
+    match var.data_type {
+        DataType::Boolean if var.collection_type.is_none() => Value::Bool(text == "true"),
+        _ if structured => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        _ => Value::String(text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flows_see_values_typed_and_defaults_when_unset() {
+        let number = var("{ key: N, dataType: number, defaultValue: 3 }");
+        assert_eq!(typed_value(&number, Some("4.5")), serde_json::json!(4.5));
+        assert_eq!(typed_value(&number, None), serde_json::json!(3));
+        let flag = var("{ key: F, dataType: boolean }");
+        assert_eq!(typed_value(&flag, Some("true")), Value::Bool(true));
+        assert_eq!(typed_value(&flag, None), Value::Bool(false));
+        let list = var("{ key: L, dataType: string, collectionType: valuelist }");
+        assert_eq!(
+            typed_value(&list, Some(r#"["a","b"]"#)),
+            serde_json::json!(["a", "b"])
+        );
+        let connection = var("{ key: C, dataType: connection, connection: { type: apiKey } }");
+        assert_eq!(
+            typed_value(&connection, Some(r#"{"apiKey":"k"}"#))["apiKey"],
+            "k"
+        );
+        let text = var("{ key: T, dataType: string, defaultValue: hi }");
+        assert_eq!(typed_value(&text, Some("5")), Value::String("5".into()));
+        assert_eq!(typed_value(&text, None), Value::String("hi".into()));
+    }
 
     fn var(yaml: &str) -> ConfigVar {
         serde_yaml::from_str(yaml).unwrap()

@@ -1,12 +1,18 @@
-//! Ferry's flow engine. So far:
+//! Ferry's flow engine:
 //! - [`expr`]: the evaluation of step inputs, whose strings may hold `{{ expressions }}` over
 //!   the execution's context (`steps`, `configVars`, `customer`, `instance`, `flow`,
 //!   `execution`);
-//! - [`condition`]: branch conditions, with the reference's operators and `and`/`or` groups.
-//!
-//! The executor, the durable queue and the scheduler join them here.
+//! - [`condition`]: branch conditions, with the reference's operators and `and`/`or` groups;
+//! - [`run`]: the executor, which runs one execution step by step through a narrow
+//!   [`run::Host`] that commits each step's result;
+//! - [`worker`]: claims queued executions from the store and runs them with the store as host;
+//! - [`signals`]: wake-ups and completion notices between a node's ingress and its workers;
+//! - [`definitions`]: published definitions, parsed once per process.
 #![deny(missing_docs)]
 
 pub mod condition;
+pub mod definitions;
 pub mod expr;
 pub mod run;
+pub mod signals;
+pub mod worker;

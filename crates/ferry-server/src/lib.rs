@@ -11,7 +11,6 @@
 
 pub mod auth;
 pub mod bootstrap;
-mod definitions;
 mod error;
 pub mod graphql;
 mod http;
@@ -22,6 +21,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ferry_engine::signals::Signals;
+use ferry_engine::worker::{Worker, WorkerOptions};
 use ferry_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -41,6 +42,10 @@ pub struct ServerOptions {
     /// The URL callers reach this server at, for webhook URLs; `http://<bound address>` when
     /// not set.
     pub public_url: Option<String>,
+    /// How long a synchronous webhook waits for its execution's result.
+    pub sync_timeout: std::time::Duration,
+    /// The worker this node runs, if any (`None`: this node only takes requests).
+    pub worker: Option<WorkerOptions>,
 }
 
 impl ServerOptions {
@@ -51,8 +56,17 @@ impl ServerOptions {
             data_dir: data_dir.into(),
             max_api_body_bytes: 1024 * 1024,
             public_url: None,
+            sync_timeout: webhook::respond::DEFAULT_SYNC_TIMEOUT,
+            worker: Some(WorkerOptions::new(node_id())),
         }
     }
+}
+
+/// A name for this node in leases: host, process and a random suffix.
+pub fn node_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "ferry".into());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &suffix[..8])
 }
 
 /// What every request handler shares.
@@ -63,7 +77,9 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<metrics::Metrics>,
     pub(crate) max_api_body_bytes: usize,
     pub(crate) public_url: String,
-    pub(crate) definitions: Arc<definitions::Definitions>,
+    pub(crate) definitions: Arc<ferry_engine::definitions::Definitions>,
+    pub(crate) signals: Arc<Signals>,
+    pub(crate) sync_timeout: std::time::Duration,
 }
 
 /// A running server.
@@ -121,31 +137,47 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
         source,
     })?;
     let metrics = Arc::new(metrics::Metrics::new());
-    let definitions = Arc::new(definitions::Definitions::default());
+    let definitions = Arc::new(ferry_engine::definitions::Definitions::default());
     let api = graphql::Api {
         store: store.clone(),
         metrics: metrics.clone(),
         public_url: public_url(options, addr),
         definitions: definitions.clone(),
     };
+    let signals = Arc::new(Signals::default());
+    let (stop, mut stopped) = watch::channel(false);
+    let worker = options.worker.clone().map(|worker_options| {
+        let worker = Worker::new(
+            store.clone(),
+            definitions.clone(),
+            signals.clone(),
+            worker_options,
+        );
+        tokio::spawn(worker.run(stop.subscribe()))
+    });
     let state = AppState {
         schema: graphql::schema(api),
         public_url: public_url(options, addr),
         store,
         metrics,
         definitions,
+        signals,
+        sync_timeout: options.sync_timeout,
         max_api_body_bytes: options.max_api_body_bytes,
     };
     let router = http::router(state);
-    let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
         let until_stopped = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
-        axum::serve(listener, router)
+        let served = axum::serve(listener, router)
             .with_graceful_shutdown(until_stopped)
             .await
-            .map_err(ServerError::Serve)
+            .map_err(ServerError::Serve);
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+        served
     });
     tracing::info!(%addr, "listening");
     Ok(Handle { addr, stop, task })

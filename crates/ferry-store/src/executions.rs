@@ -22,6 +22,8 @@ pub struct ExecutionFilter {
     pub instance_id: Option<Uuid>,
     /// Executions in this status.
     pub status: Option<ExecutionStatus>,
+    /// Executions a `flow.invoke` step of this execution started.
+    pub invoked_by: Option<Uuid>,
 }
 
 pub(crate) const COLUMNS: &str = "SELECT id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, error, \
@@ -41,6 +43,10 @@ fn push_where<DB: Dialect>(
     if let Some(instance_id) = filter.instance_id {
         sql.push(" AND instance_id = ");
         DB::bind_uuid(sql, instance_id);
+    }
+    if let Some(invoker) = filter.invoked_by {
+        sql.push(" AND invoked_by = ");
+        DB::bind_uuid(sql, invoker);
     }
     if let Some(status) = filter.status {
         sql.push(" AND status = ");

@@ -115,6 +115,21 @@ fn push_tenant<DB: Dialect>(sql: &mut QueryBuilder<'_, DB>, tenant: &Tenant) {
     }
 }
 
+fn push_steps_of<DB: Dialect>(
+    sql: &mut QueryBuilder<'_, DB>,
+    tenant: &Tenant,
+    execution_id: Uuid,
+    step_name: Option<&str>,
+) {
+    push_tenant(sql, tenant);
+    sql.push(" AND execution_id = ");
+    DB::bind_uuid(sql, execution_id);
+    if let Some(name) = step_name {
+        sql.push(" AND step_name = ");
+        DB::bind_text(sql, name.to_string());
+    }
+}
+
 fn push_log_filter<DB: Dialect>(sql: &mut QueryBuilder<'_, DB>, filter: &LogFilter) {
     if let Some(execution_id) = filter.execution_id {
         sql.push(" AND execution_id = ");
@@ -168,11 +183,13 @@ impl Store {
         Ok(rows.into_iter().map(StepResult::from).collect())
     }
 
-    /// A page of an execution's step results, in the order they completed.
+    /// A page of an execution's step results (of one step, when `step_name` is given), in the
+    /// order they completed.
     pub async fn step_results(
         &self,
         tenant: &Tenant,
         execution_id: Uuid,
+        step_name: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<StepResult>, StoreError> {
         let listing = Listing {
@@ -185,9 +202,7 @@ impl Store {
         };
         let rows: Vec<StepRow> = read!(self, pool => {
             let mut sql = QueryBuilder::new(STEP_COLUMNS);
-            push_tenant(&mut sql, tenant);
-            sql.push(" AND execution_id = ");
-            Dialect::bind_uuid(&mut sql, execution_id);
+            push_steps_of(&mut sql, tenant, execution_id, step_name);
             listing.push_after(&mut sql)?;
             listing.push_order_and_limit(&mut sql);
             sql.build_query_as().fetch_all(pool).await
@@ -195,17 +210,16 @@ impl Store {
         Ok(listing.finish(rows.into_iter().map(StepResult::from).collect()))
     }
 
-    /// How many step results an execution has.
+    /// How many step results an execution has (of one step, when `step_name` is given).
     pub async fn count_step_results(
         &self,
         tenant: &Tenant,
         execution_id: Uuid,
+        step_name: Option<&str>,
     ) -> Result<i64, StoreError> {
         Ok(read!(self, pool => {
             let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM step_results");
-            push_tenant(&mut sql, tenant);
-            sql.push(" AND execution_id = ");
-            Dialect::bind_uuid(&mut sql, execution_id);
+            push_steps_of(&mut sql, tenant, execution_id, step_name);
             sql.build_query_scalar().fetch_one(pool).await
         })?)
     }

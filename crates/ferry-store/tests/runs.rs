@@ -268,12 +268,22 @@ async fn step_results_and_logs_are_committed_and_listed(t: &TestStore) {
 
     let page = t
         .store
-        .step_results(&s.org, id, &PageRequest::new(Some(1), None).unwrap())
+        .step_results(&s.org, id, None, &PageRequest::new(Some(1), None).unwrap())
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
     assert!(page.has_next_page);
-    assert_eq!(t.store.count_step_results(&s.org, id).await.unwrap(), 2);
+    assert_eq!(
+        t.store.count_step_results(&s.org, id, None).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        t.store
+            .count_step_results(&s.org, id, Some("note"))
+            .await
+            .unwrap(),
+        1
+    );
 
     let all = LogFilter {
         execution_id: Some(id),
@@ -302,7 +312,7 @@ async fn step_results_and_logs_are_committed_and_listed(t: &TestStore) {
     assert_eq!(t.store.count_logs(&other_customer, &all).await.unwrap(), 0);
     assert_eq!(
         t.store
-            .count_step_results(&other_customer, id)
+            .count_step_results(&other_customer, id, None)
             .await
             .unwrap(),
         0

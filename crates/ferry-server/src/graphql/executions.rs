@@ -1,18 +1,18 @@
-//! Executions: `executionResults` and `executionResult`, newest first. Step results and logs
-//! join them with the engine.
+//! Executions: `executionResults` and `executionResult`, newest first, with their result,
+//! step results, logs and lineage (who invoked them, whom they invoked).
 
 use async_graphql::{Context, Enum, Object, ID};
 use chrono::{DateTime, Utc};
 use ferry_core::execution::{Execution, ExecutionStatus};
 use ferry_core::id::{self, Kind};
-use ferry_core::role::Permission;
-use ferry_store::{ExecutionFilter, Tenant};
+use ferry_store::{ExecutionFilter, LogFilter};
 use futures::FutureExt;
 
 use crate::graphql::connection::{connection, page_request};
 use crate::graphql::env;
-use crate::graphql::errors::{bad_input, denied, query_error};
+use crate::graphql::errors::{bad_input, query_error};
 use crate::graphql::instances::InstanceNode;
+use crate::graphql::runs::{self, viewer, LogConnection, StepResultConnection};
 
 /// Where an execution stands.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -96,6 +96,43 @@ impl ExecutionNode {
     async fn trigger_payload(&self) -> async_graphql::Json<serde_json::Value> {
         async_graphql::Json(self.0.trigger_payload.clone())
     }
+    /// What it ended with: `{ data, statusCode?, headers?, contentType? }`, as a synchronous
+    /// caller receives it.
+    async fn result(&self) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.0.result.clone().map(async_graphql::Json)
+    }
+    /// How many times a worker has taken it (more than once after a lost worker).
+    async fn attempt(&self) -> i32 {
+        self.0.attempt
+    }
+    /// Its step results, in the order they completed (of one step, with `displayStepName`).
+    async fn step_results(
+        &self,
+        ctx: &Context<'_>,
+        display_step_name: Option<String>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<StepResultConnection> {
+        runs::step_results(ctx, self.0.id, display_step_name, (first, after)).await
+    }
+    /// Its log lines, oldest first.
+    async fn logs(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<LogConnection> {
+        let filter = LogFilter {
+            execution_id: Some(self.0.id),
+            severities: Vec::new(),
+        };
+        runs::logs(ctx, filter, (first, after)).await
+    }
+    /// Cross-flow links: the execution whose `flow.invoke` started this one, and those this
+    /// one started.
+    async fn lineage(&self) -> Lineage {
+        Lineage(self.0.clone())
+    }
     /// The instance.
     async fn instance(&self, ctx: &Context<'_>) -> async_graphql::Result<InstanceNode> {
         let (api, actor) = env(ctx);
@@ -110,12 +147,60 @@ impl ExecutionNode {
 
 connection!(ExecutionConnection, ExecutionEdge, ExecutionNode);
 
-fn viewer(ctx: &Context<'_>) -> async_graphql::Result<Tenant> {
-    let (_, actor) = env(ctx);
-    actor
-        .require(Permission::ViewInstanceLogs, "view executions")
-        .map_err(denied)?;
-    Ok(actor.tenant)
+/// An execution's cross-flow links.
+pub struct Lineage(Execution);
+
+#[Object]
+impl Lineage {
+    /// The execution whose `flow.invoke` step started this one.
+    async fn invoked_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ExecutionNode>> {
+        let Some(invoker) = self.0.invoked_by else {
+            return Ok(None);
+        };
+        let (api, actor) = env(ctx);
+        let found = api.store.execution(&actor.tenant, invoker).await;
+        Ok(Some(ExecutionNode(found.map_err(|e| query_error(ctx, e))?)))
+    }
+    /// The executions this one's `flow.invoke` steps started.
+    async fn invoked(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<ExecutionConnection> {
+        let filter = ExecutionFilter {
+            invoked_by: Some(self.0.id),
+            ..Default::default()
+        };
+        list(ctx, filter, (first, after)).await
+    }
+}
+
+async fn list(
+    ctx: &Context<'_>,
+    filter: ExecutionFilter,
+    (first, after): (Option<i32>, Option<String>),
+) -> async_graphql::Result<ExecutionConnection> {
+    let tenant = viewer(ctx)?;
+    let (api, _) = env(ctx);
+    let after_given = after.as_deref().is_some_and(|a| !a.is_empty());
+    let page = page_request(ctx, first, after)?;
+    let found = api
+        .store
+        .executions(&tenant, &filter, &page)
+        .await
+        .map_err(|e| query_error(ctx, e))?;
+    let store = api.store.clone();
+    let count = Box::new(move || {
+        let (store, filter) = (store.clone(), filter.clone());
+        async move { store.count_executions(&tenant, &filter).await }.boxed()
+    });
+    Ok(ExecutionConnection::new(
+        found,
+        after_given,
+        ExecutionNode,
+        count,
+    ))
 }
 
 /// Execution queries.
@@ -133,8 +218,6 @@ impl ExecutionQuery {
         after: Option<String>,
         first: Option<i32>,
     ) -> async_graphql::Result<ExecutionConnection> {
-        let tenant = viewer(ctx)?;
-        let (api, _) = env(ctx);
         let instance_id = instance
             .map(|i| id::decode(Kind::Instance, &i))
             .transpose()
@@ -142,25 +225,9 @@ impl ExecutionQuery {
         let filter = ExecutionFilter {
             instance_id,
             status: status.map(Into::into),
+            invoked_by: None,
         };
-        let after_given = after.as_deref().is_some_and(|a| !a.is_empty());
-        let page = page_request(ctx, first, after)?;
-        let found = api
-            .store
-            .executions(&tenant, &filter, &page)
-            .await
-            .map_err(|e| query_error(ctx, e))?;
-        let store = api.store.clone();
-        let count = Box::new(move || {
-            let (store, filter) = (store.clone(), filter.clone());
-            async move { store.count_executions(&tenant, &filter).await }.boxed()
-        });
-        Ok(ExecutionConnection::new(
-            found,
-            after_given,
-            ExecutionNode,
-            count,
-        ))
+        list(ctx, filter, (first, after)).await
     }
 
     /// One execution by id.

@@ -13,6 +13,7 @@ mod executions;
 mod instances;
 mod integrations;
 mod organization;
+mod runs;
 mod tokens;
 mod users;
 
@@ -40,6 +41,7 @@ pub struct Query(
     integrations::IntegrationQuery,
     instances::InstanceQuery,
     executions::ExecutionQuery,
+    runs::LogQuery,
     organization::OrganizationQuery,
     tokens::TokenQuery,
 );
@@ -51,6 +53,7 @@ pub struct Mutation(
     users::UserMutation,
     integrations::IntegrationMutation,
     instances::InstanceMutation,
+    runs::RunMutation,
     organization::OrganizationMutation,
     tokens::TokenMutation,
 );
@@ -64,7 +67,7 @@ pub(crate) struct Api {
     pub(crate) store: Store,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) public_url: String,
-    pub(crate) definitions: Arc<crate::definitions::Definitions>,
+    pub(crate) definitions: Arc<ferry_engine::definitions::Definitions>,
 }
 
 /// Set by a resolver whose store call failed, so that the response becomes a 503.

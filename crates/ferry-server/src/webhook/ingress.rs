@@ -5,7 +5,7 @@
 //! Answers (`DESIGN.md` 3.2): 404 for an unknown id, 409 for a paused instance, 401/403 for a
 //! missing or wrong `Api-Key` on a secured endpoint, 413 over the body limit, 400 for a body
 //! that does not parse, 503 when the store is unavailable. Synchronous calls are queued like
-//! the others and answered 202 with the execution to poll until the engine runs them.
+//! the others, then answered with the execution's result ([`super::respond`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -139,17 +139,13 @@ async fn accept(
         .await
         .map_err(|e| unavailable(state, e))?;
     let execution_id = id::encode(Kind::InstanceExecutionResult, execution.id);
-    tracing::info!(execution = %execution_id, instance = %target.instance_name, flow = %target.flow_key, "webhook queued an execution");
-    let (status, body) = if synchronous {
-        let message = "queued; synchronous results arrive with the flow engine, poll the execution";
-        (
-            StatusCode::ACCEPTED,
-            json!({ "executionId": execution_id, "status": "QUEUED", "message": message }),
-        )
+    state.signals.queued();
+    tracing::debug!(execution = %execution_id, instance = %target.instance_name, flow = %target.flow_key, "webhook queued an execution");
+    let mut response = if synchronous {
+        super::respond::synchronous(state, &tenant, execution.id, &execution_id).await
     } else {
-        (StatusCode::OK, json!({ "executionId": execution_id }))
+        (StatusCode::OK, Json(json!({ "executionId": execution_id }))).into_response()
     };
-    let mut response = (status, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&execution_id) {
         response.headers_mut().insert("ferry-executionid", value);
     }
@@ -170,6 +166,9 @@ async fn definition_of(
     state: &AppState,
     target: &WebhookTarget,
 ) -> Result<Arc<Definition>, Refusal> {
+    if let Some(found) = state.definitions.cached(target.version_id) {
+        return Ok(found);
+    }
     let org = Tenant::organization(target.org_id);
     let version = state
         .store

@@ -3,6 +3,7 @@
 
 pub(crate) mod ingress;
 pub mod payload;
+pub(crate) mod respond;
 mod xml;
 
 pub use ingress::MAX_WEBHOOK_BODY_BYTES;

@@ -30,12 +30,16 @@ impl TestServer {
             .trim()
             .to_string();
         let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let handle = ferry_server::start(
-            &ServerOptions::new(listen, data_dir.path()),
-            store.store.clone(),
-        )
-        .await
-        .unwrap();
+        let mut options = ServerOptions::new(listen, data_dir.path());
+        // Short leases and waits, so that cancellation and timeouts show within a test.
+        options.sync_timeout = std::time::Duration::from_secs(2);
+        if let Some(worker) = options.worker.as_mut() {
+            worker.lease = std::time::Duration::from_secs(3);
+            worker.poll_interval = std::time::Duration::from_millis(200);
+        }
+        let handle = ferry_server::start(&options, store.store.clone())
+            .await
+            .unwrap();
         let org_id = store.store.bootstrap_organization().await.unwrap().unwrap();
         TestServer {
             base: format!("http://{}", handle.addr()),

@@ -4,6 +4,7 @@ mod auth;
 mod bad_input;
 mod components;
 mod customers;
+mod engine;
 mod harness;
 mod http;
 mod instances;

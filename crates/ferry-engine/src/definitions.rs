@@ -1,6 +1,6 @@
 //! Published definitions, parsed once. A published version never changes, so its parsed
-//! definition is kept by version id for the server's life: webhooks and instance queries read
-//! it without parsing and checking the YAML again on every request.
+//! definition is kept by version id for the process's life: webhooks, instance queries and
+//! workers read it without parsing and checking the YAML again each time.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,6 +17,11 @@ pub struct Definitions {
 }
 
 impl Definitions {
+    /// The parsed definition of version `id`, if it was parsed before.
+    pub fn cached(&self, id: Uuid) -> Option<Arc<Definition>> {
+        self.lock().get(&id).cloned()
+    }
+
     /// The parsed definition of `version`, parsing it on first use.
     pub fn of(&self, version: &IntegrationVersion) -> Result<Arc<Definition>, Invalid> {
         if let Some(found) = self.lock().get(&version.id) {

@@ -1,0 +1,88 @@
+//! In-process signals between the parts of one node: the ingress wakes idle workers when it
+//! queues an execution, and a worker tells whoever waits (a synchronous webhook, a
+//! synchronous `flow.invoke`) that an execution ended. Other nodes' work is seen by polling
+//! the store; these signals only make the common, single-node case prompt.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{oneshot, Notify};
+use uuid::Uuid;
+
+/// Wake-ups and completion notices, shared by a node's ingress and workers.
+#[derive(Default)]
+pub struct Signals {
+    wake: Notify,
+    waiters: Mutex<HashMap<Uuid, Vec<oneshot::Sender<()>>>>,
+}
+
+impl Signals {
+    /// Tells an idle worker that executions were queued.
+    pub fn queued(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Waits until [`Signals::queued`] is called or `timeout` passes.
+    pub async fn wait_for_work(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.wake.notified()).await;
+    }
+
+    /// Registers interest in execution `id` ending; the receiver fires when it does.
+    pub fn watch(&self, id: Uuid) -> oneshot::Receiver<()> {
+        let (sender, receiver) = oneshot::channel();
+        self.lock().entry(id).or_default().push(sender);
+        receiver
+    }
+
+    /// Stops watching `id` (the watcher gave up).
+    pub fn unwatch(&self, id: Uuid) {
+        self.lock().remove(&id);
+    }
+
+    /// Tells the watchers of `id` that it ended.
+    pub fn ended(&self, id: Uuid) {
+        for sender in self.lock().remove(&id).unwrap_or_default() {
+            let _ = sender.send(());
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, Vec<oneshot::Sender<()>>>> {
+        // No code panics while holding this lock; a poisoned map is still whole.
+        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// How often a waiter re-reads the store, for executions another node runs.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+impl Signals {
+    /// Waits up to `timeout` for execution `id` to end; gives it once ended, or `None` when
+    /// the time ran out.
+    pub async fn wait_for_end(
+        &self,
+        store: &ferry_store::Store,
+        tenant: &ferry_store::Tenant,
+        id: Uuid,
+        timeout: Duration,
+    ) -> Result<Option<ferry_core::execution::Execution>, ferry_store::StoreError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut ended = self.watch(id);
+        loop {
+            let execution = store.execution(tenant, id).await?;
+            if execution.status.is_final() {
+                self.unwatch(id);
+                return Ok(Some(execution));
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                self.unwatch(id);
+                return Ok(None);
+            }
+            let pause = POLL_INTERVAL.min(deadline - now);
+            if let Ok(Ok(())) = tokio::time::timeout(pause, &mut ended).await {
+                ended = self.watch(id);
+            }
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The worker: takes executions from the store's queue, runs them, and writes how they ended.
+//!
+//! A worker claims as many queued executions as it has free slots (`concurrency`), each under
+//! a lease it renews while the execution runs; a heartbeat that finds the execution cancelled
+//! stops it before its next step. Step results are committed as steps complete (the
+//! executor's [`Host`](crate::run::Host) is the store); the end — status, final result, last
+//! log lines, changed state — is one transaction. When it has nothing to do, a worker waits
+//! for a [`Signals::queued`] wake-up or its poll interval, whichever comes first.
+
+mod host;
+mod prepare;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_core::execution::{ExecutionStatus, LogLine, Severity};
+use ferry_store::{Claimed, Ending, LeaseState, StateWrite, Store};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use crate::definitions::Definitions;
+use crate::run::{Ended, Executor, Outcome, Scope, DEFAULT_TIME_LIMIT};
+use crate::signals::Signals;
+pub use host::INVOKE_TIMEOUT;
+use prepare::{Prepared, Unrunnable};
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// This node's name in leases.
+    pub node_id: String,
+    /// How many executions run at once.
+    pub concurrency: usize,
+    /// How long a claim holds without renewal (renewed every third of it).
+    pub lease: Duration,
+    /// How often an idle worker looks at the queue without being woken.
+    pub poll_interval: Duration,
+    /// How long an execution may run.
+    pub time_limit: Duration,
+    /// How long a stopping worker lets running executions finish.
+    pub grace: Duration,
+}
+
+impl WorkerOptions {
+    /// Defaults: 32 executions at once, 30 s leases, 1 s polling, 15 min time limit, 30 s grace.
+    pub fn new(node_id: impl Into<String>) -> Self {
+        WorkerOptions {
+            node_id: node_id.into(),
+            concurrency: 32,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+            time_limit: DEFAULT_TIME_LIMIT,
+            grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A worker; clones share everything.
+#[derive(Clone)]
+pub struct Worker {
+    store: Store,
+    definitions: Arc<Definitions>,
+    signals: Arc<Signals>,
+    executor: Arc<Executor>,
+    options: Arc<WorkerOptions>,
+}
+
+impl Worker {
+    /// A worker on `store`, sharing the node's parsed definitions and signals.
+    pub fn new(
+        store: Store,
+        definitions: Arc<Definitions>,
+        signals: Arc<Signals>,
+        options: WorkerOptions,
+    ) -> Self {
+        Worker {
+            store,
+            definitions,
+            signals,
+            executor: Arc::new(Executor::new()),
+            options: Arc::new(options),
+        }
+    }
+
+    /// Runs executions until `stop` turns true, then lets running ones finish (up to the grace
+    /// period; those still running after it are picked up again when their lease runs out).
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let slots = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        let mut running = JoinSet::new();
+        while !*stop.borrow() {
+            while running.try_join_next().is_some() {}
+            let free = slots.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    _ = running.join_next() => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            let claimed = self.claim(free).await;
+            let got = claimed.len();
+            for execution in claimed {
+                if let Ok(permit) = slots.clone().try_acquire_owned() {
+                    running.spawn(self.clone().execute(execution, permit));
+                }
+            }
+            if got < free {
+                tokio::select! {
+                    _ = self.signals.wait_for_work(self.options.poll_interval) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+        let finishing = async { while running.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.options.grace, finishing)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "executions still running after the grace period are left to their leases"
+            );
+        }
+    }
+
+    async fn claim(&self, free: usize) -> Vec<Claimed> {
+        let options = &self.options;
+        match self
+            .store
+            .claim_executions(&options.node_id, free as i64, options.lease)
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not claim executions; retrying");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Runs one claimed execution to its end.
+    async fn execute(self, claimed: Claimed, _slot: OwnedSemaphorePermit) {
+        let id = claimed.execution.id;
+        match self.prepare(&claimed).await {
+            Ok(prepared) => self.run_prepared(&claimed, prepared).await,
+            Err(Unrunnable::Invalid(why)) => {
+                let ending = Ending {
+                    status: ExecutionStatus::Failed,
+                    error: Some(format!("cannot run: {why}")),
+                    result: None,
+                };
+                let line = LogLine::new(
+                    id,
+                    Severity::Error,
+                    &format!("Execution cannot run: {why}"),
+                    None,
+                );
+                self.settle(&claimed, &ending, &[line], &[]).await;
+            }
+            Err(Unrunnable::Store(err)) => {
+                tracing::warn!(execution = %id, error = %err, "could not load the execution; it runs again when its lease ends");
+            }
+        }
+        self.signals.ended(id);
+    }
+
+    async fn run_prepared(&self, claimed: &Claimed, prepared: Prepared) {
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let heartbeat = tokio::spawn(
+            self.clone()
+                .heartbeat(claimed.execution.id, cancelled.clone()),
+        );
+        let host = host::StoreHost {
+            worker: self,
+            org_id: claimed.org_id,
+            execution: &claimed.execution,
+            instance: &prepared.instance,
+            definition: &prepared.definition,
+            cancelled,
+        };
+        let outcome = self.executor.run(prepared.job, &host).await;
+        heartbeat.abort();
+        self.conclude(claimed, &prepared.instance, outcome).await;
+    }
+
+    /// Renews the lease until aborted; flags a cancellation or a lost lease.
+    async fn heartbeat(self, id: Uuid, cancelled: Arc<AtomicBool>) {
+        let every = self.options.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            match self
+                .store
+                .renew_lease(id, &self.options.node_id, self.options.lease)
+                .await
+            {
+                Ok(LeaseState::Held) => {}
+                Ok(LeaseState::Cancelled | LeaseState::Lost) => {
+                    cancelled.store(true, Ordering::Relaxed);
+                    return;
+                }
+                Err(err) => {
+                    tracing::warn!(execution = %id, error = %err, "could not renew a lease")
+                }
+            }
+        }
+    }
+
+    /// Writes how the execution ended.
+    async fn conclude(
+        &self,
+        claimed: &Claimed,
+        instance: &ferry_core::instance::Instance,
+        outcome: Outcome,
+    ) {
+        let id = claimed.execution.id;
+        let ending = match outcome.ended {
+            Ended::Succeeded => Ending {
+                status: ExecutionStatus::Succeeded,
+                error: None,
+                result: outcome.result,
+            },
+            Ended::Failed(error) => Ending {
+                status: ExecutionStatus::Failed,
+                error: Some(error),
+                result: None,
+            },
+            Ended::Cancelled => {
+                let released = self
+                    .store
+                    .release_cancelled(claimed.org_id, id, &self.options.node_id, &outcome.logs)
+                    .await;
+                if let Err(err) = released {
+                    tracing::warn!(execution = %id, error = %err, "could not release a cancelled execution");
+                }
+                return;
+            }
+            Ended::Interrupted(why) => {
+                tracing::warn!(execution = %id, reason = %why, "execution interrupted; it resumes when its lease ends");
+                return;
+            }
+        };
+        let states = match ending.status {
+            ExecutionStatus::Succeeded => state_writes(claimed, instance, &outcome.states),
+            _ => Vec::new(),
+        };
+        self.settle(claimed, &ending, &outcome.logs, &states).await;
+    }
+
+    async fn settle(
+        &self,
+        claimed: &Claimed,
+        ending: &Ending,
+        logs: &[LogLine],
+        states: &[StateWrite],
+    ) {
+        let id = claimed.execution.id;
+        let owner = &self.options.node_id;
+        match self
+            .store
+            .finish_execution(claimed.org_id, id, owner, ending, logs, states)
+            .await
+        {
+            Ok(true) => {
+                tracing::debug!(execution = %id, status = ending.status.as_str(), "execution ended")
+            }
+            Ok(false) => {
+                tracing::info!(execution = %id, "execution was cancelled or taken over before it ended here")
+            }
+            Err(err) => {
+                tracing::warn!(execution = %id, error = %err, "could not record the end of an execution; it runs again when its lease ends")
+            }
+        }
+    }
+}
+
+/// The changed persisted state scopes, with the rows they belong to.
+fn state_writes(
+    claimed: &Claimed,
+    instance: &ferry_core::instance::Instance,
+    states: &crate::run::States,
+) -> Vec<StateWrite> {
+    states
+        .changed()
+        .into_iter()
+        .map(|(scope, value)| StateWrite {
+            scope: scope.as_str(),
+            owner_id: match scope {
+                Scope::Flow | Scope::Execution => claimed.execution.flow_config_id,
+                Scope::Instance => instance.id,
+                Scope::Integration => instance.integration_id,
+            },
+            value,
+        })
+        .collect()
+}
