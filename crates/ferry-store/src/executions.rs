@@ -85,6 +85,8 @@ pub struct WebhookTarget {
     pub instance_name: String,
     /// Its customer.
     pub customer_id: Uuid,
+    /// Its integration.
+    pub integration_id: Uuid,
     /// The published version it runs.
     pub version_id: Uuid,
     /// Whether it is enabled (a paused one answers 409).
@@ -151,6 +153,7 @@ struct TargetRow {
     flow_key: String,
     api_keys: Json<Vec<String>>,
     customer_id: Uuid,
+    integration_id: Uuid,
     version_id: Uuid,
     name: String,
     enabled: bool,
@@ -164,7 +167,7 @@ impl Store {
     ) -> Result<Option<WebhookTarget>, StoreError> {
         let row: Option<TargetRow> = read!(self, pool => {
             sqlx::query_as(
-                "SELECT f.org_id, f.instance_id, f.flow_key, f.api_keys, i.customer_id, i.version_id, i.name, i.enabled \
+                "SELECT f.org_id, f.instance_id, f.flow_key, f.api_keys, i.customer_id, i.integration_id, i.version_id, i.name, i.enabled \
                  FROM instance_flow_configs f JOIN instances i ON i.id = f.instance_id WHERE f.id = $1",
             )
             .bind(flow_config_id)
@@ -180,6 +183,7 @@ impl Store {
             instance_id: row.instance_id,
             instance_name: row.name,
             customer_id: row.customer_id,
+            integration_id: row.integration_id,
             version_id: row.version_id,
             enabled: row.enabled,
             flow_configs,

@@ -18,6 +18,7 @@ mod integrations;
 mod organizations;
 pub mod page;
 mod records;
+mod routing;
 mod runs;
 pub mod secrets;
 #[cfg(feature = "testing")]

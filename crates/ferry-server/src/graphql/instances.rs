@@ -15,14 +15,12 @@ use ferry_core::id::{self, Kind};
 use ferry_core::instance::{ConfigValue, Instance};
 use ferry_core::integration::IntegrationVersion;
 use ferry_core::role::Permission;
-use ferry_definition::model::ConfigVar;
-use ferry_definition::values::{
-    check_value, flow_identity, is_secret, missing_values, var_identity,
-};
+use ferry_definition::values::{flow_identity, missing_values, var_identity};
 use ferry_definition::Definition;
 use ferry_store::{InstanceFilter, NewInstance, StoreError, Tenant, VersionChange};
 use futures::FutureExt;
 
+use crate::graphql::config_values::{checked_values, ConfigVariableNode};
 use crate::graphql::connection::{connection, known_count, memory_page, page_request};
 use crate::graphql::customers::CustomerNode;
 use crate::graphql::env;
@@ -30,6 +28,7 @@ use crate::graphql::errors::{
     bad_input, denied, domain_errors, payload_errors, query_error, FieldErrors,
 };
 use crate::graphql::integrations::{FlowNode, IntegrationNode, IntegrationVersionNode};
+use crate::webhook::{webhook_url, UrlOwner};
 
 /// An integration version deployed for one customer.
 #[derive(Clone)]
@@ -135,10 +134,14 @@ impl InstanceNode {
                     .flows
                     .iter()
                     .find(|f| flow_identity(f) == config.flow_key)?;
-                let id = id::encode(Kind::InstanceFlowConfig, config.id);
+                let owner = UrlOwner {
+                    flow_config: config.id,
+                    instance: self.0.id,
+                    integration: self.0.integration_id,
+                };
                 Some(FlowConfigNode {
-                    webhook_url: format!("{}/trigger/{id}", api.public_url),
-                    id: ID(id),
+                    webhook_url: webhook_url(&api.public_url, definition.endpoint_type, owner),
+                    id: ID(id::encode(Kind::InstanceFlowConfig, config.id)),
                     flow: FlowNode::from_flow(flow),
                     api_keys: config.api_keys.clone(),
                 })
@@ -152,64 +155,6 @@ impl InstanceNode {
             |f| f,
             known_count(total),
         ))
-    }
-}
-
-/// A config variable of an instance and its value.
-#[derive(SimpleObject, Clone)]
-#[graphql(name = "InstanceConfigVariable")]
-pub struct ConfigVariableNode {
-    /// The variable's key.
-    key: String,
-    /// Its identity across renames, if declared.
-    stable_key: Option<String>,
-    /// Its data type.
-    data_type: String,
-    /// The value set, or the default; secrets are masked.
-    value: Option<String>,
-    /// Whether a value is set (not only a default).
-    has_value: bool,
-    /// Whether the value is a secret, written but never read back.
-    is_secret: bool,
-}
-
-impl ConfigVariableNode {
-    fn new(var: &ConfigVar, value: Option<&ConfigValue>) -> Self {
-        let default = var.default_value.as_ref().map(|d| {
-            d.as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| d.to_string())
-        });
-        let shown = match value {
-            Some(v) if v.is_secret => Some(mask(&v.value)),
-            Some(v) => Some(v.value.clone()),
-            None => default,
-        };
-        ConfigVariableNode {
-            key: var.key.clone(),
-            stable_key: var.stable_key.clone(),
-            data_type: serde_json::to_value(var.data_type)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            value: shown,
-            has_value: value.is_some(),
-            is_secret: is_secret(var),
-        }
-    }
-}
-
-/// A connection's inputs with every value replaced by asterisks.
-fn mask(value: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(value) {
-        Ok(serde_json::Value::Object(map)) => {
-            let masked: serde_json::Map<String, serde_json::Value> = map
-                .into_iter()
-                .map(|(k, _)| (k, "********".into()))
-                .collect();
-            serde_json::Value::Object(masked).to_string()
-        }
-        _ => "********".into(),
     }
 }
 
@@ -349,9 +294,9 @@ impl InstanceQuery {
 #[derive(InputObject)]
 pub struct ConfigVariableInput {
     /// The variable's key.
-    key: String,
+    pub(crate) key: String,
     /// The value: a string, JSON for structured types.
-    value: String,
+    pub(crate) value: String,
 }
 
 /// Input of `createInstance`.
@@ -436,44 +381,6 @@ impl InstancePayload {
             }),
             Err(err) => Ok(Self::failed(payload_errors(ctx, err)?)),
         }
-    }
-}
-
-/// Checks given values against `definition`, giving them their identities and secrecy.
-fn checked_values(
-    definition: &Definition,
-    inputs: Vec<ConfigVariableInput>,
-) -> Result<Vec<ConfigValue>, Vec<FieldErrors>> {
-    let mut values = Vec::new();
-    let mut errors = Vec::new();
-    for (index, input) in inputs.into_iter().enumerate() {
-        let Some(var) = definition
-            .required_config_vars
-            .iter()
-            .find(|v| v.key == input.key)
-        else {
-            errors.extend(FieldErrors::one(
-                &format!("configVariables[{index}].key"),
-                format!("no config variable {:?}", input.key),
-            ));
-            continue;
-        };
-        match check_value(var, &input.value) {
-            Ok(()) => values.push(ConfigValue {
-                key: var_identity(var).to_string(),
-                value: input.value,
-                is_secret: is_secret(var),
-            }),
-            Err(message) => errors.extend(FieldErrors::one(
-                &format!("configVariables[{index}].value"),
-                format!("{}: {message}", var.key),
-            )),
-        }
-    }
-    if errors.is_empty() {
-        Ok(values)
-    } else {
-        Err(errors)
     }
 }
 

@@ -6,6 +6,7 @@
 //! and fail with GraphQL errors only for permissions and store failures.
 
 mod components;
+mod config_values;
 mod connection;
 mod customers;
 mod errors;

@@ -20,6 +20,7 @@ use ferry_definition::values::flow_identity;
 use ferry_definition::Definition;
 use ferry_store::{NewExecution, StoreError, Tenant, WebhookTarget};
 use serde_json::{json, Map, Value};
+use uuid::Uuid;
 
 use crate::webhook::payload::{trigger_payload, WebhookRequest};
 use crate::AppState;
@@ -28,12 +29,12 @@ use crate::AppState;
 pub const MAX_WEBHOOK_BODY_BYTES: usize = 6 * 1024 * 1024;
 
 /// Why a request is refused: a status and a message, answered as `{"error": "…"}`.
-struct Refusal {
+pub(super) struct Refusal {
     status: StatusCode,
     message: String,
 }
 
-fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
+pub(super) fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
     Refusal {
         status,
         message: message.into(),
@@ -65,14 +66,8 @@ async fn accept(
 ) -> Result<Response, Refusal> {
     let raw_id = params.get("id").map(String::as_str).unwrap_or_default();
     let not_found = || refuse(StatusCode::NOT_FOUND, format!("no webhook {raw_id:?}"));
-    let flow_config_id = id::decode(Kind::InstanceFlowConfig, raw_id).map_err(|_| not_found())?;
+    let endpoint = Endpoint::decode(raw_id).ok_or_else(not_found)?;
     let (parts, body) = request.into_parts();
-    let too_large = || {
-        refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body over the {MAX_WEBHOOK_BODY_BYTES}-byte limit"),
-        )
-    };
     let announced = parts
         .headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -80,6 +75,21 @@ async fn accept(
     if announced.is_some_and(|length| length > MAX_WEBHOOK_BODY_BYTES) {
         return Err(too_large());
     }
+    let fragment = params
+        .get("fragment")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let mut body = Some(body);
+    // Flow-specific URLs name the flow config: refuse what must be refused before reading
+    // the body. Other endpoints read the request first, to route by its content.
+    let (flow_config_id, mut payload) = match endpoint {
+        Endpoint::FlowConfig(id) => (id, None),
+        other => {
+            let payload = read_payload(&parts, body.take(), fragment).await?;
+            let routed = super::routing::route(state, other, &payload).await?;
+            (routed, Some(payload))
+        }
+    };
     let target = state
         .store
         .webhook_target(flow_config_id)
@@ -104,22 +114,10 @@ async fn accept(
             )
         })?;
     check_api_key(flow, &target, &parts.headers)?;
-    let body = axum::body::to_bytes(body, MAX_WEBHOOK_BODY_BYTES)
-        .await
-        .map_err(|_| too_large())?;
-    let request = WebhookRequest {
-        method: parts.method.as_str(),
-        headers: &parts.headers,
-        query: parts.uri.query(),
-        path_fragment: params
-            .get("fragment")
-            .map(String::as_str)
-            .unwrap_or_default(),
-        body,
+    let mut payload = match payload.take() {
+        Some(payload) => payload,
+        None => read_payload(&parts, body.take(), fragment).await?,
     };
-    let mut payload = trigger_payload(request)
-        .await
-        .map_err(|e| refuse(StatusCode::BAD_REQUEST, e.0))?;
     let synchronous =
         flow.trigger.is_synchronous || header_is_true(&parts.headers, "ferry-synchronous");
     add_urls(state, &target, &definition, raw_id, &mut payload);
@@ -152,7 +150,61 @@ async fn accept(
     Ok(response)
 }
 
-fn unavailable(state: &AppState, err: StoreError) -> Refusal {
+/// What a webhook URL's id names.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Endpoint {
+    /// One flow of one instance (`flow_specific`).
+    FlowConfig(Uuid),
+    /// Every flow of one instance (`instance_specific`).
+    Instance(Uuid),
+    /// Every instance of an integration (`shared_instance`).
+    Integration(Uuid),
+}
+
+impl Endpoint {
+    fn decode(raw: &str) -> Option<Endpoint> {
+        if let Ok(id) = id::decode(Kind::InstanceFlowConfig, raw) {
+            return Some(Endpoint::FlowConfig(id));
+        }
+        if let Ok(id) = id::decode(Kind::Instance, raw) {
+            return Some(Endpoint::Instance(id));
+        }
+        id::decode(Kind::Integration, raw)
+            .ok()
+            .map(Endpoint::Integration)
+    }
+}
+
+fn too_large() -> Refusal {
+    refuse(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body over the {MAX_WEBHOOK_BODY_BYTES}-byte limit"),
+    )
+}
+
+/// Reads the body (at most [`MAX_WEBHOOK_BODY_BYTES`]) into the trigger's result.
+async fn read_payload(
+    parts: &axum::http::request::Parts,
+    body: Option<axum::body::Body>,
+    path_fragment: &str,
+) -> Result<Value, Refusal> {
+    let body = body.ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "the body was already read"))?;
+    let body = axum::body::to_bytes(body, MAX_WEBHOOK_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    let request = WebhookRequest {
+        method: parts.method.as_str(),
+        headers: &parts.headers,
+        query: parts.uri.query(),
+        path_fragment,
+        body,
+    };
+    trigger_payload(request)
+        .await
+        .map_err(|e| refuse(StatusCode::BAD_REQUEST, e.0))
+}
+
+pub(super) fn unavailable(state: &AppState, err: StoreError) -> Refusal {
     state.metrics.store_error();
     tracing::warn!(error = %err, "webhook: store unavailable");
     refuse(
@@ -162,17 +214,26 @@ fn unavailable(state: &AppState, err: StoreError) -> Refusal {
 }
 
 /// The definition of the target instance's version, parsed once per version.
-async fn definition_of(
+pub(super) async fn definition_of(
     state: &AppState,
     target: &WebhookTarget,
 ) -> Result<Arc<Definition>, Refusal> {
-    if let Some(found) = state.definitions.cached(target.version_id) {
+    definition(state, target.org_id, target.version_id).await
+}
+
+/// The parsed definition of version `version_id`, parsed once per version.
+pub(super) async fn definition(
+    state: &AppState,
+    org_id: Uuid,
+    version_id: Uuid,
+) -> Result<Arc<Definition>, Refusal> {
+    if let Some(found) = state.definitions.cached(version_id) {
         return Ok(found);
     }
-    let org = Tenant::organization(target.org_id);
+    let org = Tenant::organization(org_id);
     let version = state
         .store
-        .integration_version(&org, target.version_id)
+        .integration_version(&org, version_id)
         .await
         .map_err(|e| unavailable(state, e))?;
     state.definitions.of(&version).map_err(|err| {
@@ -243,11 +304,12 @@ fn add_urls(
                 .flow_configs
                 .iter()
                 .find(|c| c.flow_key == flow_identity(flow))?;
-            let url = format!(
-                "{}/trigger/{}",
-                state.public_url,
-                id::encode(Kind::InstanceFlowConfig, config.id)
-            );
+            let owner = super::UrlOwner {
+                flow_config: config.id,
+                instance: target.instance_id,
+                integration: target.integration_id,
+            };
+            let url = super::webhook_url(&state.public_url, definition.endpoint_type, owner);
             Some((flow.name.clone(), Value::String(url)))
         })
         .collect();

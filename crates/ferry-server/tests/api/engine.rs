@@ -88,43 +88,16 @@ async fn acme() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
     (url, seen)
 }
 
-/// Imports and publishes the definition and creates an instance pointing at `acme_url`;
-/// gives the webhook URL of each flow by name.
+/// Publishes the definition and creates an instance pointing at `acme_url`; gives the
+/// webhook URL of each flow by name.
 async fn instance(server: &TestServer, acme_url: &str) -> Value {
-    let import = "mutation ($input: ImportIntegrationInput!) { importIntegration(input: $input) { integration { id } errors { field messages } } }";
-    let imported = server
-        .gql(import, json!({ "input": { "definition": DEFINITION } }))
-        .await;
-    assert_eq!(
-        imported["importIntegration"]["errors"],
-        json!([]),
-        "{imported}"
-    );
-    let integration = imported["importIntegration"]["integration"]["id"].clone();
-    server.gql("mutation ($id: ID!) { publishIntegration(input: { id: $id }) { errors { messages } } }", json!({ "id": integration })).await;
+    let integration = server.publish(DEFINITION).await;
     let customer = server.customer("Mars", "mars").await;
-    let create = "mutation ($input: CreateInstanceInput!) { createInstance(input: $input) { \
-                  instance { flowConfigs { nodes { flow { name } webhookUrl } } } errors { field messages } } }";
-    let variables = json!({ "input": {
-        "customer": customer, "integration": integration, "name": "Mars orders",
-        "configVariables": [
-            { "key": "Acme API Key", "value": r#"{"apiKey":"s3cret-key"}"# },
-            { "key": "Acme Base URL", "value": acme_url },
-        ],
-    }});
-    let created = server.gql(create, variables).await;
-    assert_eq!(created["createInstance"]["errors"], json!([]), "{created}");
-    let mut urls = serde_json::Map::new();
-    for node in created["createInstance"]["instance"]["flowConfigs"]["nodes"]
-        .as_array()
-        .unwrap()
-    {
-        urls.insert(
-            node["flow"]["name"].as_str().unwrap().into(),
-            node["webhookUrl"].clone(),
-        );
-    }
-    Value::Object(urls)
+    let values = json!([
+        { "key": "Acme API Key", "value": r#"{"apiKey":"s3cret-key"}"# },
+        { "key": "Acme Base URL", "value": acme_url },
+    ]);
+    server.instance(&integration, &customer, values).await.1
 }
 
 const EXECUTION: &str =

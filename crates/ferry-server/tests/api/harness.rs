@@ -107,6 +107,58 @@ impl TestServer {
             .to_string()
     }
 
+    /// Imports `definition` as a new integration and publishes it; returns the integration id.
+    pub async fn publish(&self, definition: &str) -> Value {
+        let import = "mutation ($input: ImportIntegrationInput!) { importIntegration(input: $input) { integration { id } errors { field messages } } }";
+        let imported = self
+            .gql(import, json!({ "input": { "definition": definition } }))
+            .await;
+        assert_eq!(
+            imported["importIntegration"]["errors"],
+            json!([]),
+            "{imported}"
+        );
+        let integration = imported["importIntegration"]["integration"]["id"].clone();
+        let publish = "mutation ($id: ID!) { publishIntegration(input: { id: $id }) { errors { messages } } }";
+        let published = self.gql(publish, json!({ "id": integration })).await;
+        assert_eq!(
+            published["publishIntegration"]["errors"],
+            json!([]),
+            "{published}"
+        );
+        integration
+    }
+
+    /// Creates an instance of `integration` for `customer` with config values (`[{ key, value }]`);
+    /// returns its id and the webhook URL of each flow by name.
+    pub async fn instance(
+        &self,
+        integration: &Value,
+        customer: &str,
+        values: Value,
+    ) -> (String, Value) {
+        let create = "mutation ($input: CreateInstanceInput!) { createInstance(input: $input) { \
+                      instance { id flowConfigs { nodes { flow { name } webhookUrl } } } errors { field messages } } }";
+        let input = json!({ "input": {
+            "customer": customer, "integration": integration, "name": format!("{customer} instance"),
+            "configVariables": values,
+        }});
+        let created = self.gql(create, input).await;
+        assert_eq!(created["createInstance"]["errors"], json!([]), "{created}");
+        let instance = &created["createInstance"]["instance"];
+        let mut urls = serde_json::Map::new();
+        for node in instance["flowConfigs"]["nodes"].as_array().unwrap() {
+            urls.insert(
+                node["flow"]["name"].as_str().unwrap().into(),
+                node["webhookUrl"].clone(),
+            );
+        }
+        (
+            instance["id"].as_str().unwrap().to_string(),
+            Value::Object(urls),
+        )
+    }
+
     /// Creates a user (a customer user when `customer` is given) and returns a token acting as it.
     pub async fn user_token(&self, email: &str, role: &str, customer: Option<&str>) -> String {
         let data = match customer {

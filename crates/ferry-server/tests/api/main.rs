@@ -9,6 +9,7 @@ mod harness;
 mod http;
 mod instances;
 mod integrations;
+mod routing;
 mod schema;
 mod tutorial;
 mod users;

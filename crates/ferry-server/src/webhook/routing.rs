@@ -1,0 +1,275 @@
+//! Routing requests to instance-specific and shared endpoints (`DESIGN.md` 3.2): an
+//! instance's URL runs the flow the request names; an integration's shared URL runs the flow
+//! the request names in the instance of the customer whose external id it carries. The names
+//! are read at the dotted paths of `triggerPreprocessFlowConfig` (`headers.x-flow`,
+//! `body.data.customer`; a leading `results.` is allowed), or, when the integration has a
+//! preprocess flow, from the `data` of that flow's result: the preprocess flow runs first, as
+//! an execution of the instance, and its answer routes the request.
+
+use axum::http::StatusCode;
+use ferry_core::execution::ExecutionStatus;
+use ferry_core::instance::Instance;
+use ferry_definition::model::{EndpointType, Flow, RoutingFields, TriggerType};
+use ferry_definition::values::flow_identity;
+use ferry_definition::Definition;
+use ferry_store::{NewExecution, StoreError, Tenant};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::ingress::{definition, refuse, unavailable, Endpoint, Refusal};
+use crate::AppState;
+
+/// The flow config a request to `endpoint` runs.
+pub(super) async fn route(
+    state: &AppState,
+    endpoint: Endpoint,
+    payload: &Value,
+) -> Result<Uuid, Refusal> {
+    match endpoint {
+        Endpoint::FlowConfig(id) => Ok(id),
+        Endpoint::Instance(id) => instance_specific(state, id, payload).await,
+        Endpoint::Integration(id) => shared(state, id, payload).await,
+    }
+}
+
+fn not_found(message: impl Into<String>) -> Refusal {
+    refuse(StatusCode::NOT_FOUND, message)
+}
+
+async fn instance_specific(
+    state: &AppState,
+    instance_id: Uuid,
+    payload: &Value,
+) -> Result<Uuid, Refusal> {
+    let org = state
+        .store
+        .instance_org(instance_id)
+        .await
+        .map_err(|e| unavailable(state, e))?;
+    let org = org.ok_or_else(|| not_found("no such webhook"))?;
+    let instance = load_instance(state, org, instance_id).await?;
+    let definition = definition(state, org, instance.version_id).await?;
+    if definition.endpoint_type != EndpointType::InstanceSpecific {
+        return Err(not_found(
+            "this instance's flows have webhook URLs of their own",
+        ));
+    }
+    let (fields, source) = match preprocess_flow(&definition) {
+        Some(flow) => {
+            let tenant = Tenant::organization(org);
+            let answer = run_preprocess(state, &tenant, (&instance, flow), payload).await?;
+            (
+                flow.preprocess_flow_config.clone().unwrap_or_default(),
+                answer,
+            )
+        }
+        None => (
+            definition
+                .trigger_preprocess_flow_config
+                .clone()
+                .unwrap_or_default(),
+            payload.clone(),
+        ),
+    };
+    let flow = named_flow(&definition, &fields, &source)?;
+    flow_config(&instance, flow)
+}
+
+async fn shared(state: &AppState, integration_id: Uuid, payload: &Value) -> Result<Uuid, Refusal> {
+    let store = &state.store;
+    let org = store
+        .integration_org(integration_id)
+        .await
+        .map_err(|e| unavailable(state, e))?;
+    let org = org.ok_or_else(|| not_found("no such webhook"))?;
+    let version = store
+        .latest_deployed_version(org, integration_id)
+        .await
+        .map_err(|e| unavailable(state, e))?;
+    let version = version.ok_or_else(|| not_found("no customer has this integration deployed"))?;
+    let definition = definition(state, org, version).await?;
+    if definition.endpoint_type != EndpointType::SharedInstance {
+        return Err(not_found("this integration's webhooks are not shared"));
+    }
+    if preprocess_flow(&definition).is_some() {
+        return Err(refuse(
+            StatusCode::CONFLICT,
+            "shared endpoints routed by a preprocess flow are not supported yet; route with triggerPreprocessFlowConfig",
+        ));
+    }
+    let fields = definition
+        .trigger_preprocess_flow_config
+        .clone()
+        .unwrap_or_default();
+    let path = fields
+        .external_customer_id_field
+        .as_deref()
+        .unwrap_or_default();
+    let external_id = text_at(payload, path).ok_or_else(|| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            format!("the request names no customer at `{path}`"),
+        )
+    })?;
+    let instance_id = store
+        .instance_for_external_id(org, integration_id, &external_id)
+        .await
+        .map_err(|e| unavailable(state, e))?
+        .ok_or_else(|| {
+            not_found(format!(
+                "no instance of this integration for customer {external_id:?}"
+            ))
+        })?;
+    let instance = load_instance(state, org, instance_id).await?;
+    let flow = named_flow(&definition, &fields, payload)?;
+    flow_config(&instance, flow)
+}
+
+async fn load_instance(state: &AppState, org: Uuid, id: Uuid) -> Result<Instance, Refusal> {
+    match state.store.instance(&Tenant::organization(org), id).await {
+        Ok(instance) => Ok(instance),
+        Err(StoreError::NotFound { .. }) => Err(not_found("no such webhook")),
+        Err(err) => Err(unavailable(state, err)),
+    }
+}
+
+fn preprocess_flow(definition: &Definition) -> Option<&Flow> {
+    definition.flows.iter().find(|f| f.is_preprocess_flow)
+}
+
+/// The flow the request (or the preprocess flow's answer) names; an integration with one
+/// routable flow needs no name.
+fn named_flow<'d>(
+    definition: &'d Definition,
+    fields: &RoutingFields,
+    source: &Value,
+) -> Result<&'d Flow, Refusal> {
+    let routable: Vec<&Flow> = definition
+        .flows
+        .iter()
+        .filter(|f| !f.is_preprocess_flow && f.trigger.kind == TriggerType::Webhook)
+        .collect();
+    let path = fields.flow_name_field.as_deref().unwrap_or_default();
+    let Some(name) = text_at(source, path) else {
+        return match routable.as_slice() {
+            [only] => Ok(only),
+            _ => Err(refuse(
+                StatusCode::BAD_REQUEST,
+                format!("the request names no flow at `{path}`"),
+            )),
+        };
+    };
+    routable
+        .into_iter()
+        .find(|f| f.name == name)
+        .ok_or_else(|| not_found(format!("no webhook flow named {name:?}")))
+}
+
+fn flow_config(instance: &Instance, flow: &Flow) -> Result<Uuid, Refusal> {
+    let key = flow_identity(flow);
+    instance
+        .flow_configs
+        .iter()
+        .find(|c| c.flow_key == key)
+        .map(|c| c.id)
+        .ok_or_else(|| not_found(format!("the instance has no flow {:?}", flow.name)))
+}
+
+/// Runs the preprocess flow on the request and gives its result's `data`.
+async fn run_preprocess(
+    state: &AppState,
+    tenant: &Tenant,
+    (instance, flow): (&Instance, &Flow),
+    payload: &Value,
+) -> Result<Value, Refusal> {
+    let config = flow_config(instance, flow)?;
+    let new = NewExecution {
+        instance_id: instance.id,
+        customer_id: instance.customer_id,
+        flow_config_id: config,
+        flow_key: flow_identity(flow).to_string(),
+        is_synchronous: true,
+        trigger_payload: payload.clone(),
+        invoked_by: None,
+    };
+    let queued = state
+        .store
+        .enqueue_execution(tenant, new)
+        .await
+        .map_err(|e| unavailable(state, e))?;
+    state.signals.queued();
+    let ended = state
+        .signals
+        .wait_for_end(&state.store, tenant, queued.id, state.sync_timeout)
+        .await
+        .map_err(|e| unavailable(state, e))?;
+    match ended {
+        Some(done) if done.status == ExecutionStatus::Succeeded => Ok(done
+            .result
+            .and_then(|r| r.get("data").cloned())
+            .unwrap_or(Value::Null)),
+        Some(done) => Err(refuse(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the preprocess flow failed: {}",
+                done.error.unwrap_or_default()
+            ),
+        )),
+        None => Err(refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the preprocess flow gave no answer within {} s",
+                state.sync_timeout.as_secs()
+            ),
+        )),
+    }
+}
+
+/// The text at a dotted path (`headers.x-flow`, `results.body.data.name`); numbers count as
+/// text, header names are matched in lower case.
+fn text_at(source: &Value, path: &str) -> Option<String> {
+    let path = path.strip_prefix("results.").unwrap_or(path);
+    if path.is_empty() {
+        return None;
+    }
+    let mut current = source;
+    for segment in path.split('.') {
+        current = match current {
+            Value::Object(map) => map
+                .get(segment)
+                .or_else(|| map.get(&segment.to_ascii_lowercase()))?,
+            Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    match current {
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn routing_fields_are_dotted_paths_into_the_request() {
+        let request = json!({ "headers": { "x-flow": "Update" }, "body": { "data": { "customer": 42, "items": [{ "k": "v" }] } } });
+        assert_eq!(
+            text_at(&request, "headers.X-Flow").as_deref(),
+            Some("Update")
+        );
+        assert_eq!(
+            text_at(&request, "results.body.data.customer").as_deref(),
+            Some("42")
+        );
+        assert_eq!(
+            text_at(&request, "body.data.items.0.k").as_deref(),
+            Some("v")
+        );
+        assert_eq!(text_at(&request, "body.data.nope"), None);
+        assert_eq!(text_at(&request, ""), None);
+    }
+}
