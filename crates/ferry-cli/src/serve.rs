@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -45,6 +46,36 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "FERRY_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// How many executions this node runs at once; 0 runs no worker (the node only takes
+    /// requests).
+    #[arg(long, env = "FERRY_WORKER_CONCURRENCY", default_value_t = 32)]
+    worker_concurrency: usize,
+    /// Longest an execution may run, in seconds.
+    #[arg(long, env = "FERRY_EXECUTION_TIME_LIMIT", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    execution_time_limit: u64,
+    /// Longest a synchronous webhook waits for its execution's result, in seconds, before
+    /// answering 202 with the execution to poll.
+    #[arg(long, env = "FERRY_SYNC_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=900))]
+    sync_timeout: u64,
+}
+
+impl ServeArgs {
+    fn server_options(&self) -> ServerOptions {
+        let mut options = ServerOptions {
+            public_url: self.public_url.clone(),
+            sync_timeout: Duration::from_secs(self.sync_timeout),
+            ..ServerOptions::new(self.listen, &self.data_dir)
+        };
+        match options.worker.as_mut() {
+            Some(_) if self.worker_concurrency == 0 => options.worker = None,
+            Some(worker) => {
+                worker.concurrency = self.worker_concurrency;
+                worker.limits.time = Duration::from_secs(self.execution_time_limit);
+            }
+            None => {}
+        }
+        options
+    }
 }
 
 /// How log lines are written.
@@ -98,10 +129,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         owner_email: args.owner_email.clone(),
     };
     bootstrap::run(&store, &args.data_dir, &boot).await?;
-    let server_options = ServerOptions {
-        public_url: args.public_url.clone(),
-        ..ServerOptions::new(args.listen, &args.data_dir)
-    };
+    let server_options = args.server_options();
+    match &server_options.worker {
+        Some(worker) => {
+            tracing::info!(node = %worker.node_id, concurrency = worker.concurrency, "worker runs executions")
+        }
+        None => tracing::info!("no worker on this node: executions run on other nodes"),
+    }
     let handle = ferry_server::start(&server_options, store.clone()).await?;
     let stop = handle.stopper();
     tokio::spawn(async move {

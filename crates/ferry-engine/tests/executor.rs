@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use ferry_components::Builtins;
 use ferry_core::execution::{LogLine, Severity, StepResult};
-use ferry_engine::run::{Ended, Executor, Host, Invocation, Job, Outcome, Scope, States};
+use ferry_engine::run::{Ended, Executor, Host, Invocation, Job, Limits, Outcome, Scope, States};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -87,7 +87,10 @@ fn job(steps: &str, trigger: Value) -> Job {
         context,
         states: States::default(),
         checkpoints: HashMap::new(),
-        time_limit: Duration::from_secs(30),
+        limits: Limits {
+            time: Duration::from_secs(30),
+            ..Limits::default()
+        },
     }
 }
 
@@ -442,7 +445,7 @@ async fn the_time_limit_ends_a_step_that_runs_too_long() {
         "- name: Nap\n  action: sleep\n  inputs: { seconds: 5 }",
         json!({}),
     );
-    j.time_limit = Duration::from_millis(200);
+    j.limits.time = Duration::from_millis(200);
     let started = std::time::Instant::now();
     let (outcome, _) = run(j).await;
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -489,4 +492,23 @@ async fn a_run_whose_results_cannot_be_committed_is_interrupted_not_failed() {
     );
     let severities: Vec<Severity> = outcome.logs.iter().map(|l| l.severity).collect();
     assert!(severities.contains(&Severity::Warn));
+}
+
+#[tokio::test]
+async fn a_result_over_the_size_limit_fails_its_step_and_is_not_stored() {
+    let mut j = job(
+        "- name: Big\n  action: text.replace\n  inputs: { text: \"{{ 'x' * 2000 }}\", find: y, replacement: z }",
+        json!({}),
+    );
+    j.limits.result_bytes = 1000;
+    let (outcome, host) = run(j).await;
+    let Ended::Failed(error) = outcome.ended else {
+        panic!()
+    };
+    assert!(
+        error.contains("result is 2002 bytes, over the limit of 1000 bytes"),
+        "{error}"
+    );
+    let big = host.steps.lock().unwrap().last().cloned().unwrap();
+    assert!(big.results.is_none());
 }

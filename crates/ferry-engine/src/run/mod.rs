@@ -34,6 +34,27 @@ pub use state::{Scope, States};
 /// The default limit on an execution's run time: 15 minutes.
 pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(15 * 60);
 
+/// The default limit on one step's result, serialized: 100 MiB.
+pub const DEFAULT_MAX_RESULT_BYTES: usize = 100 * 1024 * 1024;
+
+/// What an execution may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How long it may run.
+    pub time: Duration,
+    /// How large one step's result may be, serialized as JSON.
+    pub result_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            time: DEFAULT_TIME_LIMIT,
+            result_bytes: DEFAULT_MAX_RESULT_BYTES,
+        }
+    }
+}
+
 /// What the executor asks of whoever runs it: committing step results, starting other flows,
 /// and telling whether the execution was cancelled.
 pub trait Host: Send + Sync {
@@ -85,8 +106,8 @@ pub struct Job {
     pub states: States,
     /// Results an earlier run of this execution committed, by step key.
     pub checkpoints: HashMap<String, Value>,
-    /// How long the execution may run.
-    pub time_limit: Duration,
+    /// What the execution may use.
+    pub limits: Limits,
 }
 
 /// How an execution ended.

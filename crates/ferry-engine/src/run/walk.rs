@@ -84,7 +84,7 @@ pub(super) struct Run<'a, H> {
     trigger: &'a Value,
     checkpoints: &'a HashMap<String, Value>,
     deadline: Instant,
-    time_limit: Duration,
+    limits: super::Limits,
     shared: Mutex<Shared>,
 }
 
@@ -97,8 +97,8 @@ impl<'a, H: Host> Run<'a, H> {
             context: &job.context,
             trigger: &job.trigger,
             checkpoints: &job.checkpoints,
-            deadline: Instant::now() + job.time_limit,
-            time_limit: job.time_limit,
+            deadline: Instant::now() + job.limits.time,
+            limits: job.limits,
             shared: Mutex::new(Shared {
                 logs: Vec::new(),
                 states: job.states.clone(),
@@ -216,7 +216,7 @@ impl<'a, H: Host> Run<'a, H> {
     fn over_time(&self) -> Halt {
         Halt::Failed(format!(
             "the execution ran past its time limit of {} s",
-            self.time_limit.as_secs()
+            self.limits.time.as_secs()
         ))
     }
 
@@ -237,7 +237,11 @@ impl<'a, H: Host> Run<'a, H> {
             format!("Running step {:?}", step.name),
             Some(&step.name),
         );
-        let results = match self.attempts(step, frame, &key).await {
+        let attempted = self
+            .attempts(step, frame, &key)
+            .await
+            .and_then(|results| self.within_limit(results));
+        let results = match attempted {
             Ok(results) => {
                 self.commit(&step.name, &key, frame, started, Ok(&results))
                     .await?;
@@ -344,6 +348,18 @@ impl<'a, H: Host> Run<'a, H> {
         }
     }
 
+    /// Refuses a result larger than the limit, as a failure of the step.
+    fn within_limit(&self, results: Value) -> Result<Value, Attempt> {
+        let size = json_size(&results);
+        if size > self.limits.result_bytes {
+            return Err(Attempt::Failed(format!(
+                "the step's result is {size} bytes, over the limit of {} bytes",
+                self.limits.result_bytes
+            )));
+        }
+        Ok(results)
+    }
+
     /// Commits a step's result (or error) with the log lines written so far.
     pub(super) async fn commit(
         &self,
@@ -396,4 +412,22 @@ pub(super) enum Attempt {
     Failed(String),
     /// The run must stop (time limit).
     Halt(Halt),
+}
+
+/// The length of a value written as JSON, without writing it anywhere.
+fn json_size(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing a `Value` into a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }

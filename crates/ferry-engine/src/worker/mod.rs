@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::definitions::Definitions;
-use crate::run::{Ended, Executor, Outcome, Scope, DEFAULT_TIME_LIMIT};
+use crate::run::{Ended, Executor, Limits, Outcome, Scope};
 use crate::signals::Signals;
 pub use host::INVOKE_TIMEOUT;
 use prepare::{Prepared, Unrunnable};
@@ -37,21 +37,22 @@ pub struct WorkerOptions {
     pub lease: Duration,
     /// How often an idle worker looks at the queue without being woken.
     pub poll_interval: Duration,
-    /// How long an execution may run.
-    pub time_limit: Duration,
+    /// What an execution may use.
+    pub limits: Limits,
     /// How long a stopping worker lets running executions finish.
     pub grace: Duration,
 }
 
 impl WorkerOptions {
-    /// Defaults: 32 executions at once, 30 s leases, 1 s polling, 15 min time limit, 30 s grace.
+    /// Defaults: 32 executions at once, 30 s leases, 1 s polling, 15 min and 100 MiB step
+    /// results per execution, 30 s grace.
     pub fn new(node_id: impl Into<String>) -> Self {
         WorkerOptions {
             node_id: node_id.into(),
             concurrency: 32,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
-            time_limit: DEFAULT_TIME_LIMIT,
+            limits: Limits::default(),
             grace: Duration::from_secs(30),
         }
     }

@@ -95,7 +95,7 @@ impl Worker {
             context,
             states: self.states(claimed, &instance, flow).await?,
             checkpoints: self.checkpoints(execution).await?,
-            time_limit: self.options.time_limit,
+            limits: self.options.limits,
         };
         Ok(Prepared {
             job,
