@@ -5,6 +5,8 @@ mod bad_input;
 mod components;
 mod customers;
 mod engine;
+mod examples;
+mod fake_api;
 mod harness;
 mod http;
 mod instances;
