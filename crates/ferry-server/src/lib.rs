@@ -152,7 +152,8 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
             definitions.clone(),
             signals.clone(),
             worker_options,
-        );
+        )
+        .with_observer(metrics.clone());
         tokio::spawn(worker.run(stop.subscribe()))
     });
     let state = AppState {

@@ -1,5 +1,5 @@
 //! Prometheus metrics, served at `/metrics`: HTTP requests by route and status, request
-//! latency by route, and store failures.
+//! latency by route, store failures, and executions ended by status with their durations.
 
 use std::time::Duration;
 
@@ -17,6 +17,11 @@ struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     method: String,
     route: String,
@@ -30,6 +35,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: HistogramFamily,
     store_errors: Counter,
+    executions: Family<StatusLabels, Counter>,
+    execution_duration: Histogram,
 }
 
 fn latency_histogram() -> Histogram {
@@ -44,6 +51,19 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
         let store_errors = Counter::default();
+        let executions = Family::<StatusLabels, Counter>::default();
+        // 1 ms to about 70 minutes.
+        let execution_duration = Histogram::new(exponential_buckets(0.001, 4.0, 12));
+        registry.register(
+            "ferry_executions",
+            "Executions ended, by status",
+            executions.clone(),
+        );
+        registry.register(
+            "ferry_execution_duration_seconds",
+            "Time from an execution's start to its end",
+            execution_duration.clone(),
+        );
         registry.register(
             "ferry_http_requests",
             "HTTP requests answered",
@@ -64,6 +84,8 @@ impl Metrics {
             requests,
             latency,
             store_errors,
+            executions,
+            execution_duration,
         }
     }
 
@@ -94,6 +116,16 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
+    }
+}
+
+impl ferry_engine::worker::Observer for Metrics {
+    fn execution_ended(&self, status: ferry_core::execution::ExecutionStatus, took: Duration) {
+        let status = status.as_str().to_string();
+        self.executions
+            .get_or_create(&StatusLabels { status })
+            .inc();
+        self.execution_duration.observe(took.as_secs_f64());
     }
 }
 

@@ -58,6 +58,12 @@ impl WorkerOptions {
     }
 }
 
+/// What a worker reports as executions end (metrics, for instance).
+pub trait Observer: Send + Sync {
+    /// An execution ended with `status` after running for `took` (since its first start).
+    fn execution_ended(&self, status: ExecutionStatus, took: Duration);
+}
+
 /// A worker; clones share everything.
 #[derive(Clone)]
 pub struct Worker {
@@ -66,6 +72,7 @@ pub struct Worker {
     signals: Arc<Signals>,
     executor: Arc<Executor>,
     options: Arc<WorkerOptions>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl Worker {
@@ -82,7 +89,14 @@ impl Worker {
             signals,
             executor: Arc::new(Executor::new()),
             options: Arc::new(options),
+            observer: None,
         }
+    }
+
+    /// Reports ended executions to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Runs executions until `stop` turns true, then lets running ones finish (up to the grace
@@ -263,7 +277,15 @@ impl Worker {
             .await
         {
             Ok(true) => {
-                tracing::debug!(execution = %id, status = ending.status.as_str(), "execution ended")
+                tracing::debug!(execution = %id, status = ending.status.as_str(), "execution ended");
+                if let Some(observer) = &self.observer {
+                    let started = claimed
+                        .execution
+                        .started_at
+                        .unwrap_or(claimed.execution.queued_at);
+                    let took = (chrono::Utc::now() - started).to_std().unwrap_or_default();
+                    observer.execution_ended(ending.status, took);
+                }
             }
             Ok(false) => {
                 tracing::info!(execution = %id, "execution was cancelled or taken over before it ended here")

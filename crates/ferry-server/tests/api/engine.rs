@@ -204,6 +204,31 @@ async fn a_webhook_execution_runs_its_steps_and_shows_them(store: &TestStore) {
         .gql("query ($id: ID!) { logs(executionResult: $id, severity: [WARN, ERROR]) { totalCount nodes { message } } }", json!({ "id": first }))
         .await;
     assert_eq!(warnings["logs"]["totalCount"], 1);
+    let mut metrics = String::new();
+    for _ in 0..20 {
+        metrics = server
+            .http
+            .get(format!("{}/metrics", server.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("ferry_executions_total{status=\"SUCCEEDED\"} 2") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        metrics.contains("ferry_executions_total{status=\"SUCCEEDED\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ferry_execution_duration_seconds_count 2"),
+        "{metrics}"
+    );
+
     let sends = server
         .gql("query ($id: ID!) { executionResult(id: $id) { stepResults(displayStepName: \"Send\") { totalCount } } }", json!({ "id": first }))
         .await;
