@@ -24,6 +24,18 @@ pub struct ExecutionFilter {
     pub status: Option<ExecutionStatus>,
     /// Executions a `flow.invoke` step of this execution started.
     pub invoked_by: Option<Uuid>,
+    /// Executions of this customer's instances.
+    pub customer_id: Option<Uuid>,
+    /// Executions of this flow config.
+    pub flow_config_id: Option<Uuid>,
+    /// Executions of the flow with this identity (stable key, else name).
+    pub flow_key: Option<String>,
+    /// Failed ones only (`false`), or ones without error only (`true`).
+    pub error_is_null: Option<bool>,
+    /// Started at or after this time.
+    pub started_at_gte: Option<DateTime<Utc>>,
+    /// Started at or before this time.
+    pub started_at_lte: Option<DateTime<Utc>>,
 }
 
 pub(crate) const COLUMNS: &str = "SELECT id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, error, \
@@ -47,6 +59,31 @@ fn push_where<DB: Dialect>(
     if let Some(invoker) = filter.invoked_by {
         sql.push(" AND invoked_by = ");
         DB::bind_uuid(sql, invoker);
+    }
+    if let Some(customer_id) = filter.customer_id {
+        sql.push(" AND customer_id = ");
+        DB::bind_uuid(sql, customer_id);
+    }
+    if let Some(flow_config_id) = filter.flow_config_id {
+        sql.push(" AND flow_config_id = ");
+        DB::bind_uuid(sql, flow_config_id);
+    }
+    if let Some(flow_key) = &filter.flow_key {
+        sql.push(" AND flow_key = ");
+        DB::bind_text(sql, flow_key.clone());
+    }
+    match filter.error_is_null {
+        Some(true) => sql.push(" AND error IS NULL"),
+        Some(false) => sql.push(" AND error IS NOT NULL"),
+        None => sql,
+    };
+    if let Some(at) = filter.started_at_gte {
+        sql.push(" AND started_at >= ");
+        DB::bind_time(sql, at);
+    }
+    if let Some(at) = filter.started_at_lte {
+        sql.push(" AND started_at <= ");
+        DB::bind_time(sql, at);
     }
     if let Some(status) = filter.status {
         sql.push(" AND status = ");

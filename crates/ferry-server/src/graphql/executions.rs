@@ -1,7 +1,7 @@
 //! Executions: `executionResults` and `executionResult`, newest first, with their result,
 //! step results, logs and lineage (who invoked them, whom they invoked).
 
-use async_graphql::{Context, Enum, Object, ID};
+use async_graphql::{Context, Enum, ErrorExtensions, Object, ID};
 use chrono::{DateTime, Utc};
 use ferry_core::execution::{Execution, ExecutionStatus};
 use ferry_core::id::{self, Kind};
@@ -176,6 +176,21 @@ impl Lineage {
     }
 }
 
+/// Decodes an id argument; the error names the argument.
+fn argument_id(
+    name: &str,
+    kind: Kind,
+    given: Option<ID>,
+) -> async_graphql::Result<Option<uuid::Uuid>> {
+    given
+        .map(|i| id::decode(kind, &i))
+        .transpose()
+        .map_err(|err| {
+            async_graphql::Error::new(format!("{name}: {err}"))
+                .extend_with(|_, e| e.set("code", "BAD_USER_INPUT"))
+        })
+}
+
 async fn list(
     ctx: &Context<'_>,
     filter: ExecutionFilter,
@@ -214,17 +229,27 @@ impl ExecutionQuery {
         &self,
         ctx: &Context<'_>,
         instance: Option<ID>,
+        customer: Option<ID>,
+        flow_config: Option<ID>,
+        #[graphql(desc = "The flow's stable key, or its name when it has none")] flow: Option<
+            String,
+        >,
         status: Option<StatusEnum>,
+        #[graphql(name = "error_Isnull")] error_is_null: Option<bool>,
+        #[graphql(name = "startedAt_Gte")] started_at_gte: Option<DateTime<Utc>>,
+        #[graphql(name = "startedAt_Lte")] started_at_lte: Option<DateTime<Utc>>,
         after: Option<String>,
         first: Option<i32>,
     ) -> async_graphql::Result<ExecutionConnection> {
-        let instance_id = instance
-            .map(|i| id::decode(Kind::Instance, &i))
-            .transpose()
-            .map_err(bad_input)?;
         let filter = ExecutionFilter {
-            instance_id,
+            instance_id: argument_id("instance", Kind::Instance, instance)?,
+            customer_id: argument_id("customer", Kind::Customer, customer)?,
+            flow_config_id: argument_id("flowConfig", Kind::InstanceFlowConfig, flow_config)?,
+            flow_key: flow,
             status: status.map(Into::into),
+            error_is_null,
+            started_at_gte,
+            started_at_lte,
             invoked_by: None,
         };
         list(ctx, filter, (first, after)).await

@@ -17,6 +17,8 @@ ferry_store::store_tests!(
     a_webhook_execution_runs_its_steps_and_shows_them,
     a_synchronous_webhook_answers_with_the_flows_response,
     a_running_execution_can_be_cancelled,
+    flow_invoke_runs_another_flow_and_links_both,
+    executions_are_filtered_by_flow_error_and_start_time,
 );
 
 const DEFINITION: &str = r#"
@@ -59,6 +61,15 @@ flows:
           statusCode: 201
           headers: { x-order: "{{ steps.trigger.results.body.data.id }}" }
           body: { received: "{{ steps.trigger.results.body.data }}" }
+  - name: Caller
+    trigger: { type: webhook, endpointSecurityType: unsecured }
+    steps:
+      - { name: Ask, action: flow.invoke, inputs: { flow: Answer, data: { id: 5 }, synchronous: true } }
+      - { name: Tell, action: flow.invoke, inputs: { flow: Answer, data: { id: 6 } } }
+  - name: Broken
+    trigger: { type: webhook, endpointSecurityType: unsecured }
+    steps:
+      - { name: Parse, action: format.jsonParse, inputs: { text: "not json" } }
   - name: Slow
     trigger: { type: webhook, endpointSecurityType: unsecured }
     steps:
@@ -316,4 +327,88 @@ async fn a_running_execution_can_be_cancelled(store: &TestStore) {
     );
     let bad = server.gql(cancel, json!({ "id": "nope" })).await;
     assert_eq!(bad["cancelExecution"]["errors"][0]["field"], "id");
+}
+
+async fn flow_invoke_runs_another_flow_and_links_both(store: &TestStore) {
+    let server = TestServer::start(store).await;
+    let (acme_url, _) = acme().await;
+    let urls = instance(&server, &acme_url).await;
+    let caller = post_order(&server, &urls["Caller"], json!({})).await;
+    let execution = ended(&server, &caller).await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    let ask = &execution["stepResults"]["nodes"][1];
+    assert_eq!(ask["stepName"], "Ask");
+    assert_eq!(
+        ask["results"],
+        json!({ "received": { "id": 5 } }),
+        "a synchronous invoke gives the flow's result"
+    );
+    let tell = &execution["stepResults"]["nodes"][2]["results"];
+    assert!(
+        tell["executionId"].is_string(),
+        "an asynchronous invoke gives the execution to follow"
+    );
+
+    let lineage = "query ($id: ID!) { executionResult(id: $id) { lineage { invokedBy { id } invoked { totalCount nodes { id lineage { invokedBy { id } } } } } } }";
+    let found = server.gql(lineage, json!({ "id": caller })).await;
+    let links = &found["executionResult"]["lineage"];
+    assert_eq!(links["invokedBy"], Value::Null);
+    assert_eq!(links["invoked"]["totalCount"], 2);
+    assert_eq!(
+        links["invoked"]["nodes"][0]["lineage"]["invokedBy"]["id"],
+        caller.as_str()
+    );
+}
+
+async fn executions_are_filtered_by_flow_error_and_start_time(store: &TestStore) {
+    let server = TestServer::start(store).await;
+    let (acme_url, _) = acme().await;
+    let urls = instance(&server, &acme_url).await;
+    let broken = post_order(&server, &urls["Broken"], json!({})).await;
+    let failed = ended(&server, &broken).await;
+    assert_eq!(failed["status"], "FAILED");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("step \"Parse\" failed: input `text`"),
+        "{error}"
+    );
+    let fine = post_order(&server, &urls["Sync Order"], json!({ "id": 1, "total": 1 })).await;
+    ended(&server, &fine).await;
+
+    let count = |filter: &'static str| {
+        let query = format!("{{ executionResults({filter}) {{ totalCount nodes {{ id }} }} }}");
+        let server = &server;
+        async move { server.gql(&query, json!({})).await["executionResults"].clone() }
+    };
+    assert_eq!(
+        count("error_Isnull: false").await["nodes"][0]["id"],
+        broken.as_str()
+    );
+    assert_eq!(count("error_Isnull: false").await["totalCount"], 1);
+    assert_eq!(count("error_Isnull: true").await["totalCount"], 1);
+    assert_eq!(count("flow: \"Broken\"").await["totalCount"], 1);
+    assert_eq!(count("status: FAILED").await["totalCount"], 1);
+    assert_eq!(
+        count("startedAt_Gte: \"2999-01-01T00:00:00Z\"").await["totalCount"],
+        0
+    );
+    assert_eq!(
+        count("startedAt_Gte: \"2000-01-01T00:00:00Z\"").await["totalCount"],
+        2
+    );
+    let bad = server
+        .gql_as(
+            &server.token,
+            "{ executionResults(customer: \"nope\") { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        bad.1["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("customer: invalid id"),
+        "{}",
+        bad.1
+    );
 }

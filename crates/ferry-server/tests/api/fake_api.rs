@@ -50,7 +50,7 @@ impl FakeApi {
                     let request = Received {
                         method: method.to_string(),
                         path: uri.path().to_string(),
-                            headers,
+                        headers,
                         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
                     };
                     let count = {
