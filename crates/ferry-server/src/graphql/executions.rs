@@ -225,6 +225,7 @@ pub struct ExecutionQuery;
 #[Object]
 impl ExecutionQuery {
     /// Executions the caller may see, newest first.
+    #[allow(clippy::too_many_arguments)] // One per GraphQL argument, as the API names them.
     async fn execution_results(
         &self,
         ctx: &Context<'_>,
