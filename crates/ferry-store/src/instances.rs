@@ -478,10 +478,20 @@ impl Store {
     /// Deletes an instance with its values and flow configs.
     pub async fn delete_instance(&self, tenant: &Tenant, id: Uuid) -> Result<Instance, StoreError> {
         let instance = self.instance(tenant, id).await?;
+        let gone = std::iter::once(id).chain(instance.flow_configs.iter().map(|c| c.id));
+        let at = now();
         write!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM instances WHERE org_id = $1 AND id = $2")
                 .bind(tenant.org_id).bind(id)
-                .execute(pool).await.map(|done| done.rows_affected())
+                .execute(&mut *tx).await?;
+            for webhook in gone {
+                sqlx::query("INSERT INTO deleted_webhooks (id, org_id, deleted_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+                    .bind(webhook).bind(tenant.org_id).bind(at)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
         })?;
         Ok(instance)
     }

@@ -17,6 +17,14 @@ impl Store {
         })?)
     }
 
+    /// Whether `id` (a flow config or an instance) belonged to an instance since deleted.
+    pub async fn webhook_deleted(&self, id: Uuid) -> Result<bool, StoreError> {
+        let found: Option<Uuid> = read!(self, pool => {
+            sqlx::query_scalar("SELECT id FROM deleted_webhooks WHERE id = $1").bind(id).fetch_optional(pool).await
+        })?;
+        Ok(found.is_some())
+    }
+
     /// The organization of integration `id`, if it exists.
     pub async fn integration_org(&self, id: Uuid) -> Result<Option<Uuid>, StoreError> {
         Ok(read!(self, pool => {

@@ -2,7 +2,8 @@
 //! request into the trigger payload, and commit a queued execution before answering
 //! `200 {"executionId"}` (with a `ferry-executionid` header).
 //!
-//! Answers (`DESIGN.md` 3.2): 404 for an unknown id, 409 for a paused instance, 401/403 for a
+//! Answers (`DESIGN.md` 3.2): 404 for an unknown id, 410 for a deleted instance's, 409 for a
+//! paused instance, 401/403 for a
 //! missing or wrong `Api-Key` on a secured endpoint, 413 over the body limit, 400 for a body
 //! that does not parse, 503 when the store is unavailable. Synchronous calls are queued like
 //! the others, then answered with the execution's result ([`super::respond`]).
@@ -94,8 +95,10 @@ async fn accept(
         .store
         .webhook_target(flow_config_id)
         .await
-        .map_err(|e| unavailable(state, e))?
-        .ok_or_else(not_found)?;
+        .map_err(|e| unavailable(state, e))?;
+    let Some(target) = target else {
+        return Err(missing(state, flow_config_id, raw_id).await);
+    };
     if !target.enabled {
         return Err(refuse(
             StatusCode::CONFLICT,
@@ -172,6 +175,18 @@ impl Endpoint {
         id::decode(Kind::Integration, raw)
             .ok()
             .map(Endpoint::Integration)
+    }
+}
+
+/// 410 for a webhook whose instance was deleted, else 404.
+pub(super) async fn missing(state: &AppState, id: Uuid, raw_id: &str) -> Refusal {
+    match state.store.webhook_deleted(id).await {
+        Ok(true) => refuse(
+            StatusCode::GONE,
+            "the instance behind this webhook was deleted",
+        ),
+        Ok(false) => refuse(StatusCode::NOT_FOUND, format!("no webhook {raw_id:?}")),
+        Err(err) => unavailable(state, err),
     }
 }
 

@@ -16,7 +16,7 @@ use ferry_store::{NewExecution, StoreError, Tenant};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::ingress::{definition, refuse, unavailable, Endpoint, Refusal};
+use super::ingress::{definition, missing, refuse, unavailable, Endpoint, Refusal};
 use crate::AppState;
 
 /// The flow config a request to `endpoint` runs.
@@ -46,7 +46,9 @@ async fn instance_specific(
         .instance_org(instance_id)
         .await
         .map_err(|e| unavailable(state, e))?;
-    let org = org.ok_or_else(|| not_found("no such webhook"))?;
+    let Some(org) = org else {
+        return Err(missing(state, instance_id, "").await);
+    };
     let instance = load_instance(state, org, instance_id).await?;
     let definition = definition(state, org, instance.version_id).await?;
     if definition.endpoint_type != EndpointType::InstanceSpecific {

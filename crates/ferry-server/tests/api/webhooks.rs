@@ -140,6 +140,7 @@ async fn webhooks_refuse_what_they_must(store: &TestStore) {
     }
     let pause = "mutation ($id: ID!) { updateInstance(input: { id: $id, enabled: false }) { errors { messages } } }";
     server.gql(pause, json!({ "id": instance })).await;
+    let paused_url = url.clone();
     let paused = server
         .http
         .post(&url)
@@ -182,6 +183,21 @@ async fn webhooks_refuse_what_they_must(store: &TestStore) {
     let addr = server.base.trim_start_matches("http://").to_string();
     let path = url.trim_start_matches(&server.base).to_string();
     assert!(oversized(&addr, &path).await.starts_with("HTTP/1.1 413"));
+
+    // A deleted instance's URL is gone, not unknown.
+    let delete =
+        "mutation ($id: ID!) { deleteInstance(input: { id: $id }) { errors { messages } } }";
+    let deleted = server.gql(delete, json!({ "id": instance })).await;
+    assert_eq!(deleted["deleteInstance"]["errors"], json!([]));
+    let gone = server
+        .http
+        .post(&paused_url)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 410);
+    assert!(gone.text().await.unwrap().contains("was deleted"));
 }
 
 /// Announces a 7 MB body and reads the answer before sending it.
