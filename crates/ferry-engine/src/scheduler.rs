@@ -53,10 +53,7 @@ pub struct CronSchedule {
 impl CronSchedule {
     /// Parses `cron` (five or six fields, or a preset) in `timezone` (UTC when `None`).
     pub fn parse(cron: &str, timezone: Option<&str>) -> Result<CronSchedule, ScheduleError> {
-        let zone = timezone.unwrap_or(DEFAULT_TIMEZONE);
-        let timezone: Tz = zone
-            .parse()
-            .map_err(|_| ScheduleError(format!("unknown time zone {zone:?}")))?;
+        let timezone = parse_timezone(timezone)?;
         let parsed = croner::Cron::new(cron)
             .with_seconds_optional()
             .parse()
@@ -95,6 +92,13 @@ impl CronSchedule {
             rfc3339(after)
         ))
     }
+}
+
+/// The IANA time zone named `zone` (UTC when `None`).
+pub fn parse_timezone(zone: Option<&str>) -> Result<Tz, ScheduleError> {
+    let zone = zone.unwrap_or(DEFAULT_TIMEZONE);
+    zone.parse()
+        .map_err(|_| ScheduleError(format!("unknown time zone {zone:?}")))
 }
 
 /// The next tick of `cron` in `timezone` strictly after `after`.

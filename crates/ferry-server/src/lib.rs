@@ -1,5 +1,5 @@
 //! Ferry's HTTP server: the GraphQL API at `/api`, `/healthz`, `/metrics`, and the first-start
-//! bootstrap.
+//! bootstrap; it runs the engine's scheduler beside it.
 //!
 //! One recipe, as in the rest of Ferry: [`ServerOptions`] say what to run, [`start`] runs it
 //! and gives back a [`Handle`] to learn the bound address, stop it and wait for it.
@@ -108,7 +108,7 @@ fn public_url(options: &ServerOptions, addr: SocketAddr) -> String {
     }
 }
 
-/// Binds `options.listen` and serves `store` until stopped.
+/// Binds `options.listen` and serves `store` until stopped, firing due schedules meanwhile.
 pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, ServerError> {
     let listener = TcpListener::bind(options.listen)
         .await
@@ -136,16 +136,23 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
         definitions,
         max_api_body_bytes: options.max_api_body_bytes,
     };
+    let scheduler = ferry_engine::scheduler::Scheduler::new(state.store.clone());
     let router = http::router(state);
     let (stop, mut stopped) = watch::channel(false);
+    let scheduler = tokio::spawn(scheduler.run(stopped.clone()));
     let task = tokio::spawn(async move {
         let until_stopped = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
-        axum::serve(listener, router)
+        let served = axum::serve(listener, router)
             .with_graceful_shutdown(until_stopped)
             .await
-            .map_err(ServerError::Serve)
+            .map_err(ServerError::Serve);
+        if served.is_err() {
+            scheduler.abort(); // No stop signal comes after a failure.
+        }
+        let _ = scheduler.await; // It ends on the same signal, after its round under way.
+        served
     });
     tracing::info!(%addr, "listening");
     Ok(Handle { addr, stop, task })

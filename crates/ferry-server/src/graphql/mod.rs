@@ -12,6 +12,7 @@ mod errors;
 mod executions;
 mod instances;
 mod integrations;
+mod lifecycle;
 mod organization;
 mod tokens;
 mod users;

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ferry_core::id::{self, Kind};
+use ferry_core::instance::FlowConfig;
 use ferry_definition::model::{EndpointSecurity, Flow};
 use ferry_definition::values::flow_identity;
 use ferry_definition::Definition;
@@ -236,22 +237,30 @@ fn add_urls(
     raw_id: &str,
     payload: &mut Value,
 ) {
-    let urls: Map<String, Value> = definition
+    let urls = webhook_urls(&state.public_url, definition, &target.flow_configs);
+    payload["webhookUrls"] = Value::Object(urls);
+    payload["invokeUrl"] = Value::String(format!("{}/trigger/{raw_id}", state.public_url));
+}
+
+/// The webhook URL of every flow of an instance, by flow name (a trigger payload's
+/// `webhookUrls`).
+pub(crate) fn webhook_urls(
+    public_url: &str,
+    definition: &Definition,
+    flow_configs: &[FlowConfig],
+) -> Map<String, Value> {
+    definition
         .flows
         .iter()
         .filter_map(|flow| {
-            let config = target
-                .flow_configs
+            let config = flow_configs
                 .iter()
                 .find(|c| c.flow_key == flow_identity(flow))?;
             let url = format!(
-                "{}/trigger/{}",
-                state.public_url,
+                "{public_url}/trigger/{}",
                 id::encode(Kind::InstanceFlowConfig, config.id)
             );
             Some((flow.name.clone(), Value::String(url)))
         })
-        .collect();
-    payload["webhookUrls"] = Value::Object(urls);
-    payload["invokeUrl"] = Value::String(format!("{}/trigger/{raw_id}", state.public_url));
+        .collect()
 }

@@ -5,4 +5,5 @@ pub(crate) mod ingress;
 pub mod payload;
 mod xml;
 
+pub(crate) use ingress::webhook_urls;
 pub use ingress::MAX_WEBHOOK_BODY_BYTES;

@@ -9,6 +9,7 @@ mod http;
 mod instances;
 mod integrations;
 mod schema;
+mod triggers;
 mod tutorial;
 mod users;
 mod webhooks;
