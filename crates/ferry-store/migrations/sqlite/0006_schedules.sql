@@ -6,6 +6,7 @@ CREATE TABLE schedules (
     org_id          BLOB NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     flow_config_id  BLOB PRIMARY KEY NOT NULL REFERENCES instance_flow_configs (id) ON DELETE CASCADE,
     instance_id     BLOB NOT NULL REFERENCES instances (id) ON DELETE CASCADE,
+    -- The flow's identity when deployed; firing reads the flow config's current one.
     flow_key        TEXT NOT NULL,
     cron            TEXT NOT NULL,
     timezone        TEXT NOT NULL,
