@@ -104,6 +104,7 @@ fn init_logging(format: LogFormat) {
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
+    let stop_requested = shutdown_signal();
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
     let url = args
@@ -139,7 +140,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let handle = ferry_server::start(&server_options, store.clone()).await?;
     let stop = handle.stopper();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        stop_requested.await;
         tracing::info!("shutting down: finishing in-flight requests");
         stop();
     });
@@ -149,25 +150,33 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Waits for SIGTERM or SIGINT. The handlers are registered when this is called, not when the
+/// future is first polled, so a signal that arrives while the server starts is not lost (nor
+/// does it kill the process outright).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
+        let terminate = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (terminate, interrupt) {
+                (Ok(mut terminate), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = terminate.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = interrupt.await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

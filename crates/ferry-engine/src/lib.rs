@@ -7,6 +7,7 @@
 //!   [`run::Host`] that commits each step's result;
 //! - [`worker`]: claims queued executions from the store and runs them with the store as host;
 //! - [`signals`]: wake-ups and completion notices between a node's ingress and its workers;
+//! - [`scheduler`]: cron schedules in time zones, and the loop that fires due schedules;
 //! - [`definitions`]: published definitions, parsed once per process.
 #![deny(missing_docs)]
 
@@ -14,5 +15,6 @@ pub mod condition;
 pub mod definitions;
 pub mod expr;
 pub mod run;
+pub mod scheduler;
 pub mod signals;
 pub mod worker;

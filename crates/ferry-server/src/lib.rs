@@ -1,5 +1,5 @@
 //! Ferry's HTTP server: the GraphQL API at `/api`, `/healthz`, `/metrics`, and the first-start
-//! bootstrap.
+//! bootstrap; it runs the engine's scheduler beside it.
 //!
 //! One recipe, as in the rest of Ferry: [`ServerOptions`] say what to run, [`start`] runs it
 //! and gives back a [`Handle`] to learn the bound address, stop it and wait for it.
@@ -124,7 +124,7 @@ fn public_url(options: &ServerOptions, addr: SocketAddr) -> String {
     }
 }
 
-/// Binds `options.listen` and serves `store` until stopped.
+/// Binds `options.listen` and serves `store` until stopped, firing due schedules meanwhile.
 pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, ServerError> {
     let listener = TcpListener::bind(options.listen)
         .await
@@ -166,7 +166,10 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
         sync_timeout: options.sync_timeout,
         max_api_body_bytes: options.max_api_body_bytes,
     };
+    let scheduler = ferry_engine::scheduler::Scheduler::new(state.store.clone());
+    let scheduler = tokio::spawn(scheduler.run(stop.subscribe()));
     let router = http::router(state);
+    let stop_all = stop.clone();
     let task = tokio::spawn(async move {
         let until_stopped = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
@@ -175,9 +178,14 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
             .with_graceful_shutdown(until_stopped)
             .await
             .map_err(ServerError::Serve);
+        if served.is_err() {
+            let _ = stop_all.send(true); // Stop the worker and the scheduler too.
+        }
+        // Both end on the stop signal, after the work under way.
         if let Some(worker) = worker {
             let _ = worker.await;
         }
+        let _ = scheduler.await;
         served
     });
     tracing::info!(%addr, "listening");

@@ -15,6 +15,23 @@ use crate::backend::{read, write, Dialect};
 use crate::page::{HasId, IdOrder, Listing, Page, PageRequest, Sort};
 use crate::{new_id, now, Direction, Store, StoreError, Tenant};
 
+/// Inserts `$execution` (an [`Execution`]) of organization `$org` through `$conn`, inside a
+/// `write!` body (a macro so that the one text serves both databases' connection types).
+macro_rules! insert_execution {
+    ($conn:expr, $org:expr, $execution:expr) => {{
+        let e: &ferry_core::execution::Execution = $execution;
+        sqlx::query(
+            "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, queued_at, invoked_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind($org).bind(e.id).bind(e.instance_id).bind(e.customer_id).bind(e.flow_config_id).bind(&e.flow_key)
+        .bind(e.status.as_str()).bind(e.is_synchronous).bind(sqlx::types::Json(&e.trigger_payload)).bind(e.queued_at).bind(e.invoked_by)
+        .execute($conn)
+        .await?;
+    }};
+}
+pub(crate) use insert_execution;
+
 /// Which executions a list returns.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionFilter {
@@ -108,6 +125,29 @@ pub struct NewExecution {
     pub trigger_payload: Value,
     /// The execution whose `flow.invoke` step asks for this one.
     pub invoked_by: Option<Uuid>,
+}
+
+impl NewExecution {
+    /// The execution as it is committed: queued now, with a new id.
+    pub(crate) fn queued(self) -> Execution {
+        Execution {
+            id: new_id(),
+            instance_id: self.instance_id,
+            customer_id: self.customer_id,
+            flow_config_id: self.flow_config_id,
+            flow_key: self.flow_key,
+            status: ExecutionStatus::Queued,
+            is_synchronous: self.is_synchronous,
+            trigger_payload: self.trigger_payload,
+            error: None,
+            queued_at: now(),
+            started_at: None,
+            ended_at: None,
+            attempt: 0,
+            result: None,
+            invoked_by: self.invoked_by,
+        }
+    }
 }
 
 /// What a webhook URL leads to: the instance's routing facts and flow configs (its config
@@ -236,34 +276,10 @@ impl Store {
         tenant: &Tenant,
         new: NewExecution,
     ) -> Result<Execution, StoreError> {
-        let execution = Execution {
-            id: new_id(),
-            instance_id: new.instance_id,
-            customer_id: new.customer_id,
-            flow_config_id: new.flow_config_id,
-            flow_key: new.flow_key,
-            status: ExecutionStatus::Queued,
-            is_synchronous: new.is_synchronous,
-            trigger_payload: new.trigger_payload,
-            error: None,
-            queued_at: now(),
-            started_at: None,
-            ended_at: None,
-            attempt: 0,
-            result: None,
-            invoked_by: new.invoked_by,
-        };
-        let e = &execution;
+        let execution = new.queued();
         write!(self, pool => {
-            sqlx::query(
-                "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, queued_at, invoked_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(tenant.org_id).bind(e.id).bind(e.instance_id).bind(e.customer_id).bind(e.flow_config_id).bind(&e.flow_key)
-            .bind(e.status.as_str()).bind(e.is_synchronous).bind(Json(&e.trigger_payload)).bind(e.queued_at).bind(e.invoked_by)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
+            insert_execution!(pool, tenant.org_id, &execution);
+            Ok::<_, sqlx::Error>(())
         })?;
         Ok(execution)
     }

@@ -20,6 +20,7 @@ pub mod page;
 mod records;
 mod routing;
 mod runs;
+mod schedules;
 pub mod secrets;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -41,6 +42,7 @@ pub use organizations::Bootstrapped;
 pub use page::{Direction, Page, PageRequest, Sort};
 pub use records::LogFilter;
 pub use runs::{Claimed, Ending, LeaseState, StateWrite};
+pub use schedules::{Cadence, NewSchedule, Schedule, Tick, TickOutcome};
 pub use tokens::{Authenticated, NewToken};
 pub use users::{UserFilter, UserKind, UserSortField};
 

@@ -364,13 +364,13 @@ pub struct InstancePayload {
 }
 
 impl InstancePayload {
-    fn failed(errors: Vec<FieldErrors>) -> Self {
+    pub(super) fn failed(errors: Vec<FieldErrors>) -> Self {
         Self {
             instance: None,
             errors,
         }
     }
-    fn from_result(
+    pub(super) fn from_result(
         ctx: &Context<'_>,
         result: Result<Instance, StoreError>,
     ) -> async_graphql::Result<Self> {
@@ -535,14 +535,14 @@ impl InstanceMutation {
         )
     }
 
-    /// Deploys an instance; refused, naming them, while variables lack values.
+    /// Deploys an instance; refused, naming them, while variables lack values or a schedule
+    /// cannot be computed. Starts its schedules and `instanceDeploy` flows.
     async fn deploy_instance(
         &self,
         ctx: &Context<'_>,
         input: InstanceIdInput,
     ) -> async_graphql::Result<InstancePayload> {
         let tenant = configurer(ctx)?;
-        let (api, _) = env(ctx);
         let instance = match find(ctx, &tenant, &input.id).await? {
             Ok(instance) => instance,
             Err(errors) => return Ok(InstancePayload::failed(errors)),
@@ -564,7 +564,7 @@ impl InstanceMutation {
                 messages,
             }]));
         }
-        InstancePayload::from_result(ctx, api.store.mark_deployed(&tenant, instance.id).await)
+        super::lifecycle::deploy(ctx, &tenant, &instance, &definition).await
     }
 
     /// Renames, describes, enables or pauses an instance, or moves it to another version.

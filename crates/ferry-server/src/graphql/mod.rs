@@ -13,6 +13,7 @@ mod errors;
 mod executions;
 mod instances;
 mod integrations;
+mod lifecycle;
 mod organization;
 mod runs;
 mod tokens;

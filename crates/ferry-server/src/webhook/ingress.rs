@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ferry_core::id::{self, Kind};
+use ferry_core::instance::FlowConfig;
 use ferry_definition::model::{EndpointSecurity, Flow};
 use ferry_definition::values::flow_identity;
 use ferry_definition::Definition;
@@ -311,23 +312,39 @@ fn add_urls(
     raw_id: &str,
     payload: &mut Value,
 ) {
-    let urls: Map<String, Value> = definition
+    let instance = (target.instance_id, target.integration_id);
+    let urls = webhook_urls(
+        &state.public_url,
+        definition,
+        instance,
+        &target.flow_configs,
+    );
+    payload["webhookUrls"] = Value::Object(urls);
+    payload["invokeUrl"] = Value::String(format!("{}/trigger/{raw_id}", state.public_url));
+}
+
+/// The webhook URL of every flow of an instance (given as its id and its integration's id), by
+/// flow name (a trigger payload's `webhookUrls`).
+pub(crate) fn webhook_urls(
+    public_url: &str,
+    definition: &Definition,
+    instance: (Uuid, Uuid),
+    flow_configs: &[FlowConfig],
+) -> Map<String, Value> {
+    definition
         .flows
         .iter()
         .filter_map(|flow| {
-            let config = target
-                .flow_configs
+            let config = flow_configs
                 .iter()
                 .find(|c| c.flow_key == flow_identity(flow))?;
             let owner = super::UrlOwner {
                 flow_config: config.id,
-                instance: target.instance_id,
-                integration: target.integration_id,
+                instance: instance.0,
+                integration: instance.1,
             };
-            let url = super::webhook_url(&state.public_url, definition.endpoint_type, owner);
+            let url = super::webhook_url(public_url, definition.endpoint_type, owner);
             Some((flow.name.clone(), Value::String(url)))
         })
-        .collect();
-    payload["webhookUrls"] = Value::Object(urls);
-    payload["invokeUrl"] = Value::String(format!("{}/trigger/{raw_id}", state.public_url));
+        .collect()
 }

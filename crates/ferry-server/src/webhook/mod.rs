@@ -9,6 +9,7 @@ pub(crate) mod respond;
 mod routing;
 mod xml;
 
+pub(crate) use ingress::webhook_urls;
 pub use ingress::MAX_WEBHOOK_BODY_BYTES;
 
 use ferry_core::id::{self, Kind};

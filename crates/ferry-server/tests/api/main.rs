@@ -13,6 +13,7 @@ mod instances;
 mod integrations;
 mod routing;
 mod schema;
+mod triggers;
 mod tutorial;
 mod users;
 mod webhooks;
