@@ -14,6 +14,7 @@ ferry_store::store_tests!(
     order_sync_posts_each_line_retrying_a_busy_erp_and_flags_large_orders,
     helpdesk_tickets_checks_signatures_and_answers_with_the_case,
     supplier_inventory_routes_stock_changes_to_the_accounts_instance,
+    supplier_inventory_reports_low_stock_on_its_schedule,
 );
 
 const ORDER_SYNC: &str = include_str!("../../../../examples/order-sync/integration.yml");
@@ -261,4 +262,56 @@ async fn supplier_inventory_routes_stock_changes_to_the_accounts_instance(store:
         venus_runs["executionResults"]["totalCount"], 1,
         "routed to Venus's instance"
     );
+}
+
+async fn supplier_inventory_reports_low_stock_on_its_schedule(store: &TestStore) {
+    let server = TestServer::start(store).await;
+    // Two pages of stock, then an empty one.
+    let supplier = FakeApi::start(|request, _| {
+        match (request.path.as_str(), request.query.as_str()) {
+            ("/accounts/acct-mars/stock", "page=1") => (
+                200,
+                json!({ "items": [{ "sku": "bolt", "level": 2 }, { "sku": "nut", "level": 50 }] }),
+            ),
+            ("/accounts/acct-mars/stock", "page=2") => {
+                (200, json!({ "items": [{ "sku": "gear", "level": 0 }] }))
+            }
+            ("/accounts/acct-mars/stock", _) => (200, json!({ "items": [] })),
+            _ => (200, json!({ "ok": true })),
+        }
+    })
+    .await;
+    let integration = server.publish(SUPPLIER).await;
+    let mars = server.customer("Mars", "acct-mars").await;
+    let values = json!([
+        { "key": "Supplier Base URL", "value": supplier.url },
+        { "key": "Report URL", "value": format!("{}/reports", supplier.url) },
+        { "key": "Sync Schedule", "value": "* * * * * *" },
+    ]);
+    let (instance, _) = server.instance(&integration, &mars, values).await;
+    deploy(&server, &instance).await;
+
+    let mut report = None;
+    for _ in 0..100 {
+        report = supplier
+            .received()
+            .into_iter()
+            .find(|r| r.path == "/reports");
+        if report.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let report = report.expect("a report within 10 s of deploying an every-second schedule");
+    assert_eq!(report.method, "POST");
+    assert_eq!(
+        report.body,
+        json!({ "account": "acct-mars", "skus": 3, "low": ["bolt", "gear"] })
+    );
+    let runs = server
+        .gql("query ($i: ID!) { executionResults(instance: $i, flow: \"Stock Report\", status: SUCCEEDED) { totalCount nodes { triggerPayload } } }", json!({ "i": instance }))
+        .await;
+    let runs = &runs["executionResults"];
+    assert!(runs["totalCount"].as_i64().unwrap() >= 1, "{runs}");
+    assert_eq!(runs["nodes"][0]["triggerPayload"]["cron"], "* * * * * *");
 }

@@ -14,6 +14,7 @@ use serde_json::Value;
 pub struct Received {
     pub method: String,
     pub path: String,
+    pub query: String,
     pub headers: HeaderMap,
     pub body: Value,
 }
@@ -50,6 +51,7 @@ impl FakeApi {
                     let request = Received {
                         method: method.to_string(),
                         path: uri.path().to_string(),
+                        query: uri.query().unwrap_or("").to_string(),
                         headers,
                         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
                     };
