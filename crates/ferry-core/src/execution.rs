@@ -15,6 +15,8 @@ pub enum ExecutionStatus {
     Succeeded,
     /// Ended with an error.
     Failed,
+    /// Ended with an error; an automatic retry is queued.
+    FailedRetryPending,
     /// Stopped on request.
     Cancelled,
 }
@@ -27,6 +29,7 @@ impl ExecutionStatus {
             ExecutionStatus::Running => "RUNNING",
             ExecutionStatus::Succeeded => "SUCCEEDED",
             ExecutionStatus::Failed => "FAILED",
+            ExecutionStatus::FailedRetryPending => "FAILED_RETRY_PENDING",
             ExecutionStatus::Cancelled => "CANCELLED",
         }
     }
@@ -38,6 +41,7 @@ impl ExecutionStatus {
             Self::Running,
             Self::Succeeded,
             Self::Failed,
+            Self::FailedRetryPending,
             Self::Cancelled,
         ]
         .into_iter()
@@ -78,6 +82,14 @@ pub struct Execution {
     pub result: Option<Value>,
     /// The execution whose `flow.invoke` step started this one.
     pub invoked_by: Option<Uuid>,
+    /// For an automatic retry: the execution it retries (the first of the chain).
+    pub retry_for: Option<Uuid>,
+    /// For an automatic retry: which one (1 for the first retry); 0 otherwise.
+    pub retry_attempt: i32,
+    /// For a replay: the execution it replays.
+    pub replay_for: Option<Uuid>,
+    /// A queued retry does not start before this time.
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 impl ExecutionStatus {
@@ -85,7 +97,10 @@ impl ExecutionStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            ExecutionStatus::Succeeded | ExecutionStatus::Failed | ExecutionStatus::Cancelled
+            ExecutionStatus::Succeeded
+                | ExecutionStatus::Failed
+                | ExecutionStatus::FailedRetryPending
+                | ExecutionStatus::Cancelled
         )
     }
 }

@@ -16,16 +16,22 @@ use crate::page::{HasId, IdOrder, Listing, Page, PageRequest, Sort};
 use crate::{new_id, now, Direction, Store, StoreError, Tenant};
 
 /// Inserts `$execution` (an [`Execution`]) of organization `$org` through `$conn`, inside a
-/// `write!` body (a macro so that the one text serves both databases' connection types).
+/// `write!` body (a macro so that the one text serves both databases' connection types), with
+/// `$key` (an `Option<&str>`) as its retry cancellation key.
 macro_rules! insert_execution {
-    ($conn:expr, $org:expr, $execution:expr) => {{
+    ($conn:expr, $org:expr, $execution:expr) => {
+        $crate::executions::insert_execution!($conn, $org, $execution, None::<&str>)
+    };
+    ($conn:expr, $org:expr, $execution:expr, $key:expr) => {{
         let e: &ferry_core::execution::Execution = $execution;
         sqlx::query(
-            "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, queued_at, invoked_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
+             trigger_payload, queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, cancellation_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind($org).bind(e.id).bind(e.instance_id).bind(e.customer_id).bind(e.flow_config_id).bind(&e.flow_key)
         .bind(e.status.as_str()).bind(e.is_synchronous).bind(sqlx::types::Json(&e.trigger_payload)).bind(e.queued_at).bind(e.invoked_by)
+        .bind(e.retry_for).bind(e.retry_attempt).bind(e.replay_for).bind(e.not_before).bind($key)
         .execute($conn)
         .await?;
     }};
@@ -56,7 +62,7 @@ pub struct ExecutionFilter {
 }
 
 pub(crate) const COLUMNS: &str = "SELECT id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, error, \
-     queued_at, started_at, ended_at, attempt, result, invoked_by FROM executions";
+     queued_at, started_at, ended_at, attempt, result, invoked_by, retry_for, retry_attempt, replay_for, not_before FROM executions";
 
 fn push_where<DB: Dialect>(
     sql: &mut QueryBuilder<'_, DB>,
@@ -125,6 +131,11 @@ pub struct NewExecution {
     pub trigger_payload: Value,
     /// The execution whose `flow.invoke` step asks for this one.
     pub invoked_by: Option<Uuid>,
+    /// The execution this one replays.
+    pub replay_for: Option<Uuid>,
+    /// The value of the flow's retry cancellation field in the payload: queuing this execution
+    /// cancels the queued retries of older ones with the same key.
+    pub cancellation_key: Option<String>,
 }
 
 impl NewExecution {
@@ -146,6 +157,10 @@ impl NewExecution {
             attempt: 0,
             result: None,
             invoked_by: self.invoked_by,
+            retry_for: None,
+            retry_attempt: 0,
+            replay_for: self.replay_for,
+            not_before: None,
         }
     }
 }
@@ -195,6 +210,10 @@ pub(crate) struct ExecutionRow {
     attempt: i32,
     result: Option<Json<Value>>,
     invoked_by: Option<Uuid>,
+    retry_for: Option<Uuid>,
+    retry_attempt: i32,
+    replay_for: Option<Uuid>,
+    not_before: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<ExecutionRow> for Execution {
@@ -219,6 +238,10 @@ impl TryFrom<ExecutionRow> for Execution {
             attempt: row.attempt,
             result: row.result.map(|json| json.0),
             invoked_by: row.invoked_by,
+            retry_for: row.retry_for,
+            retry_attempt: row.retry_attempt,
+            replay_for: row.replay_for,
+            not_before: row.not_before,
         })
     }
 }
@@ -276,9 +299,21 @@ impl Store {
         tenant: &Tenant,
         new: NewExecution,
     ) -> Result<Execution, StoreError> {
+        let key = new.cancellation_key.clone();
         let execution = new.queued();
         write!(self, pool => {
-            insert_execution!(pool, tenant.org_id, &execution);
+            let mut tx = pool.begin().await?;
+            insert_execution!(&mut *tx, tenant.org_id, &execution, key.as_deref());
+            if let Some(key) = &key {
+                // A newer request with the same key cancels the older requests' pending retries.
+                sqlx::query(
+                    "UPDATE executions SET status = 'CANCELLED', ended_at = $1, error = 'cancelled by a newer request with the same cancellation id' \
+                     WHERE flow_config_id = $2 AND cancellation_key = $3 AND status = 'QUEUED' AND retry_for IS NOT NULL AND id <> $4",
+                )
+                .bind(execution.queued_at).bind(execution.flow_config_id).bind(key).bind(execution.id)
+                .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
             Ok::<_, sqlx::Error>(())
         })?;
         Ok(execution)

@@ -146,6 +146,8 @@ fn queued(schedule: &Schedule, cadence: &dyn Cadence) -> Execution {
         is_synchronous: false,
         trigger_payload: cadence.payload(schedule),
         invoked_by: None,
+        replay_for: None,
+        cancellation_key: None,
     }
     .queued()
 }

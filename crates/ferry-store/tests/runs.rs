@@ -90,6 +90,8 @@ async fn enqueue(t: &TestStore, s: &Setup, payload: serde_json::Value) -> Uuid {
         is_synchronous: false,
         trigger_payload: payload,
         invoked_by: None,
+        replay_for: None,
+        cancellation_key: None,
     };
     t.store.enqueue_execution(&s.org, new).await.unwrap().id
 }

@@ -69,6 +69,8 @@ impl Host for StoreHost<'_> {
                 },
             }),
             invoked_by: Some(self.execution.id),
+            replay_for: None,
+            cancellation_key: None,
         };
         let store = &self.worker.store;
         let queued = store

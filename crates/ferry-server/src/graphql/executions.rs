@@ -26,6 +26,8 @@ pub enum StatusEnum {
     Succeeded,
     /// Ended with an error.
     Failed,
+    /// Ended with an error; an automatic retry is queued.
+    FailedRetryPending,
     /// Stopped on request.
     Cancelled,
 }
@@ -37,6 +39,7 @@ impl From<ExecutionStatus> for StatusEnum {
             ExecutionStatus::Running => StatusEnum::Running,
             ExecutionStatus::Succeeded => StatusEnum::Succeeded,
             ExecutionStatus::Failed => StatusEnum::Failed,
+            ExecutionStatus::FailedRetryPending => StatusEnum::FailedRetryPending,
             ExecutionStatus::Cancelled => StatusEnum::Cancelled,
         }
     }
@@ -49,6 +52,7 @@ impl From<StatusEnum> for ExecutionStatus {
             StatusEnum::Running => ExecutionStatus::Running,
             StatusEnum::Succeeded => ExecutionStatus::Succeeded,
             StatusEnum::Failed => ExecutionStatus::Failed,
+            StatusEnum::FailedRetryPending => ExecutionStatus::FailedRetryPending,
             StatusEnum::Cancelled => ExecutionStatus::Cancelled,
         }
     }

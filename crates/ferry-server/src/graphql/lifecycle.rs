@@ -228,6 +228,8 @@ async fn queue_deploy_flows(
             is_synchronous: false,
             trigger_payload: payload.clone(),
             invoked_by: None,
+            replay_for: None,
+            cancellation_key: None,
         };
         let execution = api.store.enqueue_execution(tenant, new).await?;
         tracing::info!(instance = %instance.id, flow = %flow.name, execution = %execution.id, "deploy queued an instanceDeploy execution");

@@ -126,6 +126,11 @@ async fn accept(
         flow.trigger.is_synchronous || header_is_true(&parts.headers, "ferry-synchronous");
     add_urls(state, &target, &definition, raw_id, &mut payload);
     let tenant = Tenant::organization(target.org_id);
+    let cancellation_key = flow
+        .retry_config
+        .as_ref()
+        .and_then(|retry| retry.unique_request_id_field.as_deref())
+        .and_then(|path| super::payload::text_at(&payload, path));
     let new = NewExecution {
         instance_id: target.instance_id,
         customer_id: target.customer_id,
@@ -134,6 +139,8 @@ async fn accept(
         is_synchronous: synchronous,
         trigger_payload: payload,
         invoked_by: None,
+        replay_for: None,
+        cancellation_key,
     };
     let execution = state
         .store

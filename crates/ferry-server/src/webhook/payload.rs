@@ -165,6 +165,30 @@ async fn multipart(content_type: &str, body: Bytes) -> Result<Value, MalformedBo
     Ok(Value::Object(map))
 }
 
+/// The text at a dotted path (`headers.x-flow`, `results.body.data.name`); numbers count as
+/// text, header names are matched in lower case.
+pub fn text_at(source: &Value, path: &str) -> Option<String> {
+    let path = path.strip_prefix("results.").unwrap_or(path);
+    if path.is_empty() {
+        return None;
+    }
+    let mut current = source;
+    for segment in path.split('.') {
+        current = match current {
+            Value::Object(map) => map
+                .get(segment)
+                .or_else(|| map.get(&segment.to_ascii_lowercase()))?,
+            Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    match current {
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
@@ -267,5 +291,24 @@ mod tests {
         );
         let empty = payload("application/json", b"").await.unwrap();
         assert_eq!(empty["body"]["data"], Value::Null);
+    }
+
+    #[test]
+    fn routing_fields_are_dotted_paths_into_the_request() {
+        let request = json!({ "headers": { "x-flow": "Update" }, "body": { "data": { "customer": 42, "items": [{ "k": "v" }] } } });
+        assert_eq!(
+            text_at(&request, "headers.X-Flow").as_deref(),
+            Some("Update")
+        );
+        assert_eq!(
+            text_at(&request, "results.body.data.customer").as_deref(),
+            Some("42")
+        );
+        assert_eq!(
+            text_at(&request, "body.data.items.0.k").as_deref(),
+            Some("v")
+        );
+        assert_eq!(text_at(&request, "body.data.nope"), None);
+        assert_eq!(text_at(&request, ""), None);
     }
 }
