@@ -121,14 +121,15 @@ async fn a_deploy_starts_schedules_and_queues_instance_deploy_flows(store: &Test
         .collect();
     let on_deploy = of_flow(&queued, "On Deploy");
     assert_eq!(on_deploy.len(), 1, "one execution per deploy");
-    assert_eq!(on_deploy[0]["status"], "QUEUED");
+    // Queued by the deploy; the node's worker may have run it since.
+    assert!(["QUEUED", "RUNNING", "SUCCEEDED"].contains(&on_deploy[0]["status"].as_str().unwrap()));
     assert_eq!(
         on_deploy[0]["triggerPayload"],
         json!({ "event": "instanceDeploy", "webhookUrls": urls, "body": { "data": null } })
     );
 
     for tick in of_flow(&queued, "Every Second") {
-        assert_eq!(tick["status"], "QUEUED");
+        assert!(["QUEUED", "RUNNING", "SUCCEEDED"].contains(&tick["status"].as_str().unwrap()));
         let payload = &tick["triggerPayload"];
         assert_eq!(payload["cron"], "* * * * * *");
         assert_eq!(payload["timezone"], "Europe/Paris");
