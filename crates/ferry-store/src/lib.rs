@@ -20,6 +20,7 @@ pub mod page;
 mod records;
 mod runs;
 pub mod secrets;
+mod test_instances;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;
@@ -40,6 +41,7 @@ pub use organizations::Bootstrapped;
 pub use page::{Direction, Page, PageRequest, Sort};
 pub use records::LogFilter;
 pub use runs::{Claimed, Ending, LeaseState, StateWrite};
+pub use test_instances::DraftShape;
 pub use tokens::{Authenticated, NewToken};
 pub use users::{UserFilter, UserKind, UserSortField};
 

@@ -14,6 +14,7 @@ mod instances;
 mod integrations;
 mod organization;
 mod runs;
+mod test_instances;
 mod tokens;
 mod users;
 

@@ -172,7 +172,7 @@ async fn definition_of(
     let org = Tenant::organization(target.org_id);
     let version = state
         .store
-        .integration_version(&org, target.version_id)
+        .instance_version(&org, target.version_id)
         .await
         .map_err(|e| unavailable(state, e))?;
     state.definitions.of(&version).map_err(|err| {

@@ -10,6 +10,7 @@ mod http;
 mod instances;
 mod integrations;
 mod schema;
+mod test_instances;
 mod tutorial;
 mod users;
 mod webhooks;
