@@ -115,9 +115,14 @@ impl IntegrationVersionNode {
     async fn id(&self) -> ID {
         ID(id::encode(Kind::IntegrationVersion, self.0.id))
     }
-    /// 1, 2, 3…
+    /// 1, 2, 3…; 0 for the draft snapshot a test instance runs.
     async fn version_number(&self) -> i32 {
         self.0.version_number
+    }
+    /// Whether this is the snapshot of the draft that the integration's test instance runs
+    /// (replaced on each import, never among `versions`, not for customers' instances).
+    async fn is_draft(&self) -> bool {
+        self.0.is_draft
     }
     /// Why it was published.
     async fn comment(&self) -> &str {

@@ -33,7 +33,7 @@ const IMPORT: &str =
                       integration { id } errors { field messages } } }";
 
 const TEST_INSTANCE: &str = "query ($id: ID!) { integration(id: $id) { versions { totalCount } testInstance { \
-                             id name customer { name externalId isSystem } integrationVersion { versionNumber } \
+                             id name customer { name externalId isSystem } integrationVersion { versionNumber isDraft } \
                              configVariables { nodes { key value } } \
                              flowConfigs { nodes { flow { name } webhookUrl } } } } }";
 
@@ -91,7 +91,11 @@ async fn an_imported_draft_runs_on_its_test_instance_before_publishing(store: &T
         test["customer"],
         json!({ "name": "Test Customer", "externalId": "testCustomerExternalId", "isSystem": true })
     );
-    assert_eq!(test["integrationVersion"]["versionNumber"], 0, "the draft");
+    assert_eq!(
+        test["integrationVersion"],
+        json!({ "versionNumber": 0, "isDraft": true }),
+        "the draft"
+    );
     let url = test["flowConfigs"]["nodes"][0]["webhookUrl"].clone();
     assert_eq!(test["flowConfigs"]["nodes"][0]["flow"]["name"], "Greet");
 
