@@ -191,3 +191,78 @@ pub async fn fetch_all(
         }
     }
 }
+
+/// Follows a connection as it grows: each [`Follow::next`] gives the nodes added since the
+/// previous call, resuming from the last cursor. `query` takes `$after: String` (and whatever
+/// `variables` holds) and selects `nodes { id … } pageInfo { hasNextPage endCursor }` at `path`.
+pub struct Follow {
+    query: String,
+    variables: Value,
+    path: Vec<&'static str>,
+    cursor: String,
+    seen: std::collections::HashSet<String>,
+}
+
+impl Follow {
+    /// A follower of the connection at `path` in `query`'s answer.
+    pub fn new(query: impl Into<String>, variables: Value, path: &[&'static str]) -> Follow {
+        Follow {
+            query: query.into(),
+            variables,
+            path: path.to_vec(),
+            cursor: String::new(),
+            seen: Default::default(),
+        }
+    }
+
+    /// The nodes added since the previous call (every page of them).
+    pub async fn next(&mut self, client: &Client) -> anyhow::Result<Vec<Value>> {
+        let mut fresh = Vec::new();
+        loop {
+            let (nodes, more) = self.page(client).await?;
+            fresh.extend(nodes);
+            if !more {
+                return Ok(fresh);
+            }
+        }
+    }
+
+    /// The next page of new nodes, and whether more pages follow it.
+    pub async fn page(&mut self, client: &Client) -> anyhow::Result<(Vec<Value>, bool)> {
+        self.variables["after"] = Value::String(self.cursor.clone());
+        let data = client.request(&self.query, self.variables.clone()).await?;
+        let connection = self
+            .path
+            .iter()
+            .try_fold(&data, |v, key| v.get(key))
+            .ok_or_else(|| anyhow!("unexpected answer"))?;
+        let nodes = connection["nodes"].as_array().cloned().unwrap_or_default();
+        let fresh = nodes
+            .into_iter()
+            .filter(|node| self.first_sight(node))
+            .collect();
+        let info = &connection["pageInfo"];
+        if let Some(cursor) = info["endCursor"].as_str() {
+            self.cursor = cursor.to_string();
+        }
+        Ok((fresh, info["hasNextPage"].as_bool() == Some(true)))
+    }
+
+    /// Nodes never given before, read again from the start: lines committed out of id order
+    /// (by concurrent loop iterations) are behind the cursor, so a last sweep finds them.
+    pub async fn sweep(&mut self, client: &Client) -> anyhow::Result<Vec<Value>> {
+        let cursor = std::mem::take(&mut self.cursor);
+        let missed = self.next(client).await;
+        if self.cursor.is_empty() {
+            self.cursor = cursor;
+        }
+        missed
+    }
+
+    fn first_sight(&mut self, node: &Value) -> bool {
+        match node["id"].as_str() {
+            Some(id) => self.seen.insert(id.to_string()),
+            None => true,
+        }
+    }
+}

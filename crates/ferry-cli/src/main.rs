@@ -1,5 +1,5 @@
 //! `ferry`: runs the server (`ferry serve`) and manages a running one over its GraphQL API
-//! (`ferry customers:list`, `ferry users:create`, …).
+//! (`ferry customers:list`, `ferry integrations:flows:test`, `ferry logs:list --tail`, …).
 //!
 //! Commands are named like the reference platform's CLI topics (`topic:verb`). Every list
 //! command takes `--output table|json|yaml|csv`, `--columns`, `--filter`, `--sort` and
@@ -87,7 +87,10 @@ enum Command {
     /// List the flows of an integration's draft.
     #[command(name = "integrations:flows:list")]
     IntegrationsFlowsList(commands::integrations::FlowsArgs),
-    /// Delete an integration and its versions.
+    /// Run a flow of an integration's draft on its test instance and follow the execution.
+    #[command(name = "integrations:flows:test")]
+    IntegrationsFlowsTest(commands::flow_test::TestArgs),
+    /// Delete an integration, its versions and its test instance.
     #[command(name = "integrations:delete")]
     IntegrationsDelete(commands::integrations::DeleteArgs),
     /// Create an instance of an integration for a customer.
@@ -108,6 +111,18 @@ enum Command {
     /// Delete an instance.
     #[command(name = "instances:delete")]
     InstancesDelete(commands::instances::InstanceArgs),
+    /// List executions, newest first.
+    #[command(name = "executions:list")]
+    ExecutionsList(commands::executions::ListArgs),
+    /// Show an execution: its status, timings, error, result and step results.
+    #[command(name = "executions:show")]
+    ExecutionsShow(commands::executions::ShowArgs),
+    /// Cancel a queued or running execution.
+    #[command(name = "executions:cancel")]
+    ExecutionsCancel(commands::executions::CancelArgs),
+    /// List execution log lines, oldest first, or follow them with --tail.
+    #[command(name = "logs:list")]
+    LogsList(commands::logs::ListArgs),
     /// Print the GraphQL schema (SDL) this binary serves.
     Schema,
 }
@@ -146,6 +161,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::IntegrationsList(args) => commands::integrations::list(&conn, args).await,
         Command::IntegrationsVersions(args) => commands::integrations::versions(&conn, args).await,
         Command::IntegrationsFlowsList(args) => commands::integrations::flows(&conn, args).await,
+        Command::IntegrationsFlowsTest(args) => commands::flow_test::test(&conn, args).await,
         Command::IntegrationsDelete(args) => commands::integrations::delete(&conn, args).await,
         Command::InstancesCreate(args) => commands::instances::create(&conn, args).await,
         Command::InstancesList(args) => commands::instances::list(&conn, args).await,
@@ -155,6 +171,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::instances::set_enabled(&conn, args, false).await
         }
         Command::InstancesDelete(args) => commands::instances::delete(&conn, args).await,
+        Command::ExecutionsList(args) => commands::executions::list(&conn, args).await,
+        Command::ExecutionsShow(args) => commands::executions::show(&conn, args).await,
+        Command::ExecutionsCancel(args) => commands::executions::cancel(&conn, args).await,
+        Command::LogsList(args) => commands::logs::list(&conn, args).await,
         Command::Schema => {
             print!("{}", ferry_server::graphql::sdl());
             Ok(())

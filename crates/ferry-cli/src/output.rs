@@ -239,6 +239,84 @@ fn header_text(key: &str) -> String {
     text
 }
 
+/// Prints rows as they arrive (`--tail`): JSON as one object per line, YAML as items of one
+/// growing list, CSV with its header once, tables as plain lines (no alignment across batches).
+pub struct Stream<'a> {
+    options: &'a ListOptions,
+    columns: &'a [Column],
+    chosen: Vec<&'a str>,
+    header_due: bool,
+}
+
+impl ListOptions {
+    /// A printer of rows as they arrive; `--sort` has no meaning there and is refused.
+    pub fn stream<'a>(&'a self, columns: &'a [Column]) -> anyhow::Result<Stream<'a>> {
+        if self.sort.is_some() {
+            bail!("--sort cannot be used with --tail: lines print as they arrive");
+        }
+        Ok(Stream {
+            chosen: self.chosen(columns)?,
+            options: self,
+            columns,
+            header_due: !self.no_header,
+        })
+    }
+}
+
+impl Stream<'_> {
+    /// Prints the rows that pass the filters.
+    pub fn print(&mut self, rows: Vec<Map<String, Value>>) -> anyhow::Result<()> {
+        let rows = self.options.keep(self.columns, rows)?;
+        let mut out = std::io::stdout().lock();
+        let chosen = &self.chosen;
+        let pick = |row: &Map<String, Value>| -> Map<String, Value> {
+            chosen
+                .iter()
+                .map(|key| {
+                    (
+                        key.to_string(),
+                        row.get(*key).cloned().unwrap_or(Value::Null),
+                    )
+                })
+                .collect()
+        };
+        match self.options.output {
+            Format::Json => {
+                for row in &rows {
+                    writeln!(out, "{}", serde_json::to_string(&pick(row))?)?;
+                }
+            }
+            Format::Yaml => {
+                for row in &rows {
+                    write!(out, "{}", serde_yaml::to_string(&[pick(row)])?)?;
+                }
+            }
+            Format::Csv => {
+                let picked: Vec<Map<String, Value>> = rows.iter().map(pick).collect();
+                write_csv(&mut out, chosen, &picked, self.header_due)?;
+                self.header_due = false;
+            }
+            Format::Table => {
+                for row in &rows {
+                    let cells: Vec<String> = chosen
+                        .iter()
+                        .map(|key| cell(row.get(*key).unwrap_or(&Value::Null)))
+                        .collect();
+                    writeln!(out, "{}", cells.join("  "))?;
+                }
+            }
+        }
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// Prints rows as an aligned table with headers, whatever the options (for tables inside a
+/// record, such as an execution's step results).
+pub fn print_table(columns: &[&str], rows: &[Map<String, Value>]) -> anyhow::Result<()> {
+    write_table(&mut std::io::stdout().lock(), columns, rows, true)
+}
+
 /// Prints one record: its id alone for `table`, the whole of it otherwise.
 pub fn print_item(item: &Value, options: &ItemOptions) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

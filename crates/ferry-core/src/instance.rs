@@ -13,7 +13,7 @@ pub struct Instance {
     pub customer_id: Uuid,
     /// The integration.
     pub integration_id: Uuid,
-    /// The published version it runs.
+    /// The published version it runs (a test instance: its integration's draft snapshot).
     pub version_id: Uuid,
     /// Unique per customer.
     pub name: String,
@@ -27,6 +27,8 @@ pub struct Instance {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Whether it is its integration's test instance (on the system customer, running the draft).
+    pub is_test: bool,
     /// The values set for its config variables.
     pub config_values: Vec<ConfigValue>,
     /// One per flow.

@@ -23,14 +23,15 @@ pub struct Integration {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A published, frozen version of an integration.
+/// A published, frozen version of an integration, or the snapshot of its draft that its test
+/// instance runs (`is_draft`, number 0, never listed among versions nor given to customers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntegrationVersion {
     /// Its uuid.
     pub id: Uuid,
     /// The integration.
     pub integration_id: Uuid,
-    /// 1, 2, 3… per integration.
+    /// 1, 2, 3… per integration; 0 for a draft snapshot.
     pub version_number: i32,
     /// The definition as published.
     pub definition: String,
@@ -40,6 +41,8 @@ pub struct IntegrationVersion {
     pub is_available: bool,
     /// Who published it.
     pub published_by: Option<Uuid>,
-    /// When.
+    /// When (for a draft snapshot: when the draft was imported).
     pub published_at: DateTime<Utc>,
+    /// Whether this is the snapshot of the draft a test instance runs (replaced on each import).
+    pub is_draft: bool,
 }

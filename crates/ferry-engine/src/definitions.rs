@@ -1,6 +1,8 @@
 //! Published definitions, parsed once. A published version never changes, so its parsed
 //! definition is kept by version id for the process's life: webhooks, instance queries and
-//! workers read it without parsing and checking the YAML again each time.
+//! workers read it without parsing and checking the YAML again each time. Draft snapshots (what
+//! test instances run) are parsed on each use instead: each import replaces them, so keeping
+//! them would only grow the map, and test runs are few.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,7 +31,9 @@ impl Definitions {
         }
         // Parsed outside the lock; two first uses at once both parse, and either result is right.
         let parsed = Arc::new(ferry_definition::parse(&version.definition, &Builtins)?);
-        self.lock().insert(version.id, parsed.clone());
+        if !version.is_draft {
+            self.lock().insert(version.id, parsed.clone());
+        }
         Ok(parsed)
     }
 

@@ -33,6 +33,7 @@ async fn scheduled_instance(store: &Store) -> (Tenant, uuid::Uuid) {
         name: "Ticker".into(),
         description: String::new(),
         definition: "v1".into(),
+        shape: Default::default(),
     };
     let integration = store.create_integration(&org, draft).await.unwrap();
     let version = store

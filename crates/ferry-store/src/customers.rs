@@ -362,8 +362,18 @@ impl Store {
     }
 
     /// Deletes a customer and, with it, its users (and everything else that is the customer's).
+    /// System customers stay: they hold the integrations' test instances.
     pub async fn delete_customer(&self, tenant: &Tenant, id: Uuid) -> Result<Customer, StoreError> {
         let customer = self.customer(tenant, id).await?;
+        if customer.is_system {
+            return Err(StoreError::Conflict {
+                field: "id",
+                message: format!(
+                    "{:?} is a system customer holding the integrations' test instances; it cannot be deleted",
+                    customer.name
+                ),
+            });
+        }
         let deleted = write!(self, pool => {
             sqlx::query("DELETE FROM customers WHERE org_id = $1 AND id = $2")
                 .bind(tenant.org_id).bind(id)

@@ -2,7 +2,9 @@
 //!
 //! What a definition requires (which values, which flows) is decided by the caller, which has
 //! the parsed definition; the store keeps what it is given, scoped to the tenant: customer
-//! users reach only their customer's instances.
+//! users reach only their customer's instances. Test instances (`test_instances.rs`) live on
+//! system customers, which hold nothing else; they follow their integration's draft and go
+//! with their integration.
 
 use chrono::{DateTime, Utc};
 use ferry_core::entity::Problems;
@@ -14,6 +16,7 @@ use uuid::Uuid;
 use crate::backend::{read, write, Dialect};
 use crate::error::is_unique_violation;
 use crate::page::{HasId, IdOrder, Listing, Page, PageRequest, Sort};
+use crate::test_instances::follow_flows;
 use crate::{new_id, now, Store, StoreError, Tenant};
 
 /// An instance to create.
@@ -72,6 +75,7 @@ struct InstanceRow {
     last_deployed_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    is_test: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -90,7 +94,7 @@ struct FlowConfigRow {
 
 const COLUMNS: &str =
     "SELECT id, customer_id, integration_id, version_id, name, description, enabled, \
-     last_deployed_at, created_at, updated_at FROM instances";
+     last_deployed_at, created_at, updated_at, is_test FROM instances";
 
 fn push_where<DB: Dialect>(
     sql: &mut QueryBuilder<'_, DB>,
@@ -125,6 +129,21 @@ fn push_where<DB: Dialect>(
 /// Where a secret of an instance is bound when sealed.
 fn secret_context(instance_id: Uuid, key: &str) -> String {
     format!("instance:{instance_id}:configVar:{key}")
+}
+
+/// Refuses to change what belongs to the integration's draft: a test instance's version and
+/// its existence.
+fn refuse_test(instance: &Instance, field: &'static str, what: &str) -> Result<(), StoreError> {
+    if !instance.is_test {
+        return Ok(());
+    }
+    Err(StoreError::Conflict {
+        field,
+        message: format!(
+            "{:?} is its integration's test instance: {what}",
+            instance.name
+        ),
+    })
 }
 
 fn check_name(name: &str) -> Result<(), StoreError> {
@@ -173,7 +192,16 @@ impl Store {
         new: NewInstance,
     ) -> Result<Instance, StoreError> {
         check_name(&new.name)?;
-        self.customer(tenant, new.customer_id).await?;
+        let customer = self.customer(tenant, new.customer_id).await?;
+        if customer.is_system {
+            return Err(StoreError::Conflict {
+                field: "customer",
+                message: format!(
+                    "{:?} is a system customer; it holds only test instances",
+                    customer.name
+                ),
+            });
+        }
         let version = self
             .integration_version(&Tenant::organization(tenant.org_id), new.version_id)
             .await?;
@@ -253,6 +281,7 @@ impl Store {
             last_deployed_at: row.last_deployed_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            is_test: row.is_test,
             config_values,
             flow_configs,
         })
@@ -389,6 +418,11 @@ impl Store {
         change: &VersionChange,
     ) -> Result<Instance, StoreError> {
         let current = self.instance(tenant, id).await?;
+        refuse_test(
+            &current,
+            "version",
+            "it runs the draft; import to change it",
+        )?;
         let version = self
             .integration_version(&Tenant::organization(tenant.org_id), change.version_id)
             .await?;
@@ -401,32 +435,7 @@ impl Store {
         let at = now();
         write!(self, pool => async {
             let mut tx = pool.begin().await?;
-            for (old, new) in &change.flow_renames {
-                sqlx::query("UPDATE instance_flow_configs SET flow_key = $1 WHERE org_id = $2 AND instance_id = $3 AND flow_key = $4")
-                    .bind(new).bind(tenant.org_id).bind(id).bind(old)
-                    .execute(&mut *tx).await?;
-            }
-            for (old, new) in &change.var_renames {
-                sqlx::query("UPDATE instance_config_values SET var_key = $1 WHERE org_id = $2 AND instance_id = $3 AND var_key = $4")
-                    .bind(new).bind(tenant.org_id).bind(id).bind(old)
-                    .execute(&mut *tx).await?;
-            }
-            for flow_key in &change.flow_keys {
-                sqlx::query(
-                    "INSERT INTO instance_flow_configs (org_id, id, instance_id, flow_key, api_keys, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                     ON CONFLICT (instance_id, flow_key) DO NOTHING",
-                )
-                .bind(tenant.org_id).bind(new_id()).bind(id).bind(flow_key).bind(Json(Vec::<String>::new())).bind(at)
-                .execute(&mut *tx).await?;
-            }
-            let existing: Vec<String> = sqlx::query_scalar("SELECT flow_key FROM instance_flow_configs WHERE org_id = $1 AND instance_id = $2")
-                .bind(tenant.org_id).bind(id)
-                .fetch_all(&mut *tx).await?;
-            for gone in existing.iter().filter(|k| !change.flow_keys.contains(k)) {
-                sqlx::query("DELETE FROM instance_flow_configs WHERE org_id = $1 AND instance_id = $2 AND flow_key = $3")
-                    .bind(tenant.org_id).bind(id).bind(gone)
-                    .execute(&mut *tx).await?;
-            }
+            follow_flows!(&mut *tx, tenant.org_id, id, change, at);
             sqlx::query("UPDATE instances SET version_id = $1, updated_at = $2 WHERE org_id = $3 AND id = $4")
                 .bind(change.version_id).bind(at).bind(tenant.org_id).bind(id)
                 .execute(&mut *tx).await?;
@@ -475,9 +484,11 @@ impl Store {
         self.instance(tenant, id).await
     }
 
-    /// Deletes an instance with its values and flow configs.
+    /// Deletes an instance with its values and flow configs (a test instance goes only with
+    /// its integration).
     pub async fn delete_instance(&self, tenant: &Tenant, id: Uuid) -> Result<Instance, StoreError> {
         let instance = self.instance(tenant, id).await?;
+        refuse_test(&instance, "id", "it goes when its integration is deleted")?;
         let gone = std::iter::once(id).chain(instance.flow_configs.iter().map(|c| c.id));
         let at = now();
         write!(self, pool => {

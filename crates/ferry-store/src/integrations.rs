@@ -1,5 +1,8 @@
 //! Integrations: a draft definition per integration (YAML text, already checked by the caller)
 //! and its published versions, numbered 1, 2, 3… and frozen once published.
+//!
+//! Creating an integration or replacing its draft also keeps its test instance on the draft,
+//! in the same transaction (`test_instances.rs`).
 
 use chrono::{DateTime, Utc};
 use ferry_core::integration::{Integration, IntegrationVersion};
@@ -12,9 +15,11 @@ use crate::error::{is_foreign_key_violation, is_unique_violation};
 use crate::page::{
     HasId, IdOrder, KeyType, KeyValue, Keyed, Listing, Page, PageRequest, Sort, SortField,
 };
+use crate::test_instances::{keep_test_instance, DraftShape, TestSync};
 use crate::{new_id, now, Store, StoreError, Tenant};
 
-/// What an import writes: the definition's name, description and text.
+/// What an import writes: the definition's name, description and text, and the shape of its
+/// flows that the test instance follows.
 #[derive(Debug, Clone)]
 pub struct IntegrationDraft {
     /// The definition's `name`.
@@ -23,6 +28,8 @@ pub struct IntegrationDraft {
     pub description: String,
     /// The YAML text.
     pub definition: String,
+    /// The draft's flows and renames, for its test instance.
+    pub shape: DraftShape,
 }
 
 /// Which integrations a list returns.
@@ -105,6 +112,7 @@ struct VersionRow {
     is_available: bool,
     published_by: Option<Uuid>,
     published_at: DateTime<Utc>,
+    is_draft: bool,
 }
 
 impl From<VersionRow> for IntegrationVersion {
@@ -118,6 +126,7 @@ impl From<VersionRow> for IntegrationVersion {
             is_available: row.is_available,
             published_by: row.published_by,
             published_at: row.published_at,
+            is_draft: row.is_draft,
         }
     }
 }
@@ -136,11 +145,12 @@ impl Keyed<IntegrationSortField> for Integration {
 }
 
 const INTEGRATION_COLUMNS: &str = "SELECT id, name, description, draft, created_at, updated_at, \
-     (SELECT MAX(v.version_number) FROM integration_versions v WHERE v.integration_id = integrations.id) AS latest_version \
+     (SELECT MAX(v.version_number) FROM integration_versions v WHERE v.integration_id = integrations.id AND v.is_draft = FALSE) AS latest_version \
      FROM integrations";
 
 const VERSION_COLUMNS: &str =
-    "SELECT id, integration_id, version_number, definition, comment, is_available, published_by, published_at FROM integration_versions";
+    "SELECT id, integration_id, version_number, definition, comment, is_available, published_by, published_at, is_draft \
+     FROM integration_versions";
 
 /// Tenancy: the organization's rows; customer users see no integrations here.
 fn push_tenant<DB: Dialect>(sql: &mut QueryBuilder<'_, DB>, tenant: &Tenant) {
@@ -176,12 +186,13 @@ fn name_taken(name: &str) -> StoreError {
 }
 
 impl Store {
-    /// Creates an integration from a checked draft.
+    /// Creates an integration from a checked draft, with its test instance.
     pub async fn create_integration(
         &self,
         tenant: &Tenant,
         draft: IntegrationDraft,
     ) -> Result<Integration, StoreError> {
+        let system = self.system_customer(tenant).await?;
         let at = now();
         let integration = Integration {
             id: new_id(),
@@ -193,15 +204,26 @@ impl Store {
             updated_at: at,
         };
         let i = &integration;
-        let result = write!(self, pool => {
+        let sync = TestSync {
+            org_id: tenant.org_id,
+            integration_id: i.id,
+            name: &i.name,
+            customer_id: system.id,
+            definition: &i.draft,
+            shape: &draft.shape,
+            at,
+        };
+        let result = write!(self, pool => async {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO integrations (org_id, id, name, description, draft, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
             )
             .bind(tenant.org_id).bind(i.id).bind(&i.name).bind(&i.description).bind(&i.draft).bind(i.created_at)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-        });
+            .execute(&mut *tx)
+            .await?;
+            keep_test_instance!(&mut *tx, sync);
+            tx.commit().await
+        }.await);
         match result {
             Ok(_) => Ok(integration),
             Err(err) if is_unique_violation(&err) => Err(name_taken(&integration.name)),
@@ -209,7 +231,8 @@ impl Store {
         }
     }
 
-    /// Replaces an integration's draft (and so its name and description).
+    /// Replaces an integration's draft (and so its name and description), moving its test
+    /// instance onto the new draft.
     pub async fn replace_draft(
         &self,
         tenant: &Tenant,
@@ -217,14 +240,26 @@ impl Store {
         draft: IntegrationDraft,
     ) -> Result<Integration, StoreError> {
         self.integration(tenant, id).await?;
+        let system = self.system_customer(tenant).await?;
         let at = now();
-        let result = write!(self, pool => {
+        let sync = TestSync {
+            org_id: tenant.org_id,
+            integration_id: id,
+            name: &draft.name,
+            customer_id: system.id,
+            definition: &draft.definition,
+            shape: &draft.shape,
+            at,
+        };
+        let result = write!(self, pool => async {
+            let mut tx = pool.begin().await?;
             sqlx::query("UPDATE integrations SET name = $1, description = $2, draft = $3, updated_at = $4 WHERE org_id = $5 AND id = $6")
                 .bind(&draft.name).bind(&draft.description).bind(&draft.definition).bind(at).bind(tenant.org_id).bind(id)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        });
+                .execute(&mut *tx)
+                .await?;
+            keep_test_instance!(&mut *tx, sync);
+            tx.commit().await
+        }.await);
         match result {
             Ok(_) => self.integration(tenant, id).await,
             Err(err) if is_unique_violation(&err) => Err(name_taken(&draft.name)),
@@ -283,20 +318,26 @@ impl Store {
         Ok(count)
     }
 
-    /// Deletes an integration and its versions; refused while instances of it exist.
+    /// Deletes an integration, its versions and its test instance; refused while customers'
+    /// instances of it exist.
     pub async fn delete_integration(
         &self,
         tenant: &Tenant,
         id: Uuid,
     ) -> Result<Integration, StoreError> {
         let integration = self.integration(tenant, id).await?;
-        let result = write!(self, pool => {
+        let result = write!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM instances WHERE org_id = $1 AND integration_id = $2 AND is_test = TRUE")
+                .bind(tenant.org_id).bind(id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM integrations WHERE org_id = $1 AND id = $2")
                 .bind(tenant.org_id).bind(id)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        });
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }.await);
         match result {
             Ok(_) => Ok(integration),
             Err(err) if is_foreign_key_violation(&err) => Err(StoreError::Conflict {
@@ -333,7 +374,7 @@ impl Store {
                 return Ok(None);
             }
             let (draft, number): (String, i32) = sqlx::query_as(
-                "SELECT draft, (SELECT COALESCE(MAX(version_number), 0) + 1 FROM integration_versions WHERE integration_id = $1) \
+                "SELECT draft, (SELECT COALESCE(MAX(version_number), 0) + 1 FROM integration_versions WHERE integration_id = $1 AND is_draft = FALSE) \
                  FROM integrations WHERE id = $1",
             )
             .bind(id)
@@ -361,6 +402,7 @@ impl Store {
             is_available: true,
             published_by,
             published_at: at,
+            is_draft: false,
         })
     }
 
@@ -384,7 +426,7 @@ impl Store {
         let rows: Vec<VersionRow> = read!(self, pool => {
             let mut sql = QueryBuilder::new(VERSION_COLUMNS);
             push_tenant(&mut sql, tenant);
-            sql.push(" AND integration_id = ");
+            sql.push(" AND is_draft = FALSE AND integration_id = ");
             Dialect::bind_uuid(&mut sql, integration_id);
             if let Some(available) = is_available {
                 sql.push(" AND is_available = ");
@@ -407,7 +449,7 @@ impl Store {
         let count: i64 = read!(self, pool => {
             let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM integration_versions");
             push_tenant(&mut sql, tenant);
-            sql.push(" AND integration_id = ");
+            sql.push(" AND is_draft = FALSE AND integration_id = ");
             Dialect::bind_uuid(&mut sql, integration_id);
             if let Some(available) = is_available {
                 sql.push(" AND is_available = ");
@@ -418,17 +460,38 @@ impl Store {
         Ok(count)
     }
 
-    /// One published version.
+    /// One published version (draft snapshots are not found here: they are not for customers).
     pub async fn integration_version(
         &self,
         tenant: &Tenant,
         id: Uuid,
+    ) -> Result<IntegrationVersion, StoreError> {
+        self.version_row(tenant, id, false).await
+    }
+
+    /// The version an instance runs: a published one, or a test instance's draft snapshot.
+    pub async fn instance_version(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+    ) -> Result<IntegrationVersion, StoreError> {
+        self.version_row(tenant, id, true).await
+    }
+
+    async fn version_row(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+        with_drafts: bool,
     ) -> Result<IntegrationVersion, StoreError> {
         let row: Option<VersionRow> = read!(self, pool => {
             let mut sql = QueryBuilder::new(VERSION_COLUMNS);
             push_tenant(&mut sql, tenant);
             sql.push(" AND id = ");
             Dialect::bind_uuid(&mut sql, id);
+            if !with_drafts {
+                sql.push(" AND is_draft = FALSE");
+            }
             sql.build_query_as().fetch_optional(pool).await
         })?;
         row.map(IntegrationVersion::from)

@@ -22,6 +22,7 @@ mod routing;
 mod runs;
 mod schedules;
 pub mod secrets;
+mod test_instances;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;
@@ -43,6 +44,7 @@ pub use page::{Direction, Page, PageRequest, Sort};
 pub use records::LogFilter;
 pub use runs::{Claimed, Ending, LeaseState, StateWrite};
 pub use schedules::{Cadence, NewSchedule, Schedule, Tick, TickOutcome};
+pub use test_instances::DraftShape;
 pub use tokens::{Authenticated, NewToken};
 pub use users::{UserFilter, UserKind, UserSortField};
 

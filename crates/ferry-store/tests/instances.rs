@@ -45,6 +45,7 @@ async fn setup(t: &TestStore) -> Setup {
         name: "Orders".into(),
         description: String::new(),
         definition: "v1".into(),
+        shape: Default::default(),
     };
     let integration = t.store.create_integration(&org, draft).await.unwrap();
     let version = t
@@ -149,6 +150,7 @@ async fn instances_keep_values_and_flow_configs_with_secrets_sealed(t: &TestStor
     let page = PageRequest::first_page();
     let enabled = InstanceFilter {
         enabled: Some(true),
+        is_system: Some(false),
         ..Default::default()
     };
     assert_eq!(
@@ -333,6 +335,7 @@ async fn version_changes_carry_renamed_flows_and_values(t: &TestStore) {
                 name: "Other".into(),
                 description: String::new(),
                 definition: "x".into(),
+                shape: Default::default(),
             },
         )
         .await

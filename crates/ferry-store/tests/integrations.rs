@@ -25,6 +25,7 @@ fn draft(name: &str, text: &str) -> IntegrationDraft {
         name: name.into(),
         description: format!("{name} does things"),
         definition: text.into(),
+        shape: Default::default(),
     }
 }
 

@@ -53,6 +53,7 @@ async fn setup(t: &TestStore) -> Setup {
         name: "Orders".into(),
         description: String::new(),
         definition: "v1".into(),
+        shape: Default::default(),
     };
     let integration = store.create_integration(&org, draft).await.unwrap();
     let version = store

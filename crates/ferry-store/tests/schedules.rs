@@ -79,6 +79,7 @@ async fn setup(t: &TestStore, flows: usize) -> Setup {
         name: "Reports".into(),
         description: String::new(),
         definition: "v1".into(),
+        shape: Default::default(),
     };
     let integration = store.create_integration(&org, draft).await.unwrap();
     let version = store

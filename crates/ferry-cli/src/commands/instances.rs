@@ -50,6 +50,9 @@ pub struct ListArgs {
     /// Only this customer's instances (id, external id or name).
     #[arg(short, long)]
     customer: Option<String>,
+    /// Include the integrations' test instances (on the system customer).
+    #[arg(long)]
+    include_system: bool,
     #[command(flatten)]
     output: ListOptions,
 }
@@ -105,13 +108,14 @@ pub async fn list(conn: &Connection, args: ListArgs) -> anyhow::Result<()> {
         None => None,
     };
     let query = format!(
-        "query ($after: String, $customer: ID) {{ instances(after: $after, first: 500, customer: $customer) {{ \
+        "query ($after: String, $customer: ID, $isSystem: Boolean) {{ \
+           instances(after: $after, first: 500, customer: $customer, isSystem: $isSystem) {{ \
            nodes {{ {FIELDS} }} pageInfo {{ hasNextPage endCursor }} }} }}"
     );
     let rows = fetch_all(
         &client,
         &query,
-        json!({ "customer": customer }),
+        json!({ "customer": customer, "isSystem": (!args.include_system).then_some(false) }),
         &["instances"],
     )
     .await?;
@@ -173,7 +177,7 @@ async fn act(
 }
 
 /// An instance's id from its id or its (unambiguous) name.
-async fn resolve(client: &Client, instance: &str) -> anyhow::Result<String> {
+pub async fn resolve(client: &Client, instance: &str) -> anyhow::Result<String> {
     if id::decode(Kind::Instance, instance).is_ok() {
         return Ok(instance.to_string());
     }

@@ -1,4 +1,5 @@
-//! `ferry integrations:import|export|publish|list|versions|delete`.
+//! `ferry integrations:import|export|publish|list|versions|flows:list|delete`
+//! (`integrations:flows:test` is in `flow_test.rs`).
 
 use std::path::PathBuf;
 
@@ -259,7 +260,7 @@ pub async fn delete(conn: &Connection, args: DeleteArgs) -> anyhow::Result<()> {
 }
 
 /// An integration's id from its id or name.
-async fn resolve(client: &Client, integration: &str) -> anyhow::Result<String> {
+pub async fn resolve(client: &Client, integration: &str) -> anyhow::Result<String> {
     if id::decode(Kind::Integration, integration).is_ok() {
         return Ok(integration.to_string());
     }

@@ -1,7 +1,10 @@
 //! The management commands, one file per topic.
 
 pub mod customers;
+pub mod executions;
+pub mod flow_test;
 pub mod instances;
 pub mod integrations;
+pub mod logs;
 pub mod me;
 pub mod users;

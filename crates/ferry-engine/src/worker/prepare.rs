@@ -54,7 +54,7 @@ impl Worker {
             None => {
                 let version = self
                     .store
-                    .integration_version(&tenant, instance.version_id)
+                    .instance_version(&tenant, instance.version_id)
                     .await?;
                 self.definitions.of(&version).map_err(|e| {
                     Unrunnable::Invalid(format!("its integration version does not parse: {e}"))

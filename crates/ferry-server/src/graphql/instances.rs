@@ -28,6 +28,7 @@ use crate::graphql::errors::{
     bad_input, denied, domain_errors, payload_errors, query_error, FieldErrors,
 };
 use crate::graphql::integrations::{FlowNode, IntegrationNode, IntegrationVersionNode};
+use crate::graphql::test_instances::shape_of;
 use crate::webhook::{webhook_url, UrlOwner};
 
 /// An integration version deployed for one customer.
@@ -191,7 +192,7 @@ async fn version_of(
     let (api, actor) = env(ctx);
     let org = Tenant::organization(actor.tenant.org_id);
     api.store
-        .integration_version(&org, instance.version_id)
+        .instance_version(&org, instance.version_id)
         .await
         .map_err(|e| query_error(ctx, e))
 }
@@ -595,24 +596,12 @@ impl InstanceMutation {
                 }
             };
             let definition = published(ctx, &version)?;
-            let renames = &definition.rename_attributes;
+            let shape = shape_of(&definition);
             let change = VersionChange {
                 version_id: version.id,
-                flow_keys: definition
-                    .flows
-                    .iter()
-                    .map(|f| flow_identity(f).to_string())
-                    .collect(),
-                flow_renames: renames
-                    .flows
-                    .iter()
-                    .map(|r| (r.old_name.clone(), r.new_name.clone()))
-                    .collect(),
-                var_renames: renames
-                    .required_config_vars
-                    .iter()
-                    .map(|r| (r.old_name.clone(), r.new_name.clone()))
-                    .collect(),
+                flow_keys: shape.flow_keys,
+                flow_renames: shape.flow_renames,
+                var_renames: shape.var_renames,
             };
             if let Err(err) = api
                 .store

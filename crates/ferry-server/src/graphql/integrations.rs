@@ -21,6 +21,7 @@ use crate::graphql::env;
 use crate::graphql::errors::{
     bad_input, denied, domain_errors, payload_errors, query_error, FieldErrors,
 };
+use crate::graphql::test_instances::shape_of;
 
 /// An integration: its draft definition and its published versions.
 #[derive(Clone)]
@@ -47,6 +48,15 @@ impl IntegrationNode {
     /// The draft's flows.
     async fn flows(&self) -> async_graphql::Result<Vec<FlowNode>> {
         flows_of(&self.0.draft)
+    }
+    /// The instance, on the organization's system customer, that runs the draft so that its
+    /// flows can be tried before publishing (null until the integration is next imported, for
+    /// integrations imported before test instances existed).
+    async fn test_instance(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::graphql::instances::InstanceNode>> {
+        crate::graphql::test_instances::test_instance_of(ctx, self.0.id).await
     }
     /// The latest published version's number; null before the first publish.
     async fn version_number(&self) -> Option<i32> {
@@ -105,9 +115,14 @@ impl IntegrationVersionNode {
     async fn id(&self) -> ID {
         ID(id::encode(Kind::IntegrationVersion, self.0.id))
     }
-    /// 1, 2, 3…
+    /// 1, 2, 3…; 0 for the draft snapshot a test instance runs.
     async fn version_number(&self) -> i32 {
         self.0.version_number
+    }
+    /// Whether this is the snapshot of the draft that the integration's test instance runs
+    /// (replaced on each import, never among `versions`, not for customers' instances).
+    async fn is_draft(&self) -> bool {
+        self.0.is_draft
     }
     /// Why it was published.
     async fn comment(&self) -> &str {
@@ -443,7 +458,7 @@ pub struct IntegrationMutation;
 #[Object]
 impl IntegrationMutation {
     /// Checks a YAML definition and stores it as a new integration, or as the draft of
-    /// `integrationId`.
+    /// `integrationId`; either way the integration's test instance now runs it.
     async fn import_integration(
         &self,
         ctx: &Context<'_>,
@@ -469,6 +484,7 @@ impl IntegrationMutation {
             Err(invalid) => return Ok(IntegrationPayload::failed(definition_errors(invalid))),
         };
         let draft = IntegrationDraft {
+            shape: shape_of(&definition),
             name: definition.name,
             description: definition.description,
             definition: input.definition,
@@ -555,7 +571,8 @@ impl IntegrationMutation {
         )
     }
 
-    /// Deletes an integration and its versions.
+    /// Deletes an integration, its versions and its test instance (refused while customers'
+    /// instances of it exist).
     async fn delete_integration(
         &self,
         ctx: &Context<'_>,

@@ -16,6 +16,7 @@ mod integrations;
 mod lifecycle;
 mod organization;
 mod runs;
+mod test_instances;
 mod tokens;
 mod users;
 

@@ -256,7 +256,7 @@ pub(super) async fn definition(
     let org = Tenant::organization(org_id);
     let version = state
         .store
-        .integration_version(&org, version_id)
+        .instance_version(&org, version_id)
         .await
         .map_err(|e| unavailable(state, e))?;
     state.definitions.of(&version).map_err(|err| {

@@ -13,6 +13,7 @@ mod instances;
 mod integrations;
 mod routing;
 mod schema;
+mod test_instances;
 mod triggers;
 mod tutorial;
 mod users;

@@ -1,12 +1,13 @@
-//! The `ferry` binary end to end: `ferry serve` as a real process on a loopback port, and the
-//! management commands against it, on SQLite and PostgreSQL.
+//! The basics of the `ferry` binary end to end: first start, customers, users and login,
+//! errors, SIGTERM, integrations and instances.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ferry_store::testing::TestStore;
-use serde_json::Value;
+
+use crate::harness::{failure, Served, FERRY};
 
 ferry_store::store_tests!(
     first_start_then_customers_from_the_command_line,
@@ -16,129 +17,6 @@ ferry_store::store_tests!(
     integrations_from_the_command_line,
     instances_from_the_command_line,
 );
-
-const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
-
-struct Served {
-    child: Child,
-    url: String,
-    data_dir: tempfile::TempDir,
-    home: tempfile::TempDir,
-}
-
-impl Served {
-    fn start(store: &TestStore) -> Served {
-        let port = free_port();
-        let data_dir = tempfile::tempdir().unwrap();
-        let home = tempfile::tempdir().unwrap();
-        let child = spawn_server(store, port, data_dir.path());
-        let served = Served {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            data_dir,
-            home,
-        };
-        served.wait_ready();
-        served
-    }
-
-    /// Starts the server again on the same data directory and port.
-    fn restart(&mut self, store: &TestStore) {
-        let port: u16 = self.url.rsplit(':').next().unwrap().parse().unwrap();
-        self.child = spawn_server(store, port, self.data_dir.path());
-        self.wait_ready();
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            let health = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
-            if health.is_ok() && Path::new(&self.data_dir.path().join("owner.token")).exists() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("ferry serve did not start within 20 s");
-    }
-
-    /// Runs `ferry ARGS` as a user on the server's machine: URL set, token from the data dir.
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args, self.data_dir.path()).output().unwrap()
-    }
-
-    fn command(&self, args: &[&str], data_dir: &Path) -> Command {
-        let mut command = Command::new(FERRY);
-        command
-            .args(args)
-            .env("FERRY_URL", &self.url)
-            .env("FERRY_DATA_DIR", data_dir)
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.home.path().join(".config"))
-            .env_remove("FERRY_API_KEY");
-        command
-    }
-
-    /// Runs `ferry ARGS`, which must succeed; returns its standard output.
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "ferry {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `ferry serve` on `port`: SQLite in its data directory by default, or the test's PostgreSQL schema.
-fn spawn_server(store: &TestStore, port: u16, data_dir: &Path) -> Child {
-    let mut command = Command::new(FERRY);
-    command
-        .arg("serve")
-        .env("FERRY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("FERRY_DATA_DIR", data_dir)
-        .env("FERRY_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if store.store.kind() == "postgres" {
-        command.env("FERRY_DATABASE_URL", &store.url);
-    } else {
-        command.env_remove("FERRY_DATABASE_URL");
-    }
-    command.spawn().unwrap()
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Standard error of a command that must fail: one line, exit status 1.
-fn failure(output: Output) -> String {
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "expected failure, got {:?}",
-        output.status
-    );
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
-    stderr.trim_end().to_string()
-}
 
 async fn first_start_then_customers_from_the_command_line(store: &TestStore) {
     let served = Served::start(store);
@@ -409,7 +287,7 @@ async fn sigterm_stops_the_server_cleanly(store: &TestStore) {
     );
 }
 
-const ORDERS: &str = include_str!("../../ferry-definition/tests/fixtures/orders.yml");
+const ORDERS: &str = include_str!("../../../ferry-definition/tests/fixtures/orders.yml");
 
 async fn integrations_from_the_command_line(store: &TestStore) {
     let served = Served::start(store);
