@@ -137,14 +137,15 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
         source,
     })?;
     let metrics = Arc::new(metrics::Metrics::new());
+    let signals = Arc::new(Signals::default());
     let definitions = Arc::new(ferry_engine::definitions::Definitions::default());
     let api = graphql::Api {
         store: store.clone(),
         metrics: metrics.clone(),
         public_url: public_url(options, addr),
         definitions: definitions.clone(),
+        signals: signals.clone(),
     };
-    let signals = Arc::new(Signals::default());
     let (stop, mut stopped) = watch::channel(false);
     let worker = options.worker.clone().map(|worker_options| {
         let worker = Worker::new(

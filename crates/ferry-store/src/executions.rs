@@ -59,6 +59,12 @@ pub struct ExecutionFilter {
     pub started_at_gte: Option<DateTime<Utc>>,
     /// Started at or before this time.
     pub started_at_lte: Option<DateTime<Utc>>,
+    /// Replays only (`false`) or originals only (`true`).
+    pub replay_for_is_null: Option<bool>,
+    /// Replays of this execution.
+    pub replay_for: Option<Uuid>,
+    /// Automatic retries of this execution.
+    pub retry_for: Option<Uuid>,
 }
 
 pub(crate) const COLUMNS: &str = "SELECT id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, error, \
@@ -94,6 +100,19 @@ fn push_where<DB: Dialect>(
     if let Some(flow_key) = &filter.flow_key {
         sql.push(" AND flow_key = ");
         DB::bind_text(sql, flow_key.clone());
+    }
+    match filter.replay_for_is_null {
+        Some(true) => sql.push(" AND replay_for IS NULL"),
+        Some(false) => sql.push(" AND replay_for IS NOT NULL"),
+        None => sql,
+    };
+    if let Some(original) = filter.replay_for {
+        sql.push(" AND replay_for = ");
+        DB::bind_uuid(sql, original);
+    }
+    if let Some(original) = filter.retry_for {
+        sql.push(" AND retry_for = ");
+        DB::bind_uuid(sql, original);
     }
     match filter.error_is_null {
         Some(true) => sql.push(" AND error IS NULL"),
@@ -312,6 +331,12 @@ impl Store {
                 )
                 .bind(execution.queued_at).bind(execution.flow_config_id).bind(key).bind(execution.id)
                 .execute(&mut *tx).await?;
+                // Their earlier attempts no longer wait for a retry.
+                sqlx::query(
+                    "UPDATE executions SET status = 'FAILED' WHERE flow_config_id = $1 AND cancellation_key = $2 AND status = 'FAILED_RETRY_PENDING'",
+                )
+                .bind(execution.flow_config_id).bind(key)
+                .execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok::<_, sqlx::Error>(())
@@ -382,14 +407,46 @@ impl Store {
             });
         }
         write!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "UPDATE executions SET status = 'CANCELLED', ended_at = $1, error = 'cancelled' \
                  WHERE id = $2 AND org_id = $3 AND status IN ('QUEUED', 'RUNNING')",
             )
             .bind(now()).bind(id).bind(tenant.org_id)
-            .execute(pool).await.map(|done| done.rows_affected())
+            .execute(&mut *tx).await?;
+            if let Some(root) = current.retry_for {
+                // A cancelled retry ends its chain: the earlier attempts failed for good.
+                sqlx::query(
+                    "UPDATE executions SET status = 'FAILED' WHERE status = 'FAILED_RETRY_PENDING' AND (id = $1 OR retry_for = $1)",
+                )
+                .bind(root).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(())
         })?;
         self.execution(tenant, id).await
+    }
+
+    /// Queues a replay of execution `id`: the same flow of the same instance, with the same
+    /// trigger payload, linked to it.
+    pub async fn replay_execution(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+    ) -> Result<Execution, StoreError> {
+        let original = self.execution(tenant, id).await?;
+        let new = NewExecution {
+            instance_id: original.instance_id,
+            customer_id: original.customer_id,
+            flow_config_id: original.flow_config_id,
+            flow_key: original.flow_key,
+            is_synchronous: false,
+            trigger_payload: original.trigger_payload,
+            invoked_by: None,
+            replay_for: Some(id),
+            cancellation_key: None,
+        };
+        self.enqueue_execution(tenant, new).await
     }
 
     /// How many executions match.

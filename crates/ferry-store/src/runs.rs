@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::backend::{read, write, Backend};
 use crate::executions::{ExecutionRow, COLUMNS};
 use crate::records::insert_logs;
-use crate::{now, Store, StoreError};
+use crate::{new_id, now, Store, StoreError};
 
 /// An execution a worker holds, with its organization.
 #[derive(Debug, Clone)]
@@ -43,12 +43,46 @@ pub enum LeaseState {
 /// How an execution ended.
 #[derive(Debug, Clone)]
 pub struct Ending {
-    /// SUCCEEDED, FAILED or CANCELLED.
+    /// SUCCEEDED, FAILED, FAILED_RETRY_PENDING or CANCELLED.
     pub status: ExecutionStatus,
     /// Why it failed.
     pub error: Option<String>,
     /// The last step's result, for a synchronous caller.
     pub result: Option<Value>,
+    /// With FAILED_RETRY_PENDING: when the automatic retry, queued with the ending, may start.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+impl Ending {
+    /// Ended well, with this final result.
+    pub fn succeeded(result: Option<Value>) -> Self {
+        Ending {
+            status: ExecutionStatus::Succeeded,
+            error: None,
+            result,
+            retry_at: None,
+        }
+    }
+
+    /// Failed for good.
+    pub fn failed(error: String) -> Self {
+        Ending {
+            status: ExecutionStatus::Failed,
+            error: Some(error),
+            result: None,
+            retry_at: None,
+        }
+    }
+
+    /// Failed, with an automatic retry queued to start at `retry_at`.
+    pub fn retry_pending(error: String, retry_at: DateTime<Utc>) -> Self {
+        Ending {
+            status: ExecutionStatus::FailedRetryPending,
+            error: Some(error),
+            result: None,
+            retry_at: Some(retry_at),
+        }
+    }
 }
 
 /// A state scope's new value, written when an execution succeeds.
@@ -87,7 +121,8 @@ impl Store {
             .replace("SELECT ", "")
             .replace(" FROM executions", "");
         let pick = "SELECT e.id FROM executions e JOIN instances i ON i.id = e.instance_id \
-             WHERE i.enabled AND (e.status = 'QUEUED' OR (e.status = 'RUNNING' AND e.lease_until < $3)) \
+             WHERE i.enabled AND ((e.status = 'QUEUED' AND (e.not_before IS NULL OR e.not_before <= $3)) \
+                OR (e.status = 'RUNNING' AND e.lease_until < $3)) \
              ORDER BY e.queued_at LIMIT $4";
         let update = format!(
             "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_until = $2, \
@@ -160,6 +195,27 @@ impl Store {
             .bind(id).bind(owner)
             .execute(&mut *tx).await?.rows_affected();
             if ended == 1 {
+                if let Some(retry_at) = ending.retry_at {
+                    // The retry: the same request, queued to start later, linked to the first
+                    // execution of the chain.
+                    sqlx::query(
+                        "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
+                         trigger_payload, queued_at, retry_for, retry_attempt, not_before, cancellation_key) \
+                         SELECT org_id, $1, instance_id, customer_id, flow_config_id, flow_key, 'QUEUED', FALSE, \
+                         trigger_payload, $2, COALESCE(retry_for, id), retry_attempt + 1, $3, cancellation_key FROM executions WHERE id = $4",
+                    )
+                    .bind(new_id()).bind(at).bind(retry_at).bind(id)
+                    .execute(&mut *tx).await?;
+                } else {
+                    // The end of a retry chain: earlier attempts waited for this one.
+                    sqlx::query(
+                        "UPDATE executions SET status = 'FAILED' WHERE status = 'FAILED_RETRY_PENDING' \
+                         AND id IN (SELECT retry_for FROM executions WHERE id = $1 UNION SELECT e.id FROM executions e \
+                         JOIN executions me ON me.retry_for = e.retry_for WHERE me.id = $1)",
+                    )
+                    .bind(id)
+                    .execute(&mut *tx).await?;
+                }
                 insert_logs!(&mut *tx, org_id, logs);
                 for state in states {
                     sqlx::query(

@@ -131,3 +131,73 @@ macro_rules! store_tests {
         )*
     };
 }
+
+/// Makes every queued automatic retry due now: tests cannot wait the minutes between retries.
+pub async fn make_retries_due(store: &Store) {
+    let done: Result<u64, StoreError> = crate::backend::write!(store, pool => {
+        sqlx::query("UPDATE executions SET not_before = NULL WHERE status = 'QUEUED' AND not_before IS NOT NULL")
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(StoreError::from)
+    });
+    done.expect("make retries due");
+}
+
+/// An organization with one customer and one instance of a published integration, for tests
+/// that need executions: what [`fixture`] builds.
+pub struct Fixture {
+    /// The organization, as a tenant.
+    pub org: crate::Tenant,
+    /// The customer.
+    pub customer: uuid::Uuid,
+    /// The instance.
+    pub instance: ferry_core::instance::Instance,
+}
+
+/// Bootstraps the store and creates a customer and an instance with a flow config per key in
+/// `flow_keys` (its integration's definition text is a placeholder).
+pub async fn fixture(store: &Store, flow_keys: &[&str]) -> Fixture {
+    let boot = store
+        .bootstrap("Acme", "owner@acme.test")
+        .await
+        .expect("bootstrap")
+        .expect("a fresh store");
+    let org = crate::Tenant::organization(boot.organization.id);
+    let customer = ferry_core::entity::NewCustomer {
+        name: "Mars".into(),
+        ..Default::default()
+    };
+    let customer = store
+        .create_customer(&org, customer)
+        .await
+        .expect("customer");
+    let draft = crate::IntegrationDraft {
+        name: "Fixture".into(),
+        description: String::new(),
+        definition: "v1".into(),
+        shape: Default::default(),
+    };
+    let integration = store
+        .create_integration(&org, draft)
+        .await
+        .expect("integration");
+    let version = store
+        .publish_integration(&org, integration.id, "", None)
+        .await
+        .expect("version");
+    let new = crate::NewInstance {
+        customer_id: customer.id,
+        version_id: version.id,
+        name: "Mars instance".into(),
+        description: String::new(),
+        config_values: vec![],
+        flow_keys: flow_keys.iter().map(|k| k.to_string()).collect(),
+    };
+    let instance = store.create_instance(&org, new).await.expect("instance");
+    Fixture {
+        org,
+        customer: customer.id,
+        instance,
+    }
+}

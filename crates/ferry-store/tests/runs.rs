@@ -145,11 +145,7 @@ async fn a_queued_execution_is_claimed_once_and_ends_with_its_result(t: &TestSto
         .unwrap()
         .is_empty());
 
-    let ending = Ending {
-        status: ExecutionStatus::Succeeded,
-        error: None,
-        result: Some(json!({"data": 42})),
-    };
+    let ending = Ending::succeeded(Some(json!({"data": 42})));
     assert!(
         !t.store
             .finish_execution(s.org.org_id, first, "worker-b", &ending, &[], &[])
@@ -343,11 +339,7 @@ async fn cancelling_stops_a_running_execution_and_ends_a_queued_one(t: &TestStor
         t.store.renew_lease(running, "w", LEASE).await.unwrap(),
         LeaseState::Cancelled
     );
-    let ending = Ending {
-        status: ExecutionStatus::Succeeded,
-        error: None,
-        result: None,
-    };
+    let ending = Ending::succeeded(None);
     assert!(!t
         .store
         .finish_execution(s.org.org_id, running, "w", &ending, &[], &[])
@@ -395,11 +387,7 @@ async fn state_is_written_when_an_execution_ends(t: &TestStore) {
         owner_id: s.flow_config,
         value: json!({"cursor": 7}),
     };
-    let ending = Ending {
-        status: ExecutionStatus::Succeeded,
-        error: None,
-        result: None,
-    };
+    let ending = Ending::succeeded(None);
     t.store
         .finish_execution(s.org.org_id, id, "w", &ending, &[], &[write])
         .await

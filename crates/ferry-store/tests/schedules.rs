@@ -270,11 +270,7 @@ async fn a_singleton_schedule_skips_while_its_execution_is_queued_or_running(t: 
         TickOutcome::SkippedRunning,
         "running"
     );
-    let ending = Ending {
-        status: ExecutionStatus::Succeeded,
-        error: None,
-        result: None,
-    };
+    let ending = Ending::succeeded(None);
     let id = claimed[0].execution.id;
     assert!(t
         .store

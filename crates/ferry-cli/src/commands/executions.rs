@@ -234,13 +234,13 @@ pub async fn cancel(conn: &Connection, args: CancelArgs) -> anyhow::Result<()> {
     check_execution_id(&args.execution)?;
     let client = Client::new(conn)?;
     let mutation = "mutation ($id: ID!) { cancelExecution(input: { id: $id }) { \
-                    executionResult { id status error } errors { field messages } } }";
+                    instanceExecutionResult { id status error } errors { field messages } } }";
     let execution = client
         .mutate(
             mutation,
             json!({ "id": args.execution }),
             "cancelExecution",
-            "executionResult",
+            "instanceExecutionResult",
         )
         .await?;
     if execution.is_null() {

@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_core::execution::{ExecutionStatus, LogLine, Severity};
+use ferry_core::execution::{Execution, ExecutionStatus, LogLine, Severity};
+use ferry_definition::model::RetryConfig;
 use ferry_store::{Claimed, Ending, LeaseState, StateWrite, Store};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -157,14 +158,16 @@ impl Worker {
     /// Runs one claimed execution to its end.
     async fn execute(self, claimed: Claimed, _slot: OwnedSemaphorePermit) {
         let id = claimed.execution.id;
-        match self.prepare(&claimed).await {
+        let prepared = match claimed.execution.attempt {
+            taken if taken > MAX_TAKES => Err(Unrunnable::Invalid(format!(
+                "it was taken by a worker {taken} times without ending (each lost its lease); giving up"
+            ))),
+            _ => self.prepare(&claimed).await,
+        };
+        match prepared {
             Ok(prepared) => self.run_prepared(&claimed, prepared).await,
             Err(Unrunnable::Invalid(why)) => {
-                let ending = Ending {
-                    status: ExecutionStatus::Failed,
-                    error: Some(format!("cannot run: {why}")),
-                    result: None,
-                };
+                let ending = Ending::failed(format!("cannot run: {why}"));
                 let line = LogLine::new(
                     id,
                     Severity::Error,
@@ -194,9 +197,11 @@ impl Worker {
             definition: &prepared.definition,
             cancelled,
         };
+        let retry = prepared.job.flow.retry_config.clone();
         let outcome = self.executor.run(prepared.job, &host).await;
         heartbeat.abort();
-        self.conclude(claimed, &prepared.instance, outcome).await;
+        self.conclude(claimed, (&prepared.instance, retry.as_ref()), outcome)
+            .await;
     }
 
     /// Renews the lease until aborted; flags a cancellation or a lost lease.
@@ -225,20 +230,18 @@ impl Worker {
     async fn conclude(
         &self,
         claimed: &Claimed,
-        instance: &ferry_core::instance::Instance,
+        (instance, retry): (&ferry_core::instance::Instance, Option<&RetryConfig>),
         outcome: Outcome,
     ) {
         let id = claimed.execution.id;
         let ending = match outcome.ended {
-            Ended::Succeeded => Ending {
-                status: ExecutionStatus::Succeeded,
-                error: None,
-                result: outcome.result,
-            },
-            Ended::Failed(error) => Ending {
-                status: ExecutionStatus::Failed,
-                error: Some(error),
-                result: None,
+            Ended::Succeeded => Ending::succeeded(outcome.result),
+            Ended::Failed(error) => match retry_at(&claimed.execution, retry) {
+                Some(at) => {
+                    tracing::info!(execution = %id, retry_at = %at, "execution failed; a retry is queued");
+                    Ending::retry_pending(error, at)
+                }
+                None => Ending::failed(error),
             },
             Ended::Cancelled => {
                 let released = self
@@ -296,6 +299,39 @@ impl Worker {
         }
     }
 }
+
+/// When an automatic retry of `execution`, which just failed, may start: `None` when the flow
+/// does not retry, the retries are used up, or a caller waits for the result (synchronous
+/// executions are not retried). The wait doubles per attempt with exponential backoff, up to
+/// 24 hours.
+fn retry_at(
+    execution: &Execution,
+    retry: Option<&RetryConfig>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let retry = retry?;
+    let next = u32::try_from(execution.retry_attempt).ok()? + 1;
+    if execution.is_synchronous || next > retry.max_attempts.min(MAX_FLOW_RETRIES) {
+        return None;
+    }
+    let factor = if retry.uses_exponential_backoff {
+        2u64.saturating_pow(next - 1)
+    } else {
+        1
+    };
+    let minutes = u64::from(retry.delay_minutes)
+        .saturating_mul(factor)
+        .min(24 * 60);
+    let wait = chrono::Duration::minutes(i64::try_from(minutes).unwrap_or(24 * 60));
+    Some(chrono::Utc::now() + wait)
+}
+
+/// How many times an execution may be taken by a worker (the first run, then once per lost
+/// lease) before it is failed instead of run again: an execution that crashes its worker
+/// every time must not loop forever.
+pub const MAX_TAKES: i32 = 5;
+
+/// The most automatic retries of one execution.
+pub const MAX_FLOW_RETRIES: u32 = 10;
 
 /// The changed persisted state scopes, with the rows they belong to.
 fn state_writes(

@@ -132,7 +132,57 @@ impl ExecutionNode {
         };
         runs::logs(ctx, filter, (first, after)).await
     }
-    /// Cross-flow links: the execution whose `flow.invoke` started this one, and those this
+    /// The execution this one replays.
+    async fn replay_for_execution(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<ExecutionNode>> {
+        linked(ctx, self.0.replay_for).await
+    }
+    /// Replays of this execution (only successful ones with `error_Isnull: true`).
+    async fn replays(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "error_Isnull")] error_is_null: Option<bool>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<ExecutionConnection> {
+        let filter = ExecutionFilter {
+            replay_for: Some(self.0.id),
+            error_is_null,
+            ..Default::default()
+        };
+        list(ctx, filter, (first, after)).await
+    }
+    /// For an automatic retry: the execution it retries (the first of the chain).
+    async fn retry_for_execution(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<ExecutionNode>> {
+        linked(ctx, self.0.retry_for).await
+    }
+    /// For an automatic retry: which one (1 for the first); 0 otherwise.
+    async fn retry_attempt_number(&self) -> i32 {
+        self.0.retry_attempt
+    }
+    /// The automatic retries of this execution, newest first.
+    async fn retries(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<ExecutionConnection> {
+        let filter = ExecutionFilter {
+            retry_for: Some(self.0.id),
+            ..Default::default()
+        };
+        list(ctx, filter, (first, after)).await
+    }
+    /// For a queued retry: the earliest it starts.
+    async fn not_before(&self) -> Option<DateTime<Utc>> {
+        self.0.not_before
+    }
+    /// Cross-flow links: the execution whose `flow.invoke` step started this one, and those this
     /// one started.
     async fn lineage(&self) -> Lineage {
         Lineage(self.0.clone())
@@ -158,12 +208,7 @@ pub struct Lineage(Execution);
 impl Lineage {
     /// The execution whose `flow.invoke` step started this one.
     async fn invoked_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ExecutionNode>> {
-        let Some(invoker) = self.0.invoked_by else {
-            return Ok(None);
-        };
-        let (api, actor) = env(ctx);
-        let found = api.store.execution(&actor.tenant, invoker).await;
-        Ok(Some(ExecutionNode(found.map_err(|e| query_error(ctx, e))?)))
+        linked(ctx, self.0.invoked_by).await
     }
     /// The executions this one's `flow.invoke` steps started.
     async fn invoked(
@@ -178,6 +223,17 @@ impl Lineage {
         };
         list(ctx, filter, (first, after)).await
     }
+}
+
+/// The execution a link names, if any.
+async fn linked(
+    ctx: &Context<'_>,
+    id: Option<uuid::Uuid>,
+) -> async_graphql::Result<Option<ExecutionNode>> {
+    let Some(id) = id else { return Ok(None) };
+    let (api, actor) = env(ctx);
+    let found = api.store.execution(&actor.tenant, id).await;
+    Ok(Some(ExecutionNode(found.map_err(|e| query_error(ctx, e))?)))
 }
 
 /// Decodes an id argument; the error names the argument.
@@ -243,10 +299,12 @@ impl ExecutionQuery {
         #[graphql(name = "error_Isnull")] error_is_null: Option<bool>,
         #[graphql(name = "startedAt_Gte")] started_at_gte: Option<DateTime<Utc>>,
         #[graphql(name = "startedAt_Lte")] started_at_lte: Option<DateTime<Utc>>,
+        #[graphql(name = "replayForExecution_Isnull")] replay_for_is_null: Option<bool>,
         after: Option<String>,
         first: Option<i32>,
     ) -> async_graphql::Result<ExecutionConnection> {
         let filter = ExecutionFilter {
+            replay_for_is_null,
             instance_id: argument_id("instance", Kind::Instance, instance)?,
             customer_id: argument_id("customer", Kind::Customer, customer)?,
             flow_config_id: argument_id("flowConfig", Kind::InstanceFlowConfig, flow_config)?,
@@ -255,7 +313,7 @@ impl ExecutionQuery {
             error_is_null,
             started_at_gte,
             started_at_lte,
-            invoked_by: None,
+            ..Default::default()
         };
         list(ctx, filter, (first, after)).await
     }

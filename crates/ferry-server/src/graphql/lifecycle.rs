@@ -232,6 +232,7 @@ async fn queue_deploy_flows(
             cancellation_key: None,
         };
         let execution = api.store.enqueue_execution(tenant, new).await?;
+        api.signals.queued();
         tracing::info!(instance = %instance.id, flow = %flow.name, execution = %execution.id, "deploy queued an instanceDeploy execution");
     }
     Ok(())

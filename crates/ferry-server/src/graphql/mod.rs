@@ -71,6 +71,8 @@ pub(crate) struct Api {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) public_url: String,
     pub(crate) definitions: Arc<ferry_engine::definitions::Definitions>,
+    /// Wakes this node's worker when a mutation queues an execution.
+    pub(crate) signals: Arc<ferry_engine::signals::Signals>,
 }
 
 /// Set by a resolver whose store call failed, so that the response becomes a 503.

@@ -227,20 +227,42 @@ impl LogQuery {
     }
 }
 
-/// Input of `cancelExecution`.
+/// Input of `cancelExecution` and `replayExecution`.
 #[derive(InputObject)]
-pub struct CancelExecutionInput {
+pub struct ExecutionIdInput {
     /// The execution.
     id: ID,
 }
 
-/// The result of `cancelExecution`.
+/// The result of `cancelExecution` and `replayExecution`.
 #[derive(SimpleObject)]
 pub struct ExecutionPayload {
-    /// The execution, unless `errors` says why not.
-    execution_result: Option<ExecutionNode>,
+    /// The execution (for a replay, the new one), unless `errors` says why not.
+    instance_execution_result: Option<ExecutionNode>,
     /// What was wrong.
     errors: Vec<FieldErrors>,
+}
+
+impl ExecutionPayload {
+    fn failed(errors: Vec<FieldErrors>) -> Self {
+        ExecutionPayload {
+            instance_execution_result: None,
+            errors,
+        }
+    }
+
+    fn from_result(
+        ctx: &Context<'_>,
+        result: Result<ferry_core::execution::Execution, ferry_store::StoreError>,
+    ) -> async_graphql::Result<Self> {
+        match result {
+            Ok(execution) => Ok(ExecutionPayload {
+                instance_execution_result: Some(ExecutionNode(execution)),
+                errors: Vec::new(),
+            }),
+            Err(err) => Ok(Self::failed(payload_errors(ctx, err)?)),
+        }
+    }
 }
 
 /// Execution mutations.
@@ -254,7 +276,7 @@ impl RunMutation {
     async fn cancel_execution(
         &self,
         ctx: &Context<'_>,
-        input: CancelExecutionInput,
+        input: ExecutionIdInput,
     ) -> async_graphql::Result<ExecutionPayload> {
         let (api, actor) = env(ctx);
         actor
@@ -263,22 +285,39 @@ impl RunMutation {
         let id = match id::decode(Kind::InstanceExecutionResult, &input.id) {
             Ok(id) => id,
             Err(err) => {
-                let errors = FieldErrors::one("id", err.to_string());
-                return Ok(ExecutionPayload {
-                    execution_result: None,
-                    errors,
-                });
+                return Ok(ExecutionPayload::failed(FieldErrors::one(
+                    "id",
+                    err.to_string(),
+                )))
             }
         };
-        match api.store.cancel_execution(&actor.tenant, id).await {
-            Ok(execution) => Ok(ExecutionPayload {
-                execution_result: Some(ExecutionNode(execution)),
-                errors: Vec::new(),
-            }),
-            Err(err) => Ok(ExecutionPayload {
-                execution_result: None,
-                errors: payload_errors(ctx, err)?,
-            }),
+        ExecutionPayload::from_result(ctx, api.store.cancel_execution(&actor.tenant, id).await)
+    }
+
+    /// Runs an execution again with its original trigger payload, as a new execution linked to
+    /// it (`replayForExecution`, `replays`); answers with the new execution.
+    async fn replay_execution(
+        &self,
+        ctx: &Context<'_>,
+        input: ExecutionIdInput,
+    ) -> async_graphql::Result<ExecutionPayload> {
+        let (api, actor) = env(ctx);
+        actor
+            .require(Permission::ManageInstances, "replay executions")
+            .map_err(denied)?;
+        let id = match id::decode(Kind::InstanceExecutionResult, &input.id) {
+            Ok(id) => id,
+            Err(err) => {
+                return Ok(ExecutionPayload::failed(FieldErrors::one(
+                    "id",
+                    err.to_string(),
+                )))
+            }
+        };
+        let replayed = api.store.replay_execution(&actor.tenant, id).await;
+        if replayed.is_ok() {
+            api.signals.queued();
         }
+        ExecutionPayload::from_result(ctx, replayed)
     }
 }

@@ -290,10 +290,10 @@ async fn a_running_execution_can_be_cancelled(store: &TestStore) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let cancel = "mutation ($id: ID!) { cancelExecution(input: { id: $id }) { executionResult { status } errors { field messages } } }";
+    let cancel = "mutation ($id: ID!) { cancelExecution(input: { id: $id }) { instanceExecutionResult { status } errors { field messages } } }";
     let cancelled = server.gql(cancel, json!({ "id": id })).await;
     assert_eq!(
-        cancelled["cancelExecution"]["executionResult"]["status"], "CANCELLED",
+        cancelled["cancelExecution"]["instanceExecutionResult"]["status"], "CANCELLED",
         "{cancelled}"
     );
 

@@ -11,6 +11,7 @@ mod harness;
 mod http;
 mod instances;
 mod integrations;
+mod retries;
 mod routing;
 mod schema;
 mod test_instances;
