@@ -120,6 +120,9 @@ enum Command {
     /// Cancel a queued or running execution.
     #[command(name = "executions:cancel")]
     ExecutionsCancel(commands::executions::CancelArgs),
+    /// Run an execution again with its original payload, as a new execution linked to it.
+    #[command(name = "executions:replay")]
+    ExecutionsReplay(commands::executions::CancelArgs),
     /// List execution log lines, oldest first, or follow them with --tail.
     #[command(name = "logs:list")]
     LogsList(commands::logs::ListArgs),
@@ -174,6 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ExecutionsList(args) => commands::executions::list(&conn, args).await,
         Command::ExecutionsShow(args) => commands::executions::show(&conn, args).await,
         Command::ExecutionsCancel(args) => commands::executions::cancel(&conn, args).await,
+        Command::ExecutionsReplay(args) => commands::executions::replay(&conn, args).await,
         Command::LogsList(args) => commands::logs::list(&conn, args).await,
         Command::Schema => {
             print!("{}", ferry_server::graphql::sdl());

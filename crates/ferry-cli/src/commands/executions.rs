@@ -1,4 +1,5 @@
-//! `ferry executions:list|show|cancel`: what ran, how it went, and stopping what still runs.
+//! `ferry executions:list|show|cancel|replay`: what ran, how it went, stopping what still runs,
+//! and running a failed one again.
 
 use anyhow::bail;
 use chrono::{DateTime, Utc};
@@ -35,6 +36,8 @@ pub enum Status {
     Succeeded,
     /// Ended with an error.
     Failed,
+    /// Ended with an error; an automatic retry is queued.
+    FailedRetryPending,
     /// Stopped on request.
     Cancelled,
 }
@@ -46,6 +49,7 @@ impl Status {
             Status::Running => "RUNNING",
             Status::Succeeded => "SUCCEEDED",
             Status::Failed => "FAILED",
+            Status::FailedRetryPending => "FAILED_RETRY_PENDING",
             Status::Cancelled => "CANCELLED",
         }
     }
@@ -83,9 +87,12 @@ pub struct ShowArgs {
     output: Format,
 }
 
-/// Arguments of `executions:cancel`.
+/// Arguments of `executions:cancel` and `executions:replay`.
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  ferry executions:cancel SW5zdGFuY2VFeGVjdXRpb25SZXN1bHQ6…")]
+#[command(
+    after_help = "Examples:\n  ferry executions:cancel SW5zdGFuY2VFeGVjdXRpb25SZXN1bHQ6…\n  \
+    ferry executions:replay SW5zdGFuY2VFeGVjdXRpb25SZXN1bHQ6…   # prints the new execution's id"
+)]
 pub struct CancelArgs {
     /// The execution's id.
     execution: String,
@@ -129,7 +136,8 @@ pub async fn list(conn: &Connection, args: ListArgs) -> anyhow::Result<()> {
 
 const SHOW: &str =
     "query ($id: ID!) { executionResult(id: $id) { id status flowKey isSynchronous attempt \
-    queuedAt startedAt endedAt error result instance { id name customer { name } } } }";
+    queuedAt startedAt endedAt error result instance { id name customer { name } } \
+    retryAttemptNumber notBefore retryForExecution { id } replayForExecution { id } } }";
 
 const STEPS: &str = "query ($id: ID!, $after: String) { executionResult(id: $id) { \
     stepResults(first: 500, after: $after) { nodes { id stepName loopPath startedAt endedAt error results } \
@@ -231,15 +239,28 @@ fn duration(start: &Value, end: &Value) -> Option<String> {
 
 /// Cancels a queued or running execution.
 pub async fn cancel(conn: &Connection, args: CancelArgs) -> anyhow::Result<()> {
+    act_on(conn, args, "cancelExecution").await
+}
+
+/// Queues a replay of an execution: the same flow with the same trigger payload.
+pub async fn replay(conn: &Connection, args: CancelArgs) -> anyhow::Result<()> {
+    act_on(conn, args, "replayExecution").await
+}
+
+/// Runs `mutation` (`cancelExecution` or `replayExecution`) on the execution and prints what
+/// it answers with.
+async fn act_on(conn: &Connection, args: CancelArgs, mutation: &str) -> anyhow::Result<()> {
     check_execution_id(&args.execution)?;
     let client = Client::new(conn)?;
-    let mutation = "mutation ($id: ID!) { cancelExecution(input: { id: $id }) { \
-                    instanceExecutionResult { id status error } errors { field messages } } }";
+    let text = format!(
+        "mutation ($id: ID!) {{ {mutation}(input: {{ id: $id }}) {{ \
+         instanceExecutionResult {{ id status error }} errors {{ field messages }} }} }}"
+    );
     let execution = client
         .mutate(
-            mutation,
+            &text,
             json!({ "id": args.execution }),
-            "cancelExecution",
+            mutation,
             "instanceExecutionResult",
         )
         .await?;

@@ -207,6 +207,11 @@ async fn executions_and_logs_from_the_command_line(store: &TestStore) {
     assert_eq!(steps, ["Trigger", "Say", "Count", "Careful"]);
     let message = failure(served.run(&["executions:cancel", &greeted]));
     assert!(message.contains("already ended (SUCCEEDED)"), "{message}");
+    let replayed = served.json(&["executions:replay", &greeted, "-o", "json"]);
+    let copy = replayed["id"].as_str().unwrap();
+    assert_ne!(copy, greeted);
+    let linked = served.json(&["executions:show", copy, "-o", "json"]);
+    assert_eq!(linked["replayForExecution"]["id"], greeted.as_str(), "{linked}");
 
     let warnings = served.json(&[
         "logs:list",
