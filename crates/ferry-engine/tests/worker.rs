@@ -27,6 +27,7 @@ async fn an_execution_that_keeps_losing_its_worker_is_failed(t: &TestStore) {
         invoked_by: None,
         replay_for: None,
         cancellation_key: None,
+        fifo: false,
     };
     let execution = t.store.enqueue_execution(&f.org, new).await.unwrap();
     // Workers that take it and die: each claim's lease runs out at once.

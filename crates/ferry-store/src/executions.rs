@@ -20,18 +20,18 @@ use crate::{new_id, now, Direction, Store, StoreError, Tenant};
 /// `$key` (an `Option<&str>`) as its retry cancellation key.
 macro_rules! insert_execution {
     ($conn:expr, $org:expr, $execution:expr) => {
-        $crate::executions::insert_execution!($conn, $org, $execution, None::<&str>)
+        $crate::executions::insert_execution!($conn, $org, $execution, None::<&str>, false)
     };
-    ($conn:expr, $org:expr, $execution:expr, $key:expr) => {{
+    ($conn:expr, $org:expr, $execution:expr, $key:expr, $fifo:expr) => {{
         let e: &ferry_core::execution::Execution = $execution;
         sqlx::query(
             "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
-             trigger_payload, queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, cancellation_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             trigger_payload, queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, cancellation_key, fifo) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind($org).bind(e.id).bind(e.instance_id).bind(e.customer_id).bind(e.flow_config_id).bind(&e.flow_key)
         .bind(e.status.as_str()).bind(e.is_synchronous).bind(sqlx::types::Json(&e.trigger_payload)).bind(e.queued_at).bind(e.invoked_by)
-        .bind(e.retry_for).bind(e.retry_attempt).bind(e.replay_for).bind(e.not_before).bind($key)
+        .bind(e.retry_for).bind(e.retry_attempt).bind(e.replay_for).bind(e.not_before).bind($key).bind($fifo)
         .execute($conn)
         .await?;
     }};
@@ -155,7 +155,24 @@ pub struct NewExecution {
     /// The value of the flow's retry cancellation field in the payload: queuing this execution
     /// cancels the queued retries of older ones with the same key.
     pub cancellation_key: Option<String>,
+    /// Whether the flow runs one execution at a time, in arrival order.
+    pub fifo: bool,
 }
+
+/// What [`Store::enqueue_unless_duplicate`] did.
+#[derive(Debug, Clone)]
+pub enum Enqueued {
+    /// The execution is committed.
+    Queued(Execution),
+    /// An execution with the same dedupe key was queued within the window; nothing was added.
+    Duplicate {
+        /// The execution that holds the key.
+        execution_id: Uuid,
+    },
+}
+
+/// How long a dedupe key drops repeats.
+pub const DEDUPE_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
 
 impl NewExecution {
     /// The execution as it is committed: queued now, with a new id.
@@ -318,11 +335,11 @@ impl Store {
         tenant: &Tenant,
         new: NewExecution,
     ) -> Result<Execution, StoreError> {
-        let key = new.cancellation_key.clone();
+        let (key, fifo) = (new.cancellation_key.clone(), new.fifo);
         let execution = new.queued();
         write!(self, pool => {
             let mut tx = pool.begin().await?;
-            insert_execution!(&mut *tx, tenant.org_id, &execution, key.as_deref());
+            insert_execution!(&mut *tx, tenant.org_id, &execution, key.as_deref(), fifo);
             if let Some(key) = &key {
                 // A newer request with the same key cancels the older requests' pending retries.
                 sqlx::query(
@@ -427,6 +444,41 @@ impl Store {
         self.execution(tenant, id).await
     }
 
+    /// Commits a queued execution unless another one of the same flow config took the same
+    /// `dedupe_key` within the last [`DEDUPE_WINDOW`]; the check and the insert are one
+    /// transaction, so of two concurrent repeats exactly one is queued.
+    pub async fn enqueue_unless_duplicate(
+        &self,
+        tenant: &Tenant,
+        new: NewExecution,
+        dedupe_key: &str,
+    ) -> Result<Enqueued, StoreError> {
+        let at = now();
+        let (key, fifo) = (new.cancellation_key.clone(), new.fifo);
+        let execution = new.queued();
+        write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let taken: Option<Uuid> = sqlx::query_scalar(
+                "INSERT INTO dedupe_keys (flow_config_id, dedupe_key, execution_id, expires_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (flow_config_id, dedupe_key) DO UPDATE SET execution_id = excluded.execution_id, expires_at = excluded.expires_at \
+                 WHERE dedupe_keys.expires_at < $5 RETURNING execution_id",
+            )
+            .bind(execution.flow_config_id).bind(dedupe_key).bind(execution.id).bind(at + DEDUPE_WINDOW).bind(at)
+            .fetch_optional(&mut *tx).await?;
+            if taken.is_none() {
+                let holder = sqlx::query_scalar("SELECT execution_id FROM dedupe_keys WHERE flow_config_id = $1 AND dedupe_key = $2")
+                    .bind(execution.flow_config_id).bind(dedupe_key)
+                    .fetch_optional(&mut *tx).await?;
+                tx.rollback().await?;
+                return Ok(Enqueued::Duplicate { execution_id: holder.unwrap_or(execution.id) });
+            }
+            insert_execution!(&mut *tx, tenant.org_id, &execution, key.as_deref(), fifo);
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(Enqueued::Queued(execution))
+    }
+
     /// Queues a replay of execution `id`: the same flow of the same instance, with the same
     /// trigger payload, linked to it.
     pub async fn replay_execution(
@@ -445,6 +497,7 @@ impl Store {
             invoked_by: None,
             replay_for: Some(id),
             cancellation_key: None,
+            fifo: false,
         };
         self.enqueue_execution(tenant, new).await
     }

@@ -36,7 +36,7 @@ use backend::Backend;
 
 pub use customers::{CustomerFilter, CustomerSortField};
 pub use error::StoreError;
-pub use executions::{ExecutionFilter, NewExecution, WebhookTarget};
+pub use executions::{Enqueued, ExecutionFilter, NewExecution, WebhookTarget, DEDUPE_WINDOW};
 pub use instances::{InstanceFilter, NewInstance, VersionChange};
 pub use integrations::{IntegrationDraft, IntegrationFilter, IntegrationSortField};
 pub use organizations::Bootstrapped;

@@ -120,9 +120,14 @@ impl Store {
         let columns = COLUMNS
             .replace("SELECT ", "")
             .replace(" FROM executions", "");
+        // A FIFO execution waits while an earlier one of its flow config (outside its own retry
+        // chain) is queued, running, or failed with a retry pending.
         let pick = "SELECT e.id FROM executions e JOIN instances i ON i.id = e.instance_id \
              WHERE i.enabled AND ((e.status = 'QUEUED' AND (e.not_before IS NULL OR e.not_before <= $3)) \
                 OR (e.status = 'RUNNING' AND e.lease_until < $3)) \
+             AND (NOT e.fifo OR NOT EXISTS (SELECT 1 FROM executions o WHERE o.flow_config_id = e.flow_config_id AND o.fifo \
+                AND COALESCE(o.retry_for, o.id) <> COALESCE(e.retry_for, e.id) \
+                AND (o.status IN ('RUNNING', 'FAILED_RETRY_PENDING') OR (o.status = 'QUEUED' AND o.queued_at < e.queued_at)))) \
              ORDER BY e.queued_at LIMIT $4";
         let update = format!(
             "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_until = $2, \
@@ -197,14 +202,15 @@ impl Store {
             if ended == 1 {
                 if let Some(retry_at) = ending.retry_at {
                     // The retry: the same request, queued to start later, linked to the first
-                    // execution of the chain.
+                    // execution of the chain, keeping its place in the queue (FIFO flows run it
+                    // before anything that arrived after the first attempt).
                     sqlx::query(
                         "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
-                         trigger_payload, queued_at, retry_for, retry_attempt, not_before, cancellation_key) \
+                         trigger_payload, queued_at, retry_for, retry_attempt, not_before, cancellation_key, fifo) \
                          SELECT org_id, $1, instance_id, customer_id, flow_config_id, flow_key, 'QUEUED', FALSE, \
-                         trigger_payload, $2, COALESCE(retry_for, id), retry_attempt + 1, $3, cancellation_key FROM executions WHERE id = $4",
+                         trigger_payload, queued_at, COALESCE(retry_for, id), retry_attempt + 1, $2, cancellation_key, fifo FROM executions WHERE id = $3",
                     )
-                    .bind(new_id()).bind(at).bind(retry_at).bind(id)
+                    .bind(new_id()).bind(retry_at).bind(id)
                     .execute(&mut *tx).await?;
                 } else {
                     // The end of a retry chain: earlier attempts waited for this one.

@@ -148,6 +148,7 @@ fn queued(schedule: &Schedule, cadence: &dyn Cadence) -> Execution {
         invoked_by: None,
         replay_for: None,
         cancellation_key: None,
+        fifo: false,
     }
     .queued()
 }

@@ -93,6 +93,7 @@ async fn enqueue(t: &TestStore, s: &Setup, payload: serde_json::Value) -> Uuid {
         invoked_by: None,
         replay_for: None,
         cancellation_key: None,
+        fifo: false,
     };
     t.store.enqueue_execution(&s.org, new).await.unwrap().id
 }

@@ -211,7 +211,11 @@ async fn executions_and_logs_from_the_command_line(store: &TestStore) {
     let copy = replayed["id"].as_str().unwrap();
     assert_ne!(copy, greeted);
     let linked = served.json(&["executions:show", copy, "-o", "json"]);
-    assert_eq!(linked["replayForExecution"]["id"], greeted.as_str(), "{linked}");
+    assert_eq!(
+        linked["replayForExecution"]["id"],
+        greeted.as_str(),
+        "{linked}"
+    );
 
     let warnings = served.json(&[
         "logs:list",

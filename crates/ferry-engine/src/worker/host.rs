@@ -71,6 +71,7 @@ impl Host for StoreHost<'_> {
             invoked_by: Some(self.execution.id),
             replay_for: None,
             cancellation_key: None,
+            fifo: false,
         };
         let store = &self.worker.store;
         let queued = store

@@ -230,6 +230,7 @@ async fn queue_deploy_flows(
             invoked_by: None,
             replay_for: None,
             cancellation_key: None,
+            fifo: false,
         };
         let execution = api.store.enqueue_execution(tenant, new).await?;
         api.signals.queued();

@@ -20,7 +20,7 @@ use ferry_core::instance::FlowConfig;
 use ferry_definition::model::{EndpointSecurity, Flow};
 use ferry_definition::values::flow_identity;
 use ferry_definition::Definition;
-use ferry_store::{NewExecution, StoreError, Tenant, WebhookTarget};
+use ferry_store::{Enqueued, NewExecution, StoreError, Tenant, WebhookTarget};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -131,6 +131,11 @@ async fn accept(
         .as_ref()
         .and_then(|retry| retry.unique_request_id_field.as_deref())
         .and_then(|path| super::payload::text_at(&payload, path));
+    let queue = &flow.trigger.queue_config;
+    let dedupe_key = queue
+        .dedupe_id_field
+        .as_deref()
+        .and_then(|path| super::payload::text_at(&payload, path));
     let new = NewExecution {
         instance_id: target.instance_id,
         customer_id: target.customer_id,
@@ -141,24 +146,59 @@ async fn accept(
         invoked_by: None,
         replay_for: None,
         cancellation_key,
+        fifo: queue.uses_fifo_queue,
     };
-    let execution = state
-        .store
-        .enqueue_execution(&tenant, new)
-        .await
-        .map_err(|e| unavailable(state, e))?;
-    let execution_id = id::encode(Kind::InstanceExecutionResult, execution.id);
-    state.signals.queued();
-    tracing::debug!(execution = %execution_id, instance = %target.instance_name, flow = %target.flow_key, "webhook queued an execution");
-    let mut response = if synchronous {
-        super::respond::synchronous(state, &tenant, execution.id, &execution_id).await
+    let enqueued = enqueue(state, &tenant, new, dedupe_key.as_deref()).await?;
+    Ok(answer(state, &tenant, enqueued, synchronous).await)
+}
+
+/// Commits the execution, unless its dedupe key was taken within the window.
+async fn enqueue(
+    state: &AppState,
+    tenant: &Tenant,
+    new: NewExecution,
+    dedupe_key: Option<&str>,
+) -> Result<Enqueued, Refusal> {
+    let store = &state.store;
+    let enqueued = match dedupe_key {
+        Some(key) => store.enqueue_unless_duplicate(tenant, new, key).await,
+        None => store
+            .enqueue_execution(tenant, new)
+            .await
+            .map(Enqueued::Queued),
+    };
+    enqueued.map_err(|e| unavailable(state, e))
+}
+
+/// `200 {"executionId"}` (with `"duplicate": true` for a dropped repeat), or for a synchronous
+/// call the execution's result; always with the `ferry-executionid` header.
+async fn answer(
+    state: &AppState,
+    tenant: &Tenant,
+    enqueued: Enqueued,
+    synchronous: bool,
+) -> Response {
+    let (id, duplicate) = match enqueued {
+        Enqueued::Queued(execution) => {
+            state.signals.queued();
+            (execution.id, false)
+        }
+        Enqueued::Duplicate { execution_id } => (execution_id, true),
+    };
+    let execution_id = id::encode(Kind::InstanceExecutionResult, id);
+    tracing::debug!(execution = %execution_id, duplicate, "webhook answered");
+    let mut response = if duplicate {
+        let body = json!({ "executionId": execution_id, "duplicate": true });
+        (StatusCode::OK, Json(body)).into_response()
+    } else if synchronous {
+        super::respond::synchronous(state, tenant, id, &execution_id).await
     } else {
         (StatusCode::OK, Json(json!({ "executionId": execution_id }))).into_response()
     };
     if let Ok(value) = HeaderValue::from_str(&execution_id) {
         response.headers_mut().insert("ferry-executionid", value);
     }
-    Ok(response)
+    response
 }
 
 /// What a webhook URL's id names.

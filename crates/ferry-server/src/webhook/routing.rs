@@ -196,6 +196,7 @@ async fn run_preprocess(
         invoked_by: None,
         replay_for: None,
         cancellation_key: None,
+        fifo: false,
     };
     let queued = state
         .store
