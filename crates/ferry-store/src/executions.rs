@@ -163,7 +163,7 @@ pub struct NewExecution {
 #[derive(Debug, Clone)]
 pub enum Enqueued {
     /// The execution is committed.
-    Queued(Execution),
+    Queued(Box<Execution>),
     /// An execution with the same dedupe key was queued within the window; nothing was added.
     Duplicate {
         /// The execution that holds the key.
@@ -476,7 +476,7 @@ impl Store {
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
-        Ok(Enqueued::Queued(execution))
+        Ok(Enqueued::Queued(Box::new(execution)))
     }
 
     /// Queues a replay of execution `id`: the same flow of the same instance, with the same
