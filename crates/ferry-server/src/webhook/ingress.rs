@@ -165,7 +165,7 @@ async fn enqueue(
         None => store
             .enqueue_execution(tenant, new)
             .await
-            .map(Enqueued::Queued),
+            .map(|e| Enqueued::Queued(Box::new(e))),
     };
     enqueued.map_err(|e| unavailable(state, e))
 }
