@@ -57,6 +57,9 @@ pub struct ServeArgs {
     /// answering 202 with the execution to poll.
     #[arg(long, env = "FERRY_SYNC_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=900))]
     sync_timeout: u64,
+    /// Days step results and logs are kept; 0 keeps them forever.
+    #[arg(long, env = "FERRY_RETENTION_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u64).range(0..=3650))]
+    retention_days: u64,
 }
 
 impl ServeArgs {
@@ -65,6 +68,13 @@ impl ServeArgs {
             public_url: self.public_url.clone(),
             sync_timeout: Duration::from_secs(self.sync_timeout),
             ..ServerOptions::new(self.listen, &self.data_dir)
+        };
+        options.retention = match (self.retention_days, options.retention.take()) {
+            (0, _) | (_, None) => None,
+            (days, Some(mut retention)) => {
+                retention.keep = Duration::from_secs(days * 24 * 3600);
+                Some(retention)
+            }
         };
         match options.worker.as_mut() {
             Some(_) if self.worker_concurrency == 0 => options.worker = None,

@@ -8,12 +8,14 @@
 //! - [`worker`]: claims queued executions from the store and runs them with the store as host;
 //! - [`signals`]: wake-ups and completion notices between a node's ingress and its workers;
 //! - [`scheduler`]: cron schedules in time zones, and the loop that fires due schedules;
+//! - [`retention`]: the pruner that deletes step results and logs past their retention;
 //! - [`definitions`]: published definitions, parsed once per process.
 #![deny(missing_docs)]
 
 pub mod condition;
 pub mod definitions;
 pub mod expr;
+pub mod retention;
 pub mod run;
 pub mod scheduler;
 pub mod signals;

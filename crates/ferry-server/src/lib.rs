@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ferry_engine::retention::{Pruner, RetentionOptions};
 use ferry_engine::signals::Signals;
 use ferry_engine::worker::{Worker, WorkerOptions};
 use ferry_store::Store;
@@ -46,6 +47,8 @@ pub struct ServerOptions {
     pub sync_timeout: std::time::Duration,
     /// The worker this node runs, if any (`None`: this node only takes requests).
     pub worker: Option<WorkerOptions>,
+    /// How long step results and logs are kept (`None`: forever).
+    pub retention: Option<RetentionOptions>,
 }
 
 impl ServerOptions {
@@ -58,6 +61,7 @@ impl ServerOptions {
             public_url: None,
             sync_timeout: webhook::respond::DEFAULT_SYNC_TIMEOUT,
             worker: Some(WorkerOptions::new(node_id())),
+            retention: Some(RetentionOptions::default()),
         }
     }
 }
@@ -169,6 +173,9 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
     };
     let scheduler = ferry_engine::scheduler::Scheduler::new(state.store.clone());
     let scheduler = tokio::spawn(scheduler.run(stop.subscribe()));
+    let pruner = options.retention.clone().map(|retention| {
+        tokio::spawn(Pruner::new(state.store.clone(), retention).run(stop.subscribe()))
+    });
     let router = http::router(state);
     let stop_all = stop.clone();
     let task = tokio::spawn(async move {
@@ -187,6 +194,9 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
             let _ = worker.await;
         }
         let _ = scheduler.await;
+        if let Some(pruner) = pruner {
+            let _ = pruner.await;
+        }
         served
     });
     tracing::info!(%addr, "listening");

@@ -18,6 +18,7 @@ mod integrations;
 mod organizations;
 pub mod page;
 mod records;
+mod retention;
 mod routing;
 mod runs;
 mod schedules;
@@ -42,6 +43,7 @@ pub use integrations::{IntegrationDraft, IntegrationFilter, IntegrationSortField
 pub use organizations::Bootstrapped;
 pub use page::{Direction, Page, PageRequest, Sort};
 pub use records::LogFilter;
+pub use retention::Pruned;
 pub use runs::{Claimed, Ending, LeaseState, StateWrite};
 pub use schedules::{Cadence, NewSchedule, Schedule, Tick, TickOutcome};
 pub use test_instances::DraftShape;

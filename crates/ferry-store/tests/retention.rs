@@ -1,0 +1,87 @@
+//! Retention in the store, on SQLite and PostgreSQL alike: old step results and log lines go,
+//! recent ones and the executions stay, in batches of the size asked.
+
+use chrono::{Duration, Utc};
+use ferry_core::execution::{LogLine, Severity, StepResult};
+use ferry_store::testing::{fixture, TestStore};
+use ferry_store::{LogFilter, NewExecution, PageRequest};
+use serde_json::json;
+use uuid::{NoContext, Timestamp, Uuid};
+
+ferry_store::store_tests!(records_past_the_cutoff_are_pruned_in_batches);
+
+/// A uuid v7 made `days` ago, as a row written then would have.
+fn id_days_ago(days: i64) -> Uuid {
+    let at = Utc::now() - Duration::days(days);
+    Uuid::new_v7(Timestamp::from_unix(NoContext, at.timestamp() as u64, 0))
+}
+
+async fn records_past_the_cutoff_are_pruned_in_batches(t: &TestStore) {
+    let f = fixture(&t.store, &["f"]).await;
+    let new = NewExecution {
+        instance_id: f.instance.id,
+        customer_id: f.customer,
+        flow_config_id: f.instance.flow_configs[0].id,
+        flow_key: "f".into(),
+        is_synchronous: false,
+        trigger_payload: json!({}),
+        invoked_by: None,
+        replay_for: None,
+        cancellation_key: None,
+        fifo: false,
+    };
+    let execution = t.store.enqueue_execution(&f.org, new).await.unwrap();
+    for (n, days) in [(0, 20), (1, 20), (2, 20), (3, 1)] {
+        let mut line = LogLine::new(execution.id, Severity::Info, "line", None);
+        line.id = id_days_ago(days);
+        let step = StepResult {
+            id: id_days_ago(days),
+            execution_id: execution.id,
+            step_key: format!("s:{n}"),
+            step_name: "S".into(),
+            loop_path: n.to_string(),
+            results: Some(json!(n)),
+            error: None,
+            started_at: Utc::now(),
+            ended_at: Utc::now(),
+        };
+        t.store
+            .record_step(f.org.org_id, &step, &[line])
+            .await
+            .unwrap();
+    }
+    let cutoff = Utc::now() - Duration::days(14);
+    let first = t.store.prune(cutoff, 2).await.unwrap();
+    assert_eq!(
+        (first.step_results, first.logs),
+        (2, 2),
+        "a batch at a time"
+    );
+    let second = t.store.prune(cutoff, 2).await.unwrap();
+    assert_eq!((second.step_results, second.logs), (1, 1));
+    assert_eq!(t.store.prune(cutoff, 2).await.unwrap().total(), 0);
+
+    assert_eq!(
+        t.store
+            .count_step_results(&f.org, execution.id, None)
+            .await
+            .unwrap(),
+        1,
+        "the recent one stays"
+    );
+    let logs = LogFilter {
+        execution_id: Some(execution.id),
+        severities: vec![],
+    };
+    assert_eq!(t.store.count_logs(&f.org, &logs).await.unwrap(), 1);
+    let page = t
+        .store
+        .step_results(&f.org, execution.id, None, &PageRequest::first_page())
+        .await
+        .unwrap();
+    assert_eq!(page.items[0].0.results, Some(json!(3)));
+    assert!(
+        t.store.execution(&f.org, execution.id).await.is_ok(),
+        "executions are kept"
+    );
+}
