@@ -145,11 +145,11 @@ impl Api {
         step: &str,
         limit: usize,
     ) -> anyhow::Result<Vec<u64>> {
-        let query = "query ($i: ID!, $n: Int) { executionResults(instance: $i, status: SUCCEEDED, first: $n) { \
-                     nodes { stepResults(first: 20) { nodes { stepName startedAt endedAt } } } } }";
-        let data = self
-            .gql(query, json!({ "i": instance, "n": limit }))
-            .await?;
+        let query = "query ($i: ID!, $n: Int, $s: String) { \
+                     executionResults(instance: $i, status: SUCCEEDED, first: $n) { nodes { \
+                     stepResults(displayStepName: $s, first: 20) { nodes { stepName startedAt endedAt } } } } }";
+        let variables = json!({ "i": instance, "n": limit, "s": step });
+        let data = self.gql(query, variables).await?;
         let executions = data["executionResults"]["nodes"]
             .as_array()
             .cloned()

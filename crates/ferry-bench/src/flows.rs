@@ -15,8 +15,8 @@ use crate::api::Api;
 pub const JS_FLOW: &str = include_str!("../../../bench/flows/webhook.yml");
 pub const BUILTIN_FLOW: &str = include_str!("../../../bench/flows/webhook-no-js.yml");
 
-/// The step whose durations `code-step` reads (the transform's reference).
-pub const TRANSFORM_STEP: &str = "transform";
+/// The step whose durations `code-step` reads (its name, as step results give it).
+pub const TRANSFORM_STEP: &str = "Transform";
 
 /// Which transform the flow runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -22,6 +22,8 @@ pub struct Report {
     pub machine: Machine,
     pub step_seconds: u64,
     pub load_generator: String,
+    /// Where the data directories were (`None`: the system temp dir, on disk).
+    pub data_root: Option<String>,
     pub stores: Vec<StoreReport>,
     pub scale_out: Option<ScaleReport>,
     pub schedules: Option<String>,
@@ -64,6 +66,11 @@ impl Report {
                 "closed loop, reqwest keep-alive, {} thread(s), same machine",
                 cli.options.load_threads.max(1)
             ),
+            data_root: cli
+                .options
+                .data_root
+                .as_ref()
+                .map(|p| p.display().to_string()),
             stores: Vec::new(),
             scale_out: None,
             schedules: None,
@@ -198,6 +205,12 @@ fn header(out: &mut String, report: &Report) {
         m.load_average_at_start, report.load_average_at_end
     );
     let _ = writeln!(out, "- commit: {}", m.commit);
+    if let Some(root) = &report.data_root {
+        let _ = writeln!(
+            out,
+            "- data directories under {root} (if that is a tmpfs, SQLite's commits were NOT durable: a diagnostic run)"
+        );
+    }
     let _ = writeln!(
         out,
         "- {} s per step; load generator: {}\n",

@@ -16,6 +16,8 @@ pub struct NodeSpec {
     /// Shared by every node of one PostgreSQL database.
     pub master_key: Option<String>,
     pub worker_concurrency: usize,
+    /// Parent of the data directory; the system temp dir when `None`.
+    pub data_root: Option<PathBuf>,
 }
 
 /// A running `ferry serve`; stopped (SIGTERM, then SIGKILL) when dropped.
@@ -28,7 +30,12 @@ pub struct Node {
 impl Node {
     /// Starts a node and waits until `/healthz` answers 200.
     pub async fn start(spec: &NodeSpec, http: &reqwest::Client) -> anyhow::Result<Node> {
-        let data_dir = tempfile::Builder::new().prefix("ferry-bench-").tempdir()?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("ferry-bench-");
+        let data_dir = match &spec.data_root {
+            Some(root) => builder.tempdir_in(root)?,
+            None => builder.tempdir()?,
+        };
         let port = free_port()?;
         let child = spawn(spec, data_dir.path(), port)?;
         let mut node = Node {

@@ -117,6 +117,7 @@ async fn run_store(
     if let Err(err) = run_workloads(command, options, &spec, &mut report).await {
         report.error = Some(format!("{err:#}"));
     }
+    report.peak_rss_mib = report.peak_of_rows();
     report
 }
 
@@ -132,6 +133,7 @@ fn node_spec(
         database_url: None,
         master_key: None,
         worker_concurrency: options.worker_concurrency,
+        data_root: options.data_root.clone(),
     };
     if store == Store::Postgres {
         let database = Database::parse(&options.database_url).map_err(|err| format!("{err:#}"))?;
@@ -191,7 +193,6 @@ async fn run_workloads(
         eprintln!("{}: code-step", report.store);
         report.code_step = Some(code_step::run(&session, options.step()).await?);
     }
-    report.peak_rss_mib = report.peak_of_rows();
     Ok(())
 }
 
