@@ -98,6 +98,16 @@ impl Api {
     /// gives its id and the URL of its one flow's webhook.
     pub async fn deploy(&self, integration: &str, name: &str) -> anyhow::Result<Deployed> {
         let customer = self.customer(name).await?;
+        self.deploy_for(integration, &customer, name).await
+    }
+
+    /// Creates an instance of `integration` named `name` for `customer` and deploys it.
+    pub async fn deploy_for(
+        &self,
+        integration: &str,
+        customer: &str,
+        name: &str,
+    ) -> anyhow::Result<Deployed> {
         let create = "mutation ($input: CreateInstanceInput!) { createInstance(input: $input) { \
                       instance { id flowConfigs { nodes { webhookUrl } } } errors { field messages } } }";
         let input = json!({ "input": {
@@ -118,9 +128,9 @@ impl Api {
         })
     }
 
-    /// The instance's executions, counted by status.
-    pub async fn counts(&self, instance: &str) -> anyhow::Result<Counts> {
-        let query = "query ($i: ID!) { \
+    /// The instance's executions (all the organization's with `None`), counted by status.
+    pub async fn counts(&self, instance: Option<&str>) -> anyhow::Result<Counts> {
+        let query = "query ($i: ID) { \
             total: executionResults(instance: $i, first: 1) { totalCount } \
             queued: executionResults(instance: $i, status: QUEUED, first: 1) { totalCount } \
             running: executionResults(instance: $i, status: RUNNING, first: 1) { totalCount } \
@@ -135,6 +145,29 @@ impl Api {
             succeeded: count("succeeded"),
             failed: count("failed"),
         })
+    }
+
+    /// One page (newest first) of the executions of flow `flow`: when each was queued and
+    /// started, and its trigger payload's `scheduledAt`; and the cursor of the next page.
+    pub async fn scheduled_page(
+        &self,
+        flow: &str,
+        after: Option<&str>,
+    ) -> anyhow::Result<(Vec<ScheduledRun>, Option<String>)> {
+        let query = "query ($f: String, $a: String) { executionResults(flow: $f, after: $a, first: 500) { \
+                     nodes { queuedAt startedAt triggerPayload } pageInfo { hasNextPage endCursor } } }";
+        let data = self.gql(query, json!({ "f": flow, "a": after })).await?;
+        let connection = &data["executionResults"];
+        let nodes = connection["nodes"].as_array().cloned().unwrap_or_default();
+        let runs = nodes
+            .iter()
+            .map(scheduled_run)
+            .collect::<anyhow::Result<_>>()?;
+        let next = match connection["pageInfo"]["hasNextPage"].as_bool() {
+            Some(true) => Some(text(&connection["pageInfo"]["endCursor"])?),
+            _ => None,
+        };
+        Ok((runs, next))
     }
 
     /// Steps `step` of the instance's newest `limit` executions: each run's duration in
@@ -165,6 +198,28 @@ impl Api {
         }
         Ok(found)
     }
+}
+
+/// A scheduled execution's times.
+#[derive(Debug, Clone, Copy)]
+pub struct ScheduledRun {
+    pub scheduled_at: Time,
+    pub queued_at: Time,
+    pub started_at: Option<Time>,
+}
+
+pub type Time = chrono::DateTime<chrono::FixedOffset>;
+
+fn scheduled_run(node: &Value) -> anyhow::Result<ScheduledRun> {
+    let at = |value: &Value| -> anyhow::Result<Time> {
+        let value = text(value)?;
+        chrono::DateTime::parse_from_rfc3339(&value).with_context(|| format!("time {value}"))
+    };
+    Ok(ScheduledRun {
+        scheduled_at: at(&node["triggerPayload"]["scheduledAt"])?,
+        queued_at: at(&node["queuedAt"])?,
+        started_at: at(&node["startedAt"]).ok(),
+    })
 }
 
 fn span_micros(result: &Value) -> anyhow::Result<u64> {

@@ -34,7 +34,8 @@ pub struct Cli {
 /// What to run.
 #[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
-    /// Every workload, on SQLite and then on PostgreSQL (when reachable).
+    /// Every workload, on SQLite and then on PostgreSQL (when reachable); schedules on the
+    /// first store only.
     All,
     /// Webhooks answered once committed; executions run behind: ack rate, latency, completions.
     WebhookAsync,
@@ -46,7 +47,7 @@ pub enum Command {
     Memory,
     /// 1, 2 and 3 `ferry serve` processes sharing one PostgreSQL database: executions/s.
     ScaleOut,
-    /// Many instances with one-minute schedules (not built yet; says so).
+    /// Many instances with one-minute schedules: firing lag, CPU, RSS.
     Schedules,
 }
 
@@ -96,6 +97,12 @@ pub struct Options {
     /// Threads of the load generator (the rest of the machine is the server's).
     #[arg(long, global = true, default_value_t = 1)]
     pub load_threads: usize,
+    /// Instances with a one-minute schedule in `schedules`.
+    #[arg(long, global = true, default_value_t = 10_000)]
+    pub schedules: usize,
+    /// Whole minutes `schedules` watches.
+    #[arg(long, global = true, default_value_t = 3)]
+    pub schedule_minutes: u32,
     /// Where nodes' data directories (and SQLite files) go [default: the system temp dir].
     /// A tmpfs such as /dev/shm takes the disk's fsync out of the figures: a diagnostic only,
     /// not durable, and the report says so.

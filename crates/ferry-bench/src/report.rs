@@ -10,6 +10,7 @@ use crate::machine::Machine;
 use crate::peer::PeerReport;
 use crate::workloads::code_step::CodeStepRow;
 use crate::workloads::scale_out::ScaleRow;
+use crate::workloads::schedules::SchedulesRow;
 use crate::workloads::webhook::{AsyncRow, SyncRow};
 use crate::workloads::CountCheck;
 use crate::Cli;
@@ -26,7 +27,6 @@ pub struct Report {
     pub data_root: Option<String>,
     pub stores: Vec<StoreReport>,
     pub scale_out: Option<ScaleReport>,
-    pub schedules: Option<String>,
     pub peer: Option<PeerReport>,
     pub load_average_at_end: String,
 }
@@ -43,6 +43,7 @@ pub struct StoreReport {
     pub webhook_async: Vec<AsyncRow>,
     pub webhook_sync: Vec<SyncRow>,
     pub code_step: Option<CodeStepRow>,
+    pub schedules: Option<SchedulesRow>,
 }
 
 /// Scale-out on PostgreSQL.
@@ -73,7 +74,6 @@ impl Report {
                 .map(|p| p.display().to_string()),
             stores: Vec::new(),
             scale_out: None,
-            schedules: None,
             peer: None,
             load_average_at_end: String::new(),
         }
@@ -95,6 +95,12 @@ impl Report {
                     row.errors,
                     &row.first_error,
                 );
+            }
+            if let Some(row) = store.schedules.as_ref().filter(|r| !r.passed) {
+                found.push(format!(
+                    "{name} schedules: {} executions fired for {} expected ({} instances × {} ticks)",
+                    row.fired, row.expected, row.instances, row.ticks
+                ));
             }
             for row in &store.webhook_sync {
                 row_failures(
@@ -155,6 +161,7 @@ impl StoreReport {
             webhook_async: Vec::new(),
             webhook_sync: Vec::new(),
             code_step: None,
+            schedules: None,
         }
     }
 
@@ -175,9 +182,6 @@ pub fn markdown(report: &Report) -> String {
     }
     if let Some(scale) = &report.scale_out {
         scale_section(&mut out, scale);
-    }
-    if let Some(schedules) = &report.schedules {
-        let _ = writeln!(out, "### schedules\n\n{schedules}\n");
     }
     if let Some(peer) = &report.peer {
         peer_section(&mut out, peer);
@@ -253,6 +257,9 @@ fn store_section(out: &mut String, store: &StoreReport, peer: Option<&PeerReport
     if let Some(code) = &store.code_step {
         code_table(out, code);
     }
+    if let Some(row) = &store.schedules {
+        schedules_table(out, row);
+    }
     if let Some(error) = &store.error {
         let _ = writeln!(out, "**stopped with an error:** {error}\n");
     }
@@ -325,6 +332,25 @@ fn code_table(out: &mut String, code: &CodeStepRow) {
         code.call_latency.p99_ms,
         code.calls,
         code.errors
+    );
+}
+
+fn schedules_table(out: &mut String, row: &SchedulesRow) {
+    let _ = writeln!(
+        out,
+        "schedules ({} instances, one-minute cron, created in {:.0} s; {} whole minutes watched):\n",
+        row.instances, row.setup_seconds, row.ticks
+    );
+    let _ = writeln!(out, "| fired / expected | fire lag p50 ms | fire lag p99 ms | fire lag max ms | started | start lag p50 ms | start lag p99 ms | server CPU cores | machine busy cores | peak RSS MiB |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let check = if row.passed { "" } else { " **FAILED**" };
+    let _ =
+        writeln!(
+        out,
+        "| {} / {}{check} | {:.1} | {:.1} | {:.1} | {} | {:.1} | {:.1} | {:.2} | {:.2} | {:.0} |\n",
+        row.fired, row.expected, row.fire_lag.p50_ms, row.fire_lag.p99_ms, row.fire_lag.max_ms,
+        row.started, row.start_lag.p50_ms, row.start_lag.p99_ms, row.usage.server_cpu_cores,
+        row.usage.machine_busy_cores, row.usage.peak_rss_mib
     );
 }
 

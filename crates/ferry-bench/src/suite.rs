@@ -13,7 +13,7 @@ use crate::postgres::{self, Database};
 use crate::report::{Report, ScaleReport, StoreReport};
 use crate::server::{Node, NodeSpec};
 use crate::workloads::webhook::{self, Step};
-use crate::workloads::{code_step, mib, scale_out, Session};
+use crate::workloads::{code_step, mib, scale_out, schedules, Session};
 use crate::{peer, Cli, Command, Options, Peer, StoreChoice};
 
 /// Seconds a fresh node idles before its idle RSS is read.
@@ -43,17 +43,19 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Report> {
     let machine = Machine::read();
     let binary = ferry_binary(options)?;
     let mut report = Report::new(machine.clone(), cli);
-    for store in stores(cli) {
+    for (i, store) in stores(cli).into_iter().enumerate() {
         let explicit = options.store.is_some();
+        let run = Run {
+            command: cli.command,
+            options,
+            schedules: cli.command == Command::Schedules || (cli.command == Command::All && i == 0),
+        };
         report
             .stores
-            .push(run_store(cli.command, options, &binary, store, explicit).await);
+            .push(run_store(&run, &binary, store, explicit).await);
     }
     if matches!(cli.command, Command::All | Command::ScaleOut) {
         report.scale_out = Some(run_scale_out(options, &binary).await);
-    }
-    if matches!(cli.command, Command::All | Command::Schedules) {
-        report.schedules = Some("not built yet: the `schedules` workload (10,000 instances with one-minute schedules) is still to come".into());
     }
     if options.peer == Some(Peer::N8n) {
         let options = options.clone();
@@ -85,7 +87,7 @@ fn ferry_binary(options: &Options) -> anyhow::Result<PathBuf> {
 fn stores(cli: &Cli) -> Vec<Store> {
     let default = match cli.command {
         Command::All => StoreChoice::Both,
-        Command::ScaleOut | Command::Schedules => return Vec::new(),
+        Command::ScaleOut => return Vec::new(),
         _ => StoreChoice::Sqlite,
     };
     match cli.options.store.unwrap_or(default) {
@@ -95,13 +97,21 @@ fn stores(cli: &Cli) -> Vec<Store> {
     }
 }
 
-async fn run_store(
+/// What one store's session runs.
+struct Run<'a> {
     command: Command,
-    options: &Options,
+    options: &'a Options,
+    /// Whether `schedules` runs on this store (last, as its schedules keep firing).
+    schedules: bool,
+}
+
+async fn run_store(
+    run: &Run<'_>,
     binary: &std::path::Path,
     store: Store,
     explicit: bool,
 ) -> StoreReport {
+    let options = run.options;
     let mut report = StoreReport::new(store.name());
     let spec = match node_spec(options, binary, store) {
         Ok(spec) => spec,
@@ -114,7 +124,7 @@ async fn run_store(
             return report;
         }
     };
-    if let Err(err) = run_workloads(command, options, &spec, &mut report).await {
+    if let Err(err) = run_workloads(run, &spec, &mut report).await {
         report.error = Some(format!("{err:#}"));
     }
     report.peak_rss_mib = report.peak_of_rows();
@@ -148,11 +158,11 @@ fn node_spec(
 }
 
 async fn run_workloads(
-    command: Command,
-    options: &Options,
+    run: &Run<'_>,
     spec: &NodeSpec,
     report: &mut StoreReport,
 ) -> anyhow::Result<()> {
+    let (command, options) = (run.command, run.options);
     let http = crate::load::client(4)?;
     let (session, idle_kib) = start_session(spec, &http).await?;
     report.idle_rss_mib = Some(mib(idle_kib));
@@ -192,6 +202,17 @@ async fn run_workloads(
     if all || command == Command::CodeStep {
         eprintln!("{}: code-step", report.store);
         report.code_step = Some(code_step::run(&session, options.step()).await?);
+    }
+    if run.schedules {
+        eprintln!(
+            "{}: schedules, {} instances",
+            report.store, options.schedules
+        );
+        let plan = schedules::Plan {
+            instances: options.schedules,
+            minutes: options.schedule_minutes.max(1),
+        };
+        report.schedules = Some(schedules::run(&session, &plan).await?);
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod code_step;
 pub mod scale_out;
+pub mod schedules;
 pub mod webhook;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -132,7 +133,7 @@ pub async fn drain(
 ) -> anyhow::Result<Drain> {
     let started = Instant::now();
     loop {
-        let counts = api.counts(instance).await?;
+        let counts = api.counts(Some(instance)).await?;
         let drained = counts.pending() == 0 && counts.total >= expected;
         if drained || started.elapsed() >= timeout {
             return Ok(Drain {
