@@ -156,6 +156,8 @@ pub struct CountCheck {
     pub succeeded: u64,
     pub failed: u64,
     pub not_ended: u64,
+    /// Whether nothing was queued or running when the suite stopped waiting.
+    pub drained: bool,
     pub passed: bool,
 }
 
@@ -174,6 +176,7 @@ impl CountCheck {
             succeeded: counts.succeeded,
             failed: counts.failed,
             not_ended: counts.pending(),
+            drained: drain.drained,
             passed,
         }
     }
@@ -184,8 +187,13 @@ impl CountCheck {
             .distinct_ids
             .map(|ids| format!(", {ids} distinct ids"))
             .unwrap_or_default();
+        let drained = if self.drained {
+            ""
+        } else {
+            " (the queue had not drained when the wait ended: see --drain-timeout)"
+        };
         format!(
-            "{} acknowledged{ids}; {} executions: {} succeeded, {} failed, {} not ended",
+            "{} acknowledged{ids}; {} executions: {} succeeded, {} failed, {} not ended{drained}",
             self.acknowledged, self.executions, self.succeeded, self.failed, self.not_ended
         )
     }
