@@ -259,6 +259,16 @@ impl Store {
         })
     }
 
+    /// Hands back the leases `owner` holds on running executions (a stopping worker that could
+    /// not finish them): they are queued again at once, to resume after their last committed
+    /// step, instead of waiting for their leases to run out.
+    pub async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        Ok(write!(self, pool => {
+            sqlx::query("UPDATE executions SET status = 'QUEUED', lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND status = 'RUNNING'")
+                .bind(owner).execute(pool).await.map(|done| done.rows_affected())
+        })?)
+    }
+
     /// The stored value of a state scope.
     pub async fn state(
         &self,

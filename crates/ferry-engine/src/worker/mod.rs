@@ -134,9 +134,17 @@ impl Worker {
             .await
             .is_err()
         {
-            tracing::warn!(
-                "executions still running after the grace period are left to their leases"
-            );
+            running.abort_all();
+            while running.join_next().await.is_some() {}
+            match self.store.release_leases(&self.options.node_id).await {
+                Ok(count) => tracing::warn!(
+                    count,
+                    "executions still running after the grace period were handed back to the queue"
+                ),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not hand back leases; they run out on their own")
+                }
+            }
         }
     }
 
