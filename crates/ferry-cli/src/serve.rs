@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// requests).
     #[arg(long, env = "FERRY_WORKER_CONCURRENCY", default_value_t = 32)]
     worker_concurrency: usize,
+    /// Seconds a worker's claim on an execution lasts without renewal (renewed every third of
+    /// it): how soon another node takes over the executions of a node that died.
+    #[arg(long, env = "FERRY_WORKER_LEASE", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    worker_lease: u64,
     /// Longest an execution may run, in seconds.
     #[arg(long, env = "FERRY_EXECUTION_TIME_LIMIT", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     execution_time_limit: u64,
@@ -80,6 +84,7 @@ impl ServeArgs {
             Some(_) if self.worker_concurrency == 0 => options.worker = None,
             Some(worker) => {
                 worker.concurrency = self.worker_concurrency;
+                worker.lease = Duration::from_secs(self.worker_lease);
                 worker.limits.time = Duration::from_secs(self.execution_time_limit);
             }
             None => {}

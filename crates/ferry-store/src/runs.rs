@@ -269,6 +269,16 @@ impl Store {
         })?)
     }
 
+    /// Queues again every running execution: for a store only one process uses (SQLite),
+    /// whatever runs at start-up was left by the previous life of this process, killed before
+    /// it could finish; the executions resume after their last committed step.
+    pub async fn recover_running(&self) -> Result<u64, StoreError> {
+        Ok(write!(self, pool => {
+            sqlx::query("UPDATE executions SET status = 'QUEUED', lease_owner = NULL, lease_until = NULL WHERE status = 'RUNNING'")
+                .execute(pool).await.map(|done| done.rows_affected())
+        })?)
+    }
+
     /// The stored value of a state scope.
     pub async fn state(
         &self,

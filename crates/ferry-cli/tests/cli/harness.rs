@@ -108,6 +108,8 @@ fn spawn_server(store: &TestStore, port: u16, data_dir: &Path) -> Child {
         .env("FERRY_LISTEN", format!("127.0.0.1:{port}"))
         .env("FERRY_DATA_DIR", data_dir)
         .env("FERRY_LOG", "warn")
+        // Short leases, so that a killed server's executions are taken over within a test.
+        .env("FERRY_WORKER_LEASE", "2")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     if store.store.kind() == "postgres" {

@@ -2,5 +2,6 @@
 //! management commands against it, on SQLite and PostgreSQL.
 
 mod basics;
+mod crash;
 mod harness;
 mod runs;

@@ -103,6 +103,7 @@ impl Worker {
     /// Runs executions until `stop` turns true, then lets running ones finish (up to the grace
     /// period; those still running after it are picked up again when their lease runs out).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        self.recover().await;
         let slots = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
         let mut running = JoinSet::new();
         while !*stop.borrow() {
@@ -144,6 +145,25 @@ impl Worker {
                 Err(err) => {
                     tracing::warn!(error = %err, "could not hand back leases; they run out on their own")
                 }
+            }
+        }
+    }
+
+    /// On SQLite, which one process uses, executions left running by a killed previous life
+    /// are queued again at once; on PostgreSQL, other nodes may hold them, so their leases
+    /// decide.
+    async fn recover(&self) {
+        if self.store.kind() != "sqlite" {
+            return;
+        }
+        match self.store.recover_running().await {
+            Ok(0) => {}
+            Ok(count) => tracing::warn!(
+                count,
+                "resuming executions a previous run of this server left unfinished"
+            ),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not recover unfinished executions; their leases decide")
             }
         }
     }
