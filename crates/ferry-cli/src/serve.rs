@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// answering 202 with the execution to poll.
     #[arg(long, env = "FERRY_SYNC_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=900))]
     sync_timeout: u64,
+    /// Webhook requests per second each endpoint takes on this node (429 with Retry-After
+    /// beyond); 0 means no limit.
+    #[arg(long, env = "FERRY_WEBHOOK_RATE_LIMIT", default_value_t = 0)]
+    webhook_rate_limit: u32,
     /// Days step results and logs are kept; 0 keeps them forever.
     #[arg(long, env = "FERRY_RETENTION_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u64).range(0..=3650))]
     retention_days: u64,
@@ -73,6 +77,8 @@ impl ServeArgs {
             sync_timeout: Duration::from_secs(self.sync_timeout),
             ..ServerOptions::new(self.listen, &self.data_dir)
         };
+        options.webhook_rate_limit =
+            (self.webhook_rate_limit > 0).then_some(self.webhook_rate_limit);
         options.retention = match (self.retention_days, options.retention.take()) {
             (0, _) | (_, None) => None,
             (days, Some(mut retention)) => {

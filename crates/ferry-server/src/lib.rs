@@ -49,6 +49,8 @@ pub struct ServerOptions {
     pub worker: Option<WorkerOptions>,
     /// How long step results and logs are kept (`None`: forever).
     pub retention: Option<RetentionOptions>,
+    /// Webhook requests per second allowed per endpoint on this node (`None`: no limit).
+    pub webhook_rate_limit: Option<u32>,
 }
 
 impl ServerOptions {
@@ -62,6 +64,7 @@ impl ServerOptions {
             sync_timeout: webhook::respond::DEFAULT_SYNC_TIMEOUT,
             worker: Some(WorkerOptions::new(node_id())),
             retention: Some(RetentionOptions::default()),
+            webhook_rate_limit: None,
         }
     }
 }
@@ -84,6 +87,7 @@ pub(crate) struct AppState {
     pub(crate) definitions: Arc<ferry_engine::definitions::Definitions>,
     pub(crate) signals: Arc<Signals>,
     pub(crate) sync_timeout: std::time::Duration,
+    pub(crate) rate_limit: Option<Arc<webhook::limit::RateLimiter>>,
 }
 
 /// A running server.
@@ -169,6 +173,9 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
         definitions,
         signals,
         sync_timeout: options.sync_timeout,
+        rate_limit: options
+            .webhook_rate_limit
+            .map(|rate| Arc::new(webhook::limit::RateLimiter::new(rate))),
         max_api_body_bytes: options.max_api_body_bytes,
     };
     let scheduler = ferry_engine::scheduler::Scheduler::new(state.store.clone());
