@@ -65,6 +65,17 @@ pub struct ServeArgs {
     /// beyond); 0 means no limit.
     #[arg(long, env = "FERRY_WEBHOOK_RATE_LIMIT", default_value_t = 0)]
     webhook_rate_limit: u32,
+    /// What this node does, comma-separated: `api` (GraphQL and webhooks), `worker` (runs
+    /// executions), `scheduler` (fires schedules). Several nodes on one PostgreSQL database can
+    /// split them; every role can run on any number of nodes.
+    #[arg(
+        long,
+        env = "FERRY_ROLE",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "api,worker,scheduler"
+    )]
+    role: Vec<Role>,
     /// Days step results and logs are kept; 0 keeps them forever.
     #[arg(long, env = "FERRY_RETENTION_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u64).range(0..=3650))]
     retention_days: u64,
@@ -77,6 +88,11 @@ impl ServeArgs {
             sync_timeout: Duration::from_secs(self.sync_timeout),
             ..ServerOptions::new(self.listen, &self.data_dir)
         };
+        options.serve_api = self.role.contains(&Role::Api);
+        options.run_scheduler = self.role.contains(&Role::Scheduler);
+        if !self.role.contains(&Role::Worker) {
+            options.worker = None;
+        }
         options.webhook_rate_limit =
             (self.webhook_rate_limit > 0).then_some(self.webhook_rate_limit);
         options.retention = match (self.retention_days, options.retention.take()) {
@@ -97,6 +113,17 @@ impl ServeArgs {
         }
         options
     }
+}
+
+/// A node's roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Role {
+    /// Serves the GraphQL API and webhooks.
+    Api,
+    /// Runs queued executions.
+    Worker,
+    /// Fires schedules.
+    Scheduler,
 }
 
 /// How log lines are written.

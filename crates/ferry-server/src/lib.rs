@@ -51,6 +51,11 @@ pub struct ServerOptions {
     pub retention: Option<RetentionOptions>,
     /// Webhook requests per second allowed per endpoint on this node (`None`: no limit).
     pub webhook_rate_limit: Option<u32>,
+    /// Whether this node serves `/api` and `/trigger` (the `api` role); `/healthz` and
+    /// `/metrics` are always served.
+    pub serve_api: bool,
+    /// Whether this node fires schedules (the `scheduler` role).
+    pub run_scheduler: bool,
 }
 
 impl ServerOptions {
@@ -65,6 +70,8 @@ impl ServerOptions {
             worker: Some(WorkerOptions::new(node_id())),
             retention: Some(RetentionOptions::default()),
             webhook_rate_limit: None,
+            serve_api: true,
+            run_scheduler: true,
         }
     }
 }
@@ -178,12 +185,14 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
             .map(|rate| Arc::new(webhook::limit::RateLimiter::new(rate))),
         max_api_body_bytes: options.max_api_body_bytes,
     };
-    let scheduler = ferry_engine::scheduler::Scheduler::new(state.store.clone());
-    let scheduler = tokio::spawn(scheduler.run(stop.subscribe()));
+    let scheduler = options.run_scheduler.then(|| {
+        let scheduler = ferry_engine::scheduler::Scheduler::new(state.store.clone());
+        tokio::spawn(scheduler.run(stop.subscribe()))
+    });
     let pruner = options.retention.clone().map(|retention| {
         tokio::spawn(Pruner::new(state.store.clone(), retention).run(stop.subscribe()))
     });
-    let router = http::router(state);
+    let router = http::router(state, options.serve_api);
     let stop_all = stop.clone();
     let task = tokio::spawn(async move {
         let until_stopped = async move {
@@ -200,7 +209,9 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
         if let Some(worker) = worker {
             let _ = worker.await;
         }
-        let _ = scheduler.await;
+        if let Some(scheduler) = scheduler {
+            let _ = scheduler.await;
+        }
         if let Some(pruner) = pruner {
             let _ = pruner.await;
         }

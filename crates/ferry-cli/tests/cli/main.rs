@@ -4,4 +4,5 @@
 mod basics;
 mod crash;
 mod harness;
+mod roles;
 mod runs;
