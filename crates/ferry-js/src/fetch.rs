@@ -1,9 +1,10 @@
-//! `fetch` as the caller's side does it: one shared HTTP client, http and https only, the
-//! response body read up to the size limit, and a timeout that is the shortest of the code's
-//! own, the configured one and what is left before the step's deadline. Failures become the
-//! message the code's promise is rejected with (`TypeError: fetch failed: …` in JavaScript).
+//! `fetch` as the caller's side does it: one shared HTTP client, http and https only (checked
+//! by the sandbox), the response body read up to the size limit, and a timeout that is the
+//! shorter of the code's own and the configured one. The step's deadline needs no timeout
+//! here: the sandbox ends the step then, and the caller drops the request. Failures become the
+//! message the code's promise is rejected with (`TypeError: fetch GET … failed: …`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
@@ -27,13 +28,9 @@ impl Fetcher {
     }
 
     /// Sends `request` and reads its response, or says why not.
-    pub(crate) async fn fetch(
-        &self,
-        request: FetchRequest,
-        deadline: Instant,
-    ) -> Result<FetchResponse, String> {
+    pub(crate) async fn fetch(&self, request: FetchRequest) -> Result<FetchResponse, String> {
         let what = format!("{} {}", request.method, request.url);
-        let timeout = self.timeout_for(&request, deadline);
+        let timeout = self.timeout_for(&request);
         let sent = self.send(request, timeout).await;
         let response = sent.map_err(|e| failure(&what, &e, timeout))?;
         self.read(response)
@@ -41,13 +38,12 @@ impl Fetcher {
             .map_err(|e| format!("fetch {what}: {e}"))
     }
 
-    fn timeout_for(&self, request: &FetchRequest, deadline: Instant) -> Duration {
-        let left = deadline.saturating_duration_since(Instant::now());
+    fn timeout_for(&self, request: &FetchRequest) -> Duration {
         let own = request
             .timeout_ms
             .map(Duration::from_millis)
             .unwrap_or(self.timeout);
-        own.min(self.timeout).min(left)
+        own.min(self.timeout)
     }
 
     async fn send(
@@ -103,9 +99,20 @@ impl Fetcher {
 
     fn too_large(&self) -> String {
         format!(
-            "the response body is over the limit of {} MiB",
-            self.max_bytes / (1024 * 1024)
+            "the response body is over the limit of {}",
+            size_text(self.max_bytes)
         )
+    }
+}
+
+/// A size in the largest unit that keeps it whole: `50 MiB`, `1 KiB`, `100 bytes`.
+pub(crate) fn size_text(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * KIB;
+    match bytes {
+        b if b >= MIB && b % MIB == 0 => format!("{} MiB", b / MIB),
+        b if b >= KIB && b % KIB == 0 => format!("{} KiB", b / KIB),
+        b => format!("{b} bytes"),
     }
 }
 

@@ -33,7 +33,6 @@ impl JsRuntime {
         call: CodeCall,
         host: &dyn CodeHost,
     ) -> Result<CodeOutput, JsError> {
-        let deadline = call.deadline;
         let (requests_tx, mut requests) = tokio::sync::mpsc::unbounded_channel();
         let (answers, answers_rx) = std::sync::mpsc::channel();
         let (done_tx, mut done) = tokio::sync::oneshot::channel();
@@ -62,7 +61,7 @@ impl JsRuntime {
                 Some(request) = requests.recv() => match request {
                     Request::Log(level, line) => host.log(level, &line),
                     Request::Fetch(id, request) => running.push(Box::pin(async move {
-                        let result = self.fetcher.fetch(request, deadline).await;
+                        let result = self.fetcher.fetch(request).await;
                         Answer { id, result: result.map(Reply::Response) }
                     })),
                     Request::InvokeFlow(id, name, data) => running.push(Box::pin(async move {

@@ -227,7 +227,12 @@ impl<'js> Walk<'js> {
     }
 }
 
+/// A number as JSON writes it: whole numbers (within the exact range) without a fraction.
 fn float(number: f64) -> Json {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if number.fract() == 0.0 && number.abs() < EXACT {
+        return Json::from(number as i64);
+    }
     serde_json::Number::from_f64(number).map_or(Json::Null, Json::Number)
 }
 

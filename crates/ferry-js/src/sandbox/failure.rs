@@ -35,7 +35,7 @@ pub(super) fn classify<'js>(ctx: &Ctx<'js>, error: rquickjs::Error, limits: &Lim
 
 /// The error a thrown (or rejected-with) `value` stands for.
 pub(super) fn thrown<'js>(ctx: &Ctx<'js>, value: Value<'js>, limits: &Limits) -> JsError {
-    let Some(object) = value.as_object().filter(|_| value.is_error()) else {
+    let Some(object) = value.as_object().filter(|o| is_error(ctx, o)) else {
         return non_error(ctx, &value);
     };
     let name = field(object, "name").unwrap_or_else(|| "Error".into());
@@ -75,6 +75,15 @@ pub(super) fn compile<'js>(ctx: &Ctx<'js>, error: rquickjs::Error, limits: &Limi
         column,
         message: field(object, "message").unwrap_or_default(),
     }
+}
+
+/// Whether `object` is an `Error` (a `DOMException` included).
+fn is_error<'js>(ctx: &Ctx<'js>, object: &Object<'js>) -> bool {
+    if object.as_value().is_error() {
+        return true;
+    }
+    let error: Option<Value> = ctx.globals().get("Error").ok();
+    error.is_some_and(|class| object.is_instance_of(class))
 }
 
 fn field(object: &Object<'_>, name: &str) -> Option<String> {

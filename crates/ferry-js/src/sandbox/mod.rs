@@ -14,6 +14,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rquickjs::context::intrinsic;
 use rquickjs::{Context, Module, Runtime, WriteOptions};
 
 use crate::channel::{Abandoned, Job};
@@ -112,7 +113,7 @@ impl Sandbox {
             seconds: call.time_limit.as_secs(),
             mebibytes: self.settings.options.memory_limit_bytes / (1024 * 1024),
         };
-        let ended = match Context::full(&self.runtime) {
+        let ended = match Context::custom::<intrinsic::All>(&self.runtime) {
             Ok(context) => {
                 let parts = step::Parts {
                     call: &call,
@@ -151,7 +152,7 @@ impl Sandbox {
 
 /// The prelude as bytecode, compiled in a throwaway context of `runtime`.
 fn compile_prelude(runtime: &Runtime) -> rquickjs::Result<Vec<u8>> {
-    let context = Context::full(runtime)?;
+    let context = Context::custom::<intrinsic::All>(runtime)?;
     context.with(|ctx| {
         Module::declare(ctx.clone(), failure::PRELUDE_FILE, PRELUDE)?.write(WriteOptions::default())
     })

@@ -181,8 +181,8 @@ fn fetch_request<'js>(
         .is_some_and(|b| b.len() > link.max_fetch_bytes)
     {
         return Err(fail(format!(
-            "the request body is over the limit of {} MiB",
-            link.max_fetch_bytes / (1024 * 1024)
+            "the request body is over the limit of {}",
+            crate::fetch::size_text(link.max_fetch_bytes)
         )));
     }
     Ok(FetchRequest {
