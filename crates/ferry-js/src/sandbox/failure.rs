@@ -11,8 +11,8 @@ use crate::JsError;
 /// The file name code steps compile under, as their stack frames show it.
 pub(super) const CODE_FILE: &str = "code.js";
 
-/// The module name of the built-in prelude, whose frames stacks leave out.
-pub(super) const PRELUDE_FILE: &str = "ferry:prelude";
+/// How the built-in prelude's module names start; stacks leave their frames out.
+pub(super) const PRELUDE_PREFIX: &str = "ferry:";
 
 /// What a failure is judged against.
 pub(super) struct Limits {
@@ -108,7 +108,7 @@ fn place(stack: &str) -> Option<(u32, u32)> {
 fn own_frames(stack: &str) -> Option<String> {
     let frames: Vec<&str> = stack
         .lines()
-        .filter(|line| !line.trim().is_empty() && !line.contains(PRELUDE_FILE))
+        .filter(|line| !line.trim().is_empty() && !line.contains(PRELUDE_PREFIX))
         .collect();
     (!frames.is_empty()).then(|| frames.join("\n"))
 }

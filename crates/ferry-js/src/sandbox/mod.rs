@@ -1,7 +1,9 @@
 //! One sandbox: a QuickJS runtime owned by one pool thread, with its limits (memory, stack,
 //! and an interrupt handler watching the running step's deadline and whether its caller is
-//! still waiting) and the prelude compiled once. Each step gets a fresh context, dropped and
-//! garbage-collected after it, so nothing a step leaves behind reaches the next.
+//! still waiting) and the prelude compiled once. Each step gets a fresh context, never used
+//! before, dropped and garbage-collected after it, so nothing a step leaves behind reaches the
+//! next. The next step's context is prepared right after a step ends, while the thread would
+//! otherwise wait.
 
 mod convert;
 mod failure;
@@ -15,14 +17,40 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rquickjs::context::intrinsic;
-use rquickjs::{Context, Module, Runtime, WriteOptions};
+use rquickjs::{Context, Ctx, Module, Object, Persistent, Runtime, WriteOptions};
 
 use crate::channel::{Abandoned, Job};
 use crate::pool::Settings;
 use crate::{CodeOutput, JsError};
+use natives::Link;
 
-/// The prelude's source: the globals the sandbox adds to QuickJS's.
-const PRELUDE: &str = include_str!("prelude.js");
+/// The prelude's core: the globals every step gets, and lazy getters for the others.
+const CORE: &str = include_str!("prelude/core.js");
+
+/// The groups of globals built on first use, by the name the core loads them under.
+const GROUPS: [(&str, &str); 5] = [
+    ("text", include_str!("prelude/text.js")),
+    ("url", include_str!("prelude/url.js")),
+    ("crypto", include_str!("prelude/crypto.js")),
+    ("clone", include_str!("prelude/clone.js")),
+    ("fetch", include_str!("prelude/fetch.js")),
+];
+
+/// The prelude compiled: the core, and each group by name.
+pub(super) struct Prelude {
+    core: Vec<u8>,
+    groups: Vec<(&'static str, Vec<u8>)>,
+}
+
+impl Prelude {
+    /// The bytecode of group `name`.
+    pub(super) fn group(&self, name: &str) -> Option<&[u8]> {
+        self.groups
+            .iter()
+            .find(|(group, _)| *group == name)
+            .map(|(_, bytecode)| bytecode.as_slice())
+    }
+}
 
 /// Why the interrupt handler stopped a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,11 +99,25 @@ impl Watch {
     }
 }
 
+/// A context prepared for the next step (natives and the prelude's core in place), made while
+/// the thread would otherwise be idle, so a step does not wait for it.
+///
+/// Fields drop in order: the saved namespace before the context holding it.
+struct Warm {
+    core: Persistent<Object<'static>>,
+    context: Context,
+    link: Rc<Link>,
+}
+
 /// A QuickJS runtime ready for steps.
+///
+/// Fields drop in order: the prepared context before the runtime, which QuickJS requires
+/// (it aborts when a runtime is freed with objects still alive).
 pub(crate) struct Sandbox {
+    warm: Option<Warm>,
     runtime: Runtime,
     watch: Rc<Watch>,
-    prelude: Vec<u8>,
+    prelude: Rc<Prelude>,
     settings: Arc<Settings>,
 }
 
@@ -88,18 +130,37 @@ impl Sandbox {
         let watch = Rc::new(Watch::default());
         let watching = watch.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || watching.check())));
-        let prelude = compile_prelude(&runtime).map_err(failed)?;
+        let prelude = Rc::new(compile_prelude(&runtime).map_err(failed)?);
+        runtime.run_gc();
         // The limit comes last: compiling the prelude must not count against a small one.
         runtime.set_memory_limit(settings.options.memory_limit_bytes);
-        Ok(Sandbox {
+        let mut sandbox = Sandbox {
+            warm: None,
             runtime,
             watch,
             prelude,
             settings,
+        };
+        sandbox.warm = sandbox.warm_up().ok();
+        Ok(sandbox)
+    }
+
+    /// A fresh context, prepared.
+    fn warm_up(&self) -> rquickjs::Result<Warm> {
+        let context = Context::custom::<intrinsic::All>(&self.runtime)?;
+        let link = Link::new(self.settings.options.max_fetch_bytes);
+        let core = context.with(|ctx| {
+            step::prepare(&ctx, &self.prelude, &link).map(|core| Persistent::save(&ctx, core))
+        })?;
+        Ok(Warm {
+            core,
+            context,
+            link,
         })
     }
 
-    /// Runs `job` and sends its end to its caller.
+    /// Runs `job` and sends its end to its caller; then cleans up and prepares the next
+    /// context, off the caller's clock.
     pub(crate) fn run(&mut self, job: Job) {
         let Job {
             call,
@@ -113,25 +174,34 @@ impl Sandbox {
             seconds: call.time_limit.as_secs(),
             mebibytes: self.settings.options.memory_limit_bytes / (1024 * 1024),
         };
-        let ended = match Context::custom::<intrinsic::All>(&self.runtime) {
-            Ok(context) => {
+        let ended = match self.warm.take().map_or_else(|| self.warm_up(), Ok) {
+            Ok(warm) => {
+                warm.link.connect(requests);
                 let parts = step::Parts {
                     call: &call,
                     settings: &self.settings,
-                    prelude: &self.prelude,
                     limits: &limits,
                     watch: &self.watch,
+                    link: &warm.link,
                 };
-                context.with(|ctx| step::run(&ctx, &parts, requests, &answers))
+                let Warm { core, context, .. } = warm;
+                context.with(|ctx| match core.restore(&ctx) {
+                    Ok(core) => step::run(&ctx, &parts, core, &answers),
+                    Err(error) => Err(failure::classify(&ctx, error, &limits)),
+                })
             }
-            Err(_) => Err(JsError::MemoryLimit {
+            Err(rquickjs::Error::Allocation) => Err(JsError::MemoryLimit {
                 mebibytes: limits.mebibytes,
             }),
+            Err(error) => Err(JsError::Runtime(format!(
+                "could not prepare a context: {error}"
+            ))),
         };
         let ended = self.judge(ended, &limits);
         self.watch.disarm();
-        self.runtime.run_gc();
         let _ = done.send(ended);
+        self.runtime.run_gc();
+        self.warm = self.warm_up().ok();
     }
 
     /// A stop by the interrupt handler overrides whatever the step made of it.
@@ -151,9 +221,39 @@ impl Sandbox {
 }
 
 /// The prelude as bytecode, compiled in a throwaway context of `runtime`.
-fn compile_prelude(runtime: &Runtime) -> rquickjs::Result<Vec<u8>> {
+fn compile_prelude(runtime: &Runtime) -> rquickjs::Result<Prelude> {
     let context = Context::custom::<intrinsic::All>(runtime)?;
     context.with(|ctx| {
-        Module::declare(ctx.clone(), failure::PRELUDE_FILE, PRELUDE)?.write(WriteOptions::default())
+        let compile = |name: &str, source: &str| {
+            let name = format!("{}{name}", failure::PRELUDE_PREFIX);
+            // Frames in the prelude are left out of stacks, so its debug information can go.
+            let options = WriteOptions {
+                strip_source: true,
+                strip_debug: true,
+                ..WriteOptions::default()
+            };
+            Module::declare(ctx.clone(), name, source)?.write(options)
+        };
+        let core = compile("core", CORE)?;
+        let groups = GROUPS
+            .iter()
+            .map(|(name, source)| Ok((*name, compile(name, source)?)))
+            .collect::<rquickjs::Result<_>>()?;
+        Ok(Prelude { core, groups })
     })
+}
+
+/// Module bytecode this process compiled.
+#[allow(unsafe_code)]
+fn load<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> rquickjs::Result<Module<'js>> {
+    // SAFETY: the bytes come from `Module::write` in this process (the prelude, or the code
+    // cache, which only holds what it compiled), so they are valid bytecode for this QuickJS.
+    unsafe { Module::load(ctx.clone(), bytecode) }
+}
+
+/// Evaluates a module with no top-level `await` (the prelude's): its namespace.
+fn evaluate(module: Module<'_>) -> rquickjs::Result<Object<'_>> {
+    let (evaluated, promise) = module.eval()?;
+    promise.finish::<()>()?;
+    evaluated.namespace()
 }

@@ -13,16 +13,17 @@ use hmac::{Hmac, Mac};
 use rquickjs::{Ctx, Exception, Function, Object, TypedArray, Value};
 use sha2::Digest as _;
 
-use super::convert;
+use super::{convert, evaluate, load, Prelude};
 use crate::channel::{FetchRequest, Request};
 use crate::{LogLevel, MAX_LOG_CHARS};
 
 type Bytes<'js> = TypedArray<'js, u8>;
 type Out<T> = rquickjs::Result<T>;
 
-/// What the natives and the event loop share during one step.
+/// What the natives and the event loop share during one step. A context is prepared before
+/// its step is known, so the channel to the step's caller is connected when the step starts.
 pub(super) struct Link {
-    requests: tokio::sync::mpsc::UnboundedSender<Request>,
+    requests: RefCell<Option<tokio::sync::mpsc::UnboundedSender<Request>>>,
     max_fetch_bytes: usize,
     next_id: Cell<u64>,
     pending: Cell<usize>,
@@ -36,12 +37,9 @@ struct Timers {
 }
 
 impl Link {
-    pub(super) fn new(
-        requests: tokio::sync::mpsc::UnboundedSender<Request>,
-        max_fetch_bytes: usize,
-    ) -> Rc<Self> {
+    pub(super) fn new(max_fetch_bytes: usize) -> Rc<Self> {
         Rc::new(Link {
-            requests,
+            requests: RefCell::new(None),
             max_fetch_bytes,
             next_id: Cell::new(1),
             pending: Cell::new(0),
@@ -49,13 +47,24 @@ impl Link {
         })
     }
 
+    /// Connects the step's caller.
+    pub(super) fn connect(&self, requests: tokio::sync::mpsc::UnboundedSender<Request>) {
+        self.requests.replace(Some(requests));
+    }
+
+    fn send(&self, request: Request) {
+        if let Some(requests) = self.requests.borrow().as_ref() {
+            // A closed channel means the caller is gone; the event loop notices that itself.
+            let _ = requests.send(request);
+        }
+    }
+
     /// Sends a request that will be answered; its id.
     fn ask(&self, request: impl FnOnce(u64) -> Request) -> u64 {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
         self.pending.set(self.pending.get() + 1);
-        // A closed channel means the caller is gone; the event loop notices that itself.
-        let _ = self.requests.send(request(id));
+        self.send(request(id));
         id
     }
 
@@ -101,8 +110,16 @@ impl Link {
 }
 
 /// Sets `globalThis.__ferry` for the prelude.
-pub(super) fn install<'js>(ctx: &Ctx<'js>, link: &Rc<Link>) -> Out<()> {
+pub(super) fn install<'js>(ctx: &Ctx<'js>, link: &Rc<Link>, prelude: &Rc<Prelude>) -> Out<()> {
     let natives = Object::new(ctx.clone())?;
+    let library = prelude.clone();
+    let load = move |ctx: Ctx<'js>, group: String| -> Out<Function<'js>> {
+        let bytecode = library
+            .group(&group)
+            .ok_or_else(|| Exception::throw_internal(&ctx, &format!("no prelude group {group}")))?;
+        evaluate(load(&ctx, bytecode)?)?.get("build")
+    };
+    natives.set("load", Function::new(ctx.clone(), load)?)?;
     host_work(ctx, &natives, link)?;
     encodings(ctx, &natives)?;
     crypto(ctx, &natives)?;
@@ -119,7 +136,7 @@ fn host_work<'js>(ctx: &Ctx<'js>, natives: &Object<'js>, link: &Rc<Link>) -> Out
             "error" => LogLevel::Error,
             _ => LogLevel::Info,
         };
-        let _ = to.requests.send(Request::Log(level, cut(text)));
+        to.send(Request::Log(level, cut(text)));
     };
     natives.set("log", Function::new(ctx.clone(), log)?)?;
     let to = link.clone();

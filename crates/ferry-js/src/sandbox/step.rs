@@ -14,9 +14,9 @@ use super::convert::{self, Problem};
 use super::failure::{self, Limits, CODE_FILE};
 use super::natives::{self, Link};
 use super::output::{self, Refusal};
-use super::Watch;
+use super::{evaluate, load, Prelude, Watch};
 use crate::cache;
-use crate::channel::{Answer, FetchResponse, Reply, Request};
+use crate::channel::{Answer, FetchResponse, Reply};
 use crate::pool::Settings;
 use crate::{CodeCall, CodeOutput, JsError};
 
@@ -24,28 +24,35 @@ use crate::{CodeCall, CodeOutput, JsError};
 pub(super) struct Parts<'a> {
     pub(super) call: &'a CodeCall,
     pub(super) settings: &'a Settings,
-    pub(super) prelude: &'a [u8],
     pub(super) limits: &'a Limits,
     pub(super) watch: &'a Watch,
+    pub(super) link: &'a Rc<Link>,
 }
 
-/// Runs the step to its output.
-pub(super) fn run(
-    ctx: &Ctx<'_>,
+/// Makes a fresh context ready for a step not known yet: the natives, then the prelude's
+/// core. Gives the core's namespace (`run`, `complete`, `fire`).
+pub(super) fn prepare<'js>(
+    ctx: &Ctx<'js>,
+    prelude: &Rc<Prelude>,
+    link: &Rc<Link>,
+) -> rquickjs::Result<Object<'js>> {
+    natives::install(ctx, link, prelude)?;
+    evaluate(load(ctx, &prelude.core)?)
+}
+
+/// Runs the step in a prepared context to its output.
+pub(super) fn run<'js>(
+    ctx: &Ctx<'js>,
     parts: &Parts<'_>,
-    requests: tokio::sync::mpsc::UnboundedSender<Request>,
+    core: Object<'js>,
     answers: &Receiver<Answer>,
 ) -> Result<CodeOutput, JsError> {
     let fail = |error| failure::classify(ctx, error, parts.limits);
-    let link = Link::new(requests, parts.settings.options.max_fetch_bytes);
-    natives::install(ctx, &link).map_err(fail)?;
-    let prelude = evaluate(load(ctx, parts.prelude).map_err(fail)?).map_err(fail)?;
     let events = Events {
         ctx,
-        link,
         answers,
-        complete: prelude.get("complete").map_err(fail)?,
-        fire: prelude.get("fire").map_err(fail)?,
+        complete: core.get("complete").map_err(fail)?,
+        fire: core.get("fire").map_err(fail)?,
         parts,
     };
     let code = events.load_code()?;
@@ -53,25 +60,10 @@ pub(super) fn run(
     let context = convert::to_js(ctx, &call.context).map_err(fail)?;
     let results = convert::to_js(ctx, &call.step_results).map_err(fail)?;
     let binary = convert::has_binary(&call.step_results);
-    let start: Function = prelude.get("run").map_err(fail)?;
+    let start: Function = core.get("run").map_err(fail)?;
     let promise: Promise = start.call((code, context, results, binary)).map_err(fail)?;
     let returned = events.settle(&promise)?;
     output::read(returned).map_err(|refusal| refused(ctx, refusal, parts.limits))
-}
-
-/// Module bytecode this process compiled.
-#[allow(unsafe_code)]
-fn load<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> rquickjs::Result<Module<'js>> {
-    // SAFETY: the bytes come from `Module::write` in this process (the prelude, or the code
-    // cache, which only holds what it compiled), so they are valid bytecode for this QuickJS.
-    unsafe { Module::load(ctx.clone(), bytecode) }
-}
-
-/// Evaluates a module with no top-level `await` (the prelude): its namespace.
-fn evaluate(module: Module<'_>) -> rquickjs::Result<Object<'_>> {
-    let (evaluated, promise) = module.eval()?;
-    promise.finish::<()>()?;
-    evaluated.namespace()
 }
 
 fn refused(ctx: &Ctx<'_>, refusal: Refusal, limits: &Limits) -> JsError {
@@ -91,7 +83,6 @@ fn problem_error(ctx: &Ctx<'_>, problem: Problem, limits: &Limits) -> JsError {
 /// The event loop of one step.
 struct Events<'a, 'js> {
     ctx: &'a Ctx<'js>,
-    link: Rc<Link>,
     answers: &'a Receiver<Answer>,
     complete: Function<'js>,
     fire: Function<'js>,
@@ -163,17 +154,18 @@ impl<'js> Events<'_, 'js> {
     /// Waits for the next thing that can move the step on, and does it.
     fn wake(&self) -> Result<(), JsError> {
         let now = Instant::now();
-        if let Some(id) = self.link.due_timer(now) {
+        if let Some(id) = self.parts.link.due_timer(now) {
             return self.fire.call::<_, ()>((id,)).map_err(|e| self.fail(e));
         }
         let deadline = self.parts.call.deadline;
         if now >= deadline {
             return Err(self.over_time());
         }
-        if self.link.idle() {
+        if self.parts.link.idle() {
             return Err(JsError::Unsettled);
         }
         let until = self
+            .parts
             .link
             .next_timer()
             .map_or(deadline, |at| at.min(deadline));
@@ -189,7 +181,7 @@ impl<'js> Events<'_, 'js> {
 
     /// Settles the promise waiting for `answer`.
     fn deliver(&self, answer: Answer) -> Result<(), JsError> {
-        self.link.answered();
+        self.parts.link.answered();
         let (ok, value) = match answer.result {
             Ok(Reply::Json(json)) => (true, convert::to_js(self.ctx, &json)),
             Ok(Reply::Response(response)) => (true, self.response(response)),
