@@ -73,6 +73,8 @@ pub(crate) struct FetchResponse {
     pub(crate) status_text: String,
     /// The final URL, after redirects.
     pub(crate) url: String,
+    /// Whether redirects were followed.
+    pub(crate) redirected: bool,
     /// Header names (lower case) and values, in order.
     pub(crate) headers: Vec<(String, String)>,
     /// The body.

@@ -30,12 +30,16 @@ impl Fetcher {
     /// Sends `request` and reads its response, or says why not.
     pub(crate) async fn fetch(&self, request: FetchRequest) -> Result<FetchResponse, String> {
         let what = format!("{} {}", request.method, request.url);
+        let asked = request.url.clone();
         let timeout = self.timeout_for(&request);
         let sent = self.send(request, timeout).await;
         let response = sent.map_err(|e| failure(&what, &e, timeout))?;
-        self.read(response)
+        let mut read = self
+            .read(response)
             .await
-            .map_err(|e| format!("fetch {what}: {e}"))
+            .map_err(|e| format!("fetch {what}: {e}"))?;
+        read.redirected = read.url != asked;
+        Ok(read)
     }
 
     fn timeout_for(&self, request: &FetchRequest) -> Duration {
@@ -92,6 +96,7 @@ impl Fetcher {
             status: status.as_u16(),
             status_text: status.canonical_reason().unwrap_or("").to_string(),
             url,
+            redirected: false,
             headers,
             body,
         })

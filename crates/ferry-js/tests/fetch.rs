@@ -88,11 +88,11 @@ async fn get_reads_json_status_and_headers() {
     let base = server().await;
     let data = run(&runtime(), &base, r#"module.exports = async ({ base }) => {
         const response = await fetch(`${base}/json`);
-        return { data: { status: response.status, ok: response.ok, custom: response.headers.get('X-Custom'), type: response.headers.get('content-type'), body: await response.json() } };
+        return { data: { status: response.status, ok: response.ok, redirected: response.redirected, custom: response.headers.get('X-Custom'), type: response.headers.get('content-type'), body: await response.json() } };
     }"#, 5.0).await.unwrap();
     assert_eq!(
         data,
-        json!({ "status": 200, "ok": true, "custom": "1", "type": "application/json", "body": { "hello": "world" } })
+        json!({ "status": 200, "ok": true, "redirected": false, "custom": "1", "type": "application/json", "body": { "hello": "world" } })
     );
 }
 

@@ -202,6 +202,7 @@ impl<'js> Events<'_, 'js> {
         object.set("status", response.status)?;
         object.set("statusText", response.status_text)?;
         object.set("url", response.url)?;
+        object.set("redirected", response.redirected)?;
         let headers: Vec<Vec<String>> = response
             .headers
             .into_iter()

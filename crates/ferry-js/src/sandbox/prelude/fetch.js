@@ -125,7 +125,7 @@ export function build({ native, toBytes, toArrayBuffer, awaitAnswer, pending }) 
     signal?.throwIfAborted();
     const timeout = init.timeout ?? signal?.[TIMEOUT];
     const id = native.fetch(url, method, [...headers], body, timeout === undefined ? undefined : Number(timeout));
-    const answer = awaitAnswer(id, (r) => new Response(r.body, { ...r, redirected: r.url !== url }));
+    const answer = awaitAnswer(id, (r) => new Response(r.body, r));
     if (!signal) return answer;
     return new Promise((resolve, reject) => {
       signal.addEventListener('abort', () => { pending.delete(id); reject(signal.reason); });
