@@ -76,8 +76,12 @@ pub struct JsOptions {
     /// The longest one `fetch` may take when the code sets no shorter timeout (default 5 min);
     /// the step's deadline bounds it too.
     pub fetch_timeout: Duration,
-    /// The largest request or response body `fetch` moves (default 50 MiB).
+    /// The largest request or response body `fetch` moves, and the largest `invokeFlow` data
+    /// (default 50 MiB).
     pub max_fetch_bytes: usize,
+    /// The largest part of a result (`data`, each state scope's changes), as JSON (default
+    /// 100 MiB, the engine's default limit on a step's result).
+    pub max_result_bytes: usize,
 }
 
 /// 1 GiB: the default memory limit of a code step.
@@ -91,6 +95,7 @@ impl Default for JsOptions {
             max_runtimes: 8,
             fetch_timeout: Duration::from_secs(300),
             max_fetch_bytes: 50 * 1024 * 1024,
+            max_result_bytes: 100 * 1024 * 1024,
         }
     }
 }

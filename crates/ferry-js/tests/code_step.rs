@@ -233,6 +233,35 @@ async fn a_result_json_cannot_carry_names_the_place() {
 }
 
 #[tokio::test]
+async fn a_result_larger_than_the_limit_is_refused_without_building_it() {
+    let sparse =
+        error("module.exports = async () => ({ data: { list: new Array(2 ** 32 - 1) } })").await;
+    assert_eq!(
+        sparse.to_string(),
+        "the result cannot be serialized: data is larger than the limit of 100 MiB"
+    );
+    let runtime = JsRuntime::new(JsOptions {
+        max_result_bytes: 1024,
+        ..JsOptions::default()
+    });
+    let (big, _) = common::run_on(
+        &runtime,
+        "module.exports = async () => ({ data: 'x'.repeat(2000) })",
+    )
+    .await;
+    assert!(big
+        .unwrap_err()
+        .to_string()
+        .ends_with("data is larger than the limit of 1 KiB"));
+    let (fits, _) = common::run_on(
+        &runtime,
+        "module.exports = async () => ({ data: Array(100).fill(1) })",
+    )
+    .await;
+    assert_eq!(fits.unwrap().data.as_array().map(Vec::len), Some(100));
+}
+
+#[tokio::test]
 async fn a_result_of_the_wrong_shape_says_which_field() {
     let not_object = error("module.exports = async () => 5").await;
     assert_eq!(

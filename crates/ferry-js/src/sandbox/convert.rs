@@ -2,7 +2,10 @@
 //! `JSON.parse`. Out of it, a walk with JSON's rules (`toJSON` honoured, `undefined` members
 //! left out, `NaN` as null) that refuses what JSON would silently lose — functions, symbols,
 //! BigInts, promises, cycles, nesting past [`MAX_DEPTH`] — naming where it sits, and turns
-//! bytes (`Uint8Array`, `ArrayBuffer`) into binary values `{ contentType, base64 }`.
+//! bytes (`Uint8Array`, `ArrayBuffer`) into binary values `{ contentType, base64 }`. The walk
+//! stops once the value would be larger than its budget (about its size as JSON, each value
+//! counting at least [`MIN_VALUE_BYTES`]), so a small JavaScript value that stands for a huge
+//! one (`new Array(2 ** 32 - 1)`) cannot make the Rust side allocate without bound.
 
 use base64::Engine as _;
 use rquickjs::function::This;
@@ -13,6 +16,9 @@ use super::natives::bytes;
 
 /// How deeply a result may nest: as deep as `serde_json` reads back.
 pub(super) const MAX_DEPTH: usize = 100;
+
+/// What each value counts against the budget at least (a Rust value's size, roughly).
+pub(super) const MIN_VALUE_BYTES: usize = 8;
 
 /// The content type of bytes that say nothing of theirs.
 pub(super) const OCTETS: &str = "application/octet-stream";
@@ -89,14 +95,18 @@ pub(super) fn bytes_of(value: &Value<'_>) -> Option<Vec<u8>> {
     Some(bytes(&array))
 }
 
-/// `value` as JSON.
-pub(super) fn to_json(value: Value<'_>) -> Result<Json, Problem> {
-    Walk::default().value(value, &mut vec![Step::Root("data")])
-}
-
-/// `value`, found at `root` of the result, as JSON.
-pub(super) fn to_json_at(value: Value<'_>, root: &'static str) -> Result<Json, Problem> {
-    Walk::default().value(value, &mut vec![Step::Root(root)])
+/// `value`, found at `root` (`data`, `headers`, …), as JSON of at most `budget` bytes.
+pub(super) fn to_json(
+    value: Value<'_>,
+    root: &'static str,
+    budget: usize,
+) -> Result<Json, Problem> {
+    let mut walk = Walk {
+        ancestors: Vec::new(),
+        budget,
+        limit: budget,
+    };
+    walk.value(value, &mut vec![Step::Root(root)])
 }
 
 /// One step of a path into the result.
@@ -127,13 +137,41 @@ fn is_identifier(key: &str) -> bool {
         && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
 }
 
-#[derive(Default)]
 struct Walk<'js> {
     ancestors: Vec<Object<'js>>,
+    budget: usize,
+    limit: usize,
 }
 
 impl<'js> Walk<'js> {
+    /// Takes `bytes` from the budget, or says the value is too large.
+    fn spend(&mut self, bytes: usize, path: &[Step]) -> Result<(), Problem> {
+        let bytes = bytes.max(MIN_VALUE_BYTES);
+        if bytes > self.budget {
+            return Err(Problem::Unfit {
+                path: path_text(&path[..1.min(path.len())]),
+                problem: format!(
+                    "is larger than the limit of {}",
+                    crate::fetch::size_text(self.limit)
+                ),
+            });
+        }
+        self.budget -= bytes;
+        Ok(())
+    }
+
     fn value(&mut self, value: Value<'js>, path: &mut Vec<Step>) -> Result<Json, Problem> {
+        let json = self.json(value, path)?;
+        let size = match &json {
+            Json::String(text) => text.len() + 2,
+            Json::Number(_) | Json::Bool(_) | Json::Null => MIN_VALUE_BYTES,
+            Json::Array(_) | Json::Object(_) => 2,
+        };
+        self.spend(size, path)?;
+        Ok(json)
+    }
+
+    fn json(&mut self, value: Value<'js>, path: &mut Vec<Step>) -> Result<Json, Problem> {
         let unfit = |problem: &str| Problem::Unfit {
             path: path_text(path),
             problem: problem.to_string(),
@@ -199,6 +237,10 @@ impl<'js> Walk<'js> {
 
     fn items(&mut self, array: &Object<'js>, path: &mut Vec<Step>) -> Result<Json, Problem> {
         let length: usize = array.get("length")?;
+        // Each item spends its own share; an array too long to fit is refused before any.
+        if length.saturating_mul(MIN_VALUE_BYTES) > self.budget {
+            self.spend(usize::MAX, path)?;
+        }
         let mut items = Vec::with_capacity(length.min(1 << 16));
         for i in 0..length {
             path.push(Step::Index(i));
@@ -217,6 +259,7 @@ impl<'js> Walk<'js> {
             if member.is_undefined() {
                 continue;
             }
+            self.spend(key.len() + 4, path)?;
             path.push(Step::Key(key));
             let json = self.value(member, path)?;
             if let Some(Step::Key(key)) = path.pop() {

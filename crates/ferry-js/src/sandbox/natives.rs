@@ -152,7 +152,7 @@ fn host_work<'js>(ctx: &Ctx<'js>, natives: &Object<'js>, link: &Rc<Link>) -> Out
     natives.set("fetch", Function::new(ctx.clone(), fetch)?)?;
     let to = link.clone();
     let invoke = move |ctx: Ctx<'js>, name: String, data: Value<'js>| {
-        let data = convert::to_json(data)
+        let data = convert::to_json(data, "data", to.max_fetch_bytes)
             .map_err(|problem| Exception::throw_type(&ctx, &problem.describe("invokeFlow data")))?;
         Ok::<_, rquickjs::Error>(to.ask(|id| Request::InvokeFlow(id, name, data)))
     };

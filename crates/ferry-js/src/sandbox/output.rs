@@ -28,8 +28,9 @@ impl From<rquickjs::Error> for Refusal {
     }
 }
 
-/// The output `value` describes; `undefined` (nothing returned) is `{ data: null }`.
-pub(super) fn read(value: Value<'_>) -> Result<CodeOutput, Refusal> {
+/// The output `value` describes; `undefined` (nothing returned) is `{ data: null }`. Each part
+/// may be at most `budget` bytes as JSON.
+pub(super) fn read(value: Value<'_>, budget: usize) -> Result<CodeOutput, Refusal> {
     if value.type_of().is_void() {
         return Ok(CodeOutput::default());
     }
@@ -44,15 +45,15 @@ pub(super) fn read(value: Value<'_>) -> Result<CodeOutput, Refusal> {
         })?;
     let content_type = text_field(object, "contentType")?;
     Ok(CodeOutput {
-        data: data(object, content_type.as_deref())?,
+        data: data(object, content_type.as_deref(), budget)?,
         status_code: status_code(object)?,
-        headers: headers(object)?,
+        headers: headers(object, budget)?,
         content_type,
         state_changes: StateChanges {
-            execution: state(object, "executionState")?,
-            flow: state(object, "instanceState")?,
-            instance: state(object, "crossFlowState")?,
-            integration: state(object, "integrationState")?,
+            execution: state(object, "executionState", budget)?,
+            flow: state(object, "instanceState", budget)?,
+            instance: state(object, "crossFlowState", budget)?,
+            integration: state(object, "integrationState", budget)?,
         },
     })
 }
@@ -73,12 +74,12 @@ fn kind(value: &Value<'_>) -> &'static str {
 }
 
 /// `data`; bytes become a binary value with the returned `contentType`.
-fn data(object: &Object<'_>, content_type: Option<&str>) -> Result<Json, Refusal> {
+fn data(object: &Object<'_>, content_type: Option<&str>, budget: usize) -> Result<Json, Refusal> {
     let value: Value = object.get("data")?;
     if let Some(bytes) = convert::bytes_of(&value) {
         return Ok(convert::binary(&bytes, content_type.unwrap_or(OCTETS)));
     }
-    Ok(convert::to_json_at(value, "data")?)
+    Ok(convert::to_json(value, "data", budget)?)
 }
 
 fn present<'js>(object: &Object<'js>, name: &str) -> Result<Option<Value<'js>>, Refusal> {
@@ -110,12 +111,12 @@ fn text_field(object: &Object<'_>, name: &str) -> Result<Option<String>, Refusal
 }
 
 /// `headers`: an object of header name → text (numbers and booleans written as text).
-fn headers(object: &Object<'_>) -> Result<Option<Map<String, Json>>, Refusal> {
+fn headers(object: &Object<'_>, budget: usize) -> Result<Option<Map<String, Json>>, Refusal> {
     let Some(value) = present(object, "headers")? else {
         return Ok(None);
     };
     let invalid = || Refusal::Invalid("headers must be an object of header name → text".into());
-    let Json::Object(map) = plain(value, "headers").ok_or_else(invalid)?? else {
+    let Json::Object(map) = plain(value, "headers", budget).ok_or_else(invalid)?? else {
         return Err(invalid());
     };
     let mut texts = Map::new();
@@ -132,21 +133,25 @@ fn headers(object: &Object<'_>) -> Result<Option<Map<String, Json>>, Refusal> {
 }
 
 /// A state scope's changes: an object of key → value, `null` meaning delete.
-fn state(object: &Object<'_>, name: &'static str) -> Result<Map<String, Json>, Refusal> {
+fn state(
+    object: &Object<'_>,
+    name: &'static str,
+    budget: usize,
+) -> Result<Map<String, Json>, Refusal> {
     let Some(value) = present(object, name)? else {
         return Ok(Map::new());
     };
     let invalid = || Refusal::Invalid(format!("{name} must be an object of key → value"));
-    match plain(value, name).ok_or_else(invalid)?? {
+    match plain(value, name, budget).ok_or_else(invalid)?? {
         Json::Object(map) => Ok(map),
         _ => Err(invalid()),
     }
 }
 
 /// A plain object as JSON; `None` for arrays, functions and non-objects.
-fn plain(value: Value<'_>, root: &'static str) -> Option<Result<Json, Refusal>> {
+fn plain(value: Value<'_>, root: &'static str, budget: usize) -> Option<Result<Json, Refusal>> {
     if !value.is_object() || value.is_array() || value.is_function() {
         return None;
     }
-    Some(convert::to_json_at(value, root).map_err(Refusal::from))
+    Some(convert::to_json(value, root, budget).map_err(Refusal::from))
 }

@@ -63,7 +63,8 @@ pub(super) fn run<'js>(
     let start: Function = core.get("run").map_err(fail)?;
     let promise: Promise = start.call((code, context, results, binary)).map_err(fail)?;
     let returned = events.settle(&promise)?;
-    output::read(returned).map_err(|refusal| refused(ctx, refusal, parts.limits))
+    let budget = parts.settings.options.max_result_bytes;
+    output::read(returned, budget).map_err(|refusal| refused(ctx, refusal, parts.limits))
 }
 
 fn refused(ctx: &Ctx<'_>, refusal: Refusal, limits: &Limits) -> JsError {
