@@ -7,14 +7,16 @@
 //! module.exports = async (context, stepResults) => ({ data, statusCode, headers, contentType });
 //! ```
 //!
-//! (`export default` works too.) [`JsRuntime::run_code`] runs one such step and gives its
-//! [`CodeOutput`]; everything the step needs from the engine goes through a [`CodeHost`].
+//! (`export default` works too.) The code is an ES module, so strict mode applies and there is
+//! no `require`. [`JsRuntime::run_code`] runs one such step and gives its [`CodeOutput`];
+//! everything the step needs from the engine goes through a [`CodeHost`].
 //!
 //! # How runs are isolated
 //!
 //! A [`JsRuntime`] is a pool of threads, each owning one QuickJS runtime (a heap) and running
-//! one code step at a time, in a fresh context (its own globals) created for that step and
-//! dropped after it, followed by a garbage collection. So:
+//! one code step at a time, in a fresh context (its own globals) that no other step used,
+//! dropped after it, followed by a garbage collection. (`DESIGN.md` asks for a sandbox per
+//! execution; this is one per code step, which is stricter.) So:
 //!
 //! - **memory**: the memory limit is a QuickJS *runtime* limit; with one step per runtime at a
 //!   time it is a per-step limit, and one step's allocations cannot push another over its own;
@@ -43,8 +45,17 @@
 //! # Speed
 //!
 //! Compiled code is cached as QuickJS bytecode keyed by the SHA-256 of its text, shared by all
-//! threads; the built-in globals are compiled once per thread. A trivial step costs a context,
-//! the globals, loading its bytecode and the JSON in and out.
+//! threads; the built-in globals are compiled once per thread, and only their core is loaded
+//! into every context (the rest when a step first names it). A thread prepares the next
+//! context, and collects the last one, after it has sent a step's answer, so a step waits for
+//! neither. What is left per step: the thread hop, loading the bytecode, the call, and the
+//! JSON in and out (`tests/bench.rs` measures it).
+//!
+//! # Sizes
+//!
+//! Turning the returned value into JSON stops at `max_result_bytes`, so a small JavaScript
+//! value standing for a huge one (a sparse array) cannot make the Rust side allocate without
+//! bound; `fetch` bodies and `invokeFlow` data stop at `max_fetch_bytes`.
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
