@@ -57,6 +57,9 @@ pub struct ServeArgs {
     /// Longest an execution may run, in seconds.
     #[arg(long, env = "FERRY_EXECUTION_TIME_LIMIT", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     execution_time_limit: u64,
+    /// Most memory one JavaScript code step may allocate, in MiB.
+    #[arg(long, env = "FERRY_JS_MEMORY_LIMIT", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(16..=65_536))]
+    js_memory_limit: u64,
     /// Longest a synchronous webhook waits for its execution's result, in seconds, before
     /// answering 202 with the execution to poll.
     #[arg(long, env = "FERRY_SYNC_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=900))]
@@ -108,6 +111,7 @@ impl ServeArgs {
                 worker.concurrency = self.worker_concurrency;
                 worker.lease = Duration::from_secs(self.worker_lease);
                 worker.limits.time = Duration::from_secs(self.execution_time_limit);
+                worker.js.memory_limit_bytes = (self.js_memory_limit as usize) << 20;
             }
             None => {}
         }

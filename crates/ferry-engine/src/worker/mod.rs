@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::definitions::Definitions;
-use crate::run::{Ended, Executor, Limits, Outcome, Scope};
+use crate::run::{Ended, Executor, JsOptions, Limits, Outcome, Scope};
 use crate::signals::Signals;
 pub use host::INVOKE_TIMEOUT;
 use prepare::{Prepared, Unrunnable};
@@ -42,11 +42,13 @@ pub struct WorkerOptions {
     pub limits: Limits,
     /// How long a stopping worker lets running executions finish.
     pub grace: Duration,
+    /// How `code.run` steps are sandboxed (memory limit, how many run at once, `fetch`).
+    pub js: JsOptions,
 }
 
 impl WorkerOptions {
     /// Defaults: 32 executions at once, 30 s leases, 1 s polling, 15 min and 100 MiB step
-    /// results per execution, 30 s grace.
+    /// results per execution, 30 s grace, and the sandboxes' defaults (1 GiB per code step).
     pub fn new(node_id: impl Into<String>) -> Self {
         WorkerOptions {
             node_id: node_id.into(),
@@ -55,6 +57,7 @@ impl WorkerOptions {
             poll_interval: Duration::from_secs(1),
             limits: Limits::default(),
             grace: Duration::from_secs(30),
+            js: JsOptions::default(),
         }
     }
 }
@@ -88,7 +91,7 @@ impl Worker {
             store,
             definitions,
             signals,
-            executor: Arc::new(Executor::new()),
+            executor: Arc::new(Executor::with_js(options.js.clone())),
             options: Arc::new(options),
             observer: None,
         }
