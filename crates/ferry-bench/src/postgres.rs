@@ -1,0 +1,96 @@
+//! The PostgreSQL database the suite runs on: dropped and re-created (with `psql`) before each
+//! use, so every run starts empty. Only a database whose name contains `bench` is touched.
+
+use std::process::Command;
+
+use anyhow::{bail, Context};
+use base64::Engine;
+use rand::RngCore;
+
+/// The database named by `url` (`postgres://user@host:port/name?params`).
+pub struct Database {
+    url: String,
+    name: String,
+    maintenance_url: String,
+}
+
+impl Database {
+    pub fn parse(url: &str) -> anyhow::Result<Database> {
+        let (head, query) = match url.split_once('?') {
+            Some((head, query)) => (head, format!("?{query}")),
+            None => (url, String::new()),
+        };
+        let (server, name) = head
+            .rsplit_once('/')
+            .filter(|(server, name)| server.contains("://") && !name.is_empty())
+            .with_context(|| format!("no database name in {url}"))?;
+        if !name.contains("bench") {
+            bail!(
+                "the suite drops and re-creates its database; name one containing `bench` (got {name})"
+            );
+        }
+        Ok(Database {
+            url: url.to_string(),
+            name: name.to_string(),
+            maintenance_url: format!("{server}/postgres{query}"),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether the server answers; the reason when it does not.
+    pub fn check(&self) -> Result<(), String> {
+        self.psql(&["SELECT 1"]).map_err(|err| format!("{err:#}"))
+    }
+
+    /// Drops the database (disconnecting its sessions) and creates it empty.
+    pub fn reset(&self) -> anyhow::Result<()> {
+        let name = self.name.replace('"', "\"\"");
+        self.psql(&[
+            &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            &format!("CREATE DATABASE \"{name}\""),
+        ])
+    }
+
+    fn psql(&self, statements: &[&str]) -> anyhow::Result<()> {
+        let mut command = Command::new("psql");
+        command
+            .arg(&self.maintenance_url)
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"]);
+        for statement in statements {
+            command.args(["-c", statement]);
+        }
+        let out = command.output().context("running psql")?;
+        if !out.status.success() {
+            bail!("psql: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(())
+    }
+}
+
+/// A fresh master key (base64 of 32 random bytes), shared by every node of one database.
+pub fn master_key() -> String {
+    let mut key = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_maintenance_database_and_guards_the_name() {
+        let db = Database::parse("postgres://postgres@127.0.0.1:5432/ferry_bench?sslmode=disable")
+            .unwrap();
+        assert_eq!(db.name, "ferry_bench");
+        assert_eq!(
+            db.maintenance_url,
+            "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+        );
+        assert!(Database::parse("postgres://postgres@127.0.0.1/ferry").is_err());
+        assert!(Database::parse("postgres://postgres@127.0.0.1").is_err());
+    }
+}

@@ -1,0 +1,186 @@
+//! The targets on 2 cores beside what the run measured (on SQLite, except scale-out):
+//! a table saying which were met. Informative only: the count check, not a target, fails a run.
+
+use std::fmt::Write;
+
+use crate::flows::Transform;
+use crate::report::{Report, StoreReport};
+
+struct Line {
+    target: &'static str,
+    measured: String,
+    met: Option<bool>,
+}
+
+/// Appends the targets table.
+pub fn section(out: &mut String, report: &Report) {
+    let mut lines = Vec::new();
+    if let Some(store) = report.stores.iter().find(|s| s.store == "sqlite") {
+        store_lines(&mut lines, store);
+    }
+    scale_line(&mut lines, report);
+    peer_line(&mut lines, report);
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "### targets (2 cores)\n");
+    let _ = writeln!(out, "| target | measured | met |");
+    let _ = writeln!(out, "|---|---|---|");
+    for line in lines {
+        let met = match line.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "n/a",
+        };
+        let _ = writeln!(out, "| {} | {} | {met} |", line.target, line.measured);
+    }
+    out.push('\n');
+}
+
+fn store_lines(lines: &mut Vec<Line>, store: &StoreReport) {
+    let best_ack = store
+        .webhook_async
+        .iter()
+        .map(|r| r.acknowledged_per_s)
+        .reduce(f64::max);
+    if let Some(best) = best_ack {
+        lines.push(at_least(
+            "webhook-async ≥ 10,000 acknowledged/s (SQLite)",
+            best,
+            10_000.0,
+            "/s",
+        ));
+    }
+    let best_done = store
+        .webhook_async
+        .iter()
+        .map(|r| r.completed_per_s)
+        .reduce(f64::max);
+    if let Some(best) = best_done {
+        lines.push(at_least(
+            "webhook-async ≥ 5,000 completed executions/s",
+            best,
+            5_000.0,
+            "/s",
+        ));
+    }
+    if let Some(row) = store.webhook_async.iter().find(|r| r.clients == 32) {
+        lines.push(at_most(
+            "ack p99 ≤ 10 ms at 32 clients",
+            row.ack_latency.p99_ms,
+            10.0,
+            " ms",
+        ));
+    }
+    if let Some(row) = store.webhook_sync.iter().find(|r| r.clients == 32) {
+        lines.push(at_most(
+            "webhook-sync p99 ≤ 20 ms (32 clients)",
+            row.latency.p99_ms,
+            20.0,
+            " ms",
+        ));
+    }
+    if let Some(code) = &store.code_step {
+        let mut line = at_most("code step p99 ≤ 1 ms", code.step.p99_ms, 1.0, " ms");
+        if code.transform != Transform::JavaScript {
+            line.measured
+                .push_str(" (not JavaScript: no runtime in this build)");
+            line.met = None;
+        }
+        lines.push(line);
+    }
+    if let Some(idle) = store.idle_rss_mib {
+        let mb = idle * 1.048_576;
+        lines.push(at_most("idle RSS ≤ 50 MB", mb, 50.0, " MB"));
+    }
+    match &store.schedules {
+        Some(row) => {
+            let mut line = at_most(
+                "schedule lag p99 ≤ 1 s",
+                row.fire_lag.p99_ms / 1000.0,
+                1.0,
+                " s",
+            );
+            line.measured = format!(
+                "firing {:.2} s, start {:.2} s ({} schedules)",
+                row.fire_lag.p99_ms / 1000.0,
+                row.start_lag.p99_ms / 1000.0,
+                row.instances
+            );
+            lines.push(line);
+        }
+        None => lines.push(Line {
+            target: "schedule lag p99 ≤ 1 s",
+            measured: "not measured in this run".into(),
+            met: None,
+        }),
+    }
+}
+
+fn scale_line(lines: &mut Vec<Line>, report: &Report) {
+    let Some(scale) = &report.scale_out else {
+        return;
+    };
+    let rate = |n: usize| {
+        scale
+            .rows
+            .iter()
+            .find(|r| r.nodes == n)
+            .map(|r| r.row.completed_per_s)
+    };
+    let (Some(one), Some(three)) = (rate(1), rate(3)) else {
+        return;
+    };
+    let factor = three / one.max(1e-9);
+    lines.push(Line {
+        target: "near-linear scale-out to 3 nodes (PostgreSQL)",
+        measured: format!("{factor:.2}× executions/s at 3 nodes vs 1 ({three:.0} vs {one:.0})"),
+        met: Some(factor >= 2.5),
+    });
+}
+
+fn peer_line(lines: &mut Vec<Line>, report: &Report) {
+    let Some(peer) = report.peer.as_ref().filter(|p| p.unavailable.is_none()) else {
+        lines.push(Line {
+            target: "≥ 20× n8n's throughput",
+            measured: "no peer figures in this run".into(),
+            met: None,
+        });
+        return;
+    };
+    let Some(store) = report.stores.iter().find(|s| s.store == "sqlite") else {
+        return;
+    };
+    let ratios: Vec<f64> = store
+        .webhook_async
+        .iter()
+        .filter_map(|r| {
+            peer.rate("async", r.clients)
+                .map(|n| r.acknowledged_per_s / n)
+        })
+        .collect();
+    if let Some(worst) = ratios.iter().copied().reduce(f64::min) {
+        lines.push(at_least(
+            "≥ 20× n8n's throughput (webhook-async, worst level)",
+            worst,
+            20.0,
+            "×",
+        ));
+    }
+}
+
+fn at_least(target: &'static str, value: f64, bound: f64, unit: &str) -> Line {
+    Line {
+        target,
+        measured: format!("{value:.1}{unit}"),
+        met: Some(value >= bound),
+    }
+}
+
+fn at_most(target: &'static str, value: f64, bound: f64, unit: &str) -> Line {
+    Line {
+        target,
+        measured: format!("{value:.2}{unit}"),
+        met: Some(value <= bound),
+    }
+}

@@ -1,0 +1,200 @@
+//! The workloads, and what they share: a `Session` (the running nodes of one store, the API,
+//! the published flow), metering of a step's CPU and memory, waiting for the queue to drain,
+//! and the count check (every acknowledged request has exactly one succeeded execution).
+
+pub mod code_step;
+pub mod scale_out;
+pub mod schedules;
+pub mod webhook;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::api::{Api, Counts, Deployed};
+use crate::flows::Prepared;
+use crate::machine::CpuSample;
+use crate::server::Node;
+
+/// The running nodes of one store and what the workloads need to drive them.
+pub struct Session {
+    pub api: Api,
+    pub nodes: Vec<Node>,
+    pub prepared: Prepared,
+    pub body: Bytes,
+    pub cores: usize,
+    instances: AtomicUsize,
+}
+
+impl Session {
+    pub fn new(api: Api, nodes: Vec<Node>, prepared: Prepared, cores: usize) -> Session {
+        Session {
+            api,
+            nodes,
+            prepared,
+            body: crate::flows::order_body(),
+            cores,
+            instances: AtomicUsize::new(0),
+        }
+    }
+
+    /// A new customer with a deployed instance of the flow, so each step counts only its own
+    /// executions.
+    pub async fn fresh_instance(&self, label: &str) -> anyhow::Result<Deployed> {
+        let n = self.instances.fetch_add(1, Ordering::Relaxed);
+        let name = format!("bench-{label}-{n}");
+        self.api.deploy(&self.prepared.integration, &name).await
+    }
+
+    /// The webhook URL on every node (same path, each node's address).
+    pub fn urls_on_every_node(&self, webhook_url: &str) -> Vec<String> {
+        let path = webhook_url
+            .find("/trigger/")
+            .map(|at| &webhook_url[at..])
+            .unwrap_or(webhook_url);
+        self.nodes
+            .iter()
+            .map(|node| format!("{}{path}", node.base))
+            .collect()
+    }
+}
+
+/// What the server(s) and the machine spent during a step.
+#[derive(Debug, Clone, Copy, Serialize, Default)]
+pub struct Usage {
+    /// CPU time of the `ferry serve` processes over wall time, in cores.
+    pub server_cpu_cores: f64,
+    /// Everything running on the machine (server, load generator, database, other work).
+    pub machine_busy_cores: f64,
+    /// Largest peak RSS of a node during the step, MiB.
+    pub peak_rss_mib: f64,
+}
+
+/// Starts measuring a step.
+pub struct Meter {
+    cpu: Vec<f64>,
+    machine: CpuSample,
+    started: Instant,
+}
+
+impl Meter {
+    pub fn start(nodes: &[Node]) -> Meter {
+        for node in nodes {
+            node.reset_peak();
+        }
+        Meter {
+            cpu: nodes.iter().map(Node::cpu_seconds).collect(),
+            machine: CpuSample::now(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn finish(&self, nodes: &[Node], cores: usize) -> Usage {
+        let wall = self.started.elapsed().as_secs_f64().max(1e-9);
+        let cpu: f64 = nodes
+            .iter()
+            .zip(&self.cpu)
+            .map(|(node, before)| node.cpu_seconds() - before)
+            .sum();
+        let peak = nodes
+            .iter()
+            .map(|node| node.memory_kib().peak_kib)
+            .max()
+            .unwrap_or(0);
+        Usage {
+            server_cpu_cores: cpu / wall,
+            machine_busy_cores: self.machine.busy_cores_until(&CpuSample::now(), cores),
+            peak_rss_mib: mib(peak),
+        }
+    }
+}
+
+pub fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// The queue after a step: the counts when nothing was left queued or running, and how long
+/// that took after the load stopped.
+pub struct Drain {
+    pub counts: Counts,
+    pub seconds: f64,
+    pub drained: bool,
+}
+
+/// Polls the instance's counts until nothing is queued or running and at least `expected`
+/// executions exist, or `timeout` passes.
+pub async fn drain(
+    api: &Api,
+    instance: &str,
+    expected: u64,
+    timeout: Duration,
+) -> anyhow::Result<Drain> {
+    let started = Instant::now();
+    loop {
+        let counts = api.counts(Some(instance)).await?;
+        let drained = counts.pending() == 0 && counts.total >= expected;
+        if drained || started.elapsed() >= timeout {
+            return Ok(Drain {
+                counts,
+                seconds: started.elapsed().as_secs_f64(),
+                drained,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every acknowledged request has exactly one succeeded execution, and there is nothing else.
+#[derive(Debug, Clone, Serialize)]
+pub struct CountCheck {
+    pub acknowledged: u64,
+    /// Distinct execution ids among the acknowledgements (asynchronous calls).
+    pub distinct_ids: Option<u64>,
+    pub executions: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub not_ended: u64,
+    /// Whether nothing was queued or running when the suite stopped waiting.
+    pub drained: bool,
+    pub passed: bool,
+}
+
+impl CountCheck {
+    pub fn new(acknowledged: u64, distinct_ids: Option<u64>, drain: &Drain) -> CountCheck {
+        let counts = drain.counts;
+        let passed = drain.drained
+            && distinct_ids.is_none_or(|ids| ids == acknowledged)
+            && counts.succeeded == acknowledged
+            && counts.total == acknowledged
+            && counts.failed == 0;
+        CountCheck {
+            acknowledged,
+            distinct_ids,
+            executions: counts.total,
+            succeeded: counts.succeeded,
+            failed: counts.failed,
+            not_ended: counts.pending(),
+            drained: drain.drained,
+            passed,
+        }
+    }
+
+    /// The numbers, for the table and for a loud failure.
+    pub fn describe(&self) -> String {
+        let ids = self
+            .distinct_ids
+            .map(|ids| format!(", {ids} distinct ids"))
+            .unwrap_or_default();
+        let drained = if self.drained {
+            ""
+        } else {
+            " (the queue had not drained when the wait ended: see --drain-timeout)"
+        };
+        format!(
+            "{} acknowledged{ids}; {} executions: {} succeeded, {} failed, {} not ended{drained}",
+            self.acknowledged, self.executions, self.succeeded, self.failed, self.not_ended
+        )
+    }
+}
