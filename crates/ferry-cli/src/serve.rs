@@ -50,13 +50,35 @@ pub struct ServeArgs {
     /// requests).
     #[arg(long, env = "FERRY_WORKER_CONCURRENCY", default_value_t = 32)]
     worker_concurrency: usize,
+    /// Seconds a worker's claim on an execution lasts without renewal (renewed every third of
+    /// it): how soon another node takes over the executions of a node that died.
+    #[arg(long, env = "FERRY_WORKER_LEASE", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    worker_lease: u64,
     /// Longest an execution may run, in seconds.
     #[arg(long, env = "FERRY_EXECUTION_TIME_LIMIT", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     execution_time_limit: u64,
+    /// Most memory one JavaScript code step may allocate, in MiB.
+    #[arg(long, env = "FERRY_JS_MEMORY_LIMIT", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(16..=65_536))]
+    js_memory_limit: u64,
     /// Longest a synchronous webhook waits for its execution's result, in seconds, before
     /// answering 202 with the execution to poll.
     #[arg(long, env = "FERRY_SYNC_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=900))]
     sync_timeout: u64,
+    /// Webhook requests per second each endpoint takes on this node (429 with Retry-After
+    /// beyond); 0 means no limit.
+    #[arg(long, env = "FERRY_WEBHOOK_RATE_LIMIT", default_value_t = 0)]
+    webhook_rate_limit: u32,
+    /// What this node does, comma-separated: `api` (GraphQL and webhooks), `worker` (runs
+    /// executions), `scheduler` (fires schedules). Several nodes on one PostgreSQL database can
+    /// split them; every role can run on any number of nodes.
+    #[arg(
+        long,
+        env = "FERRY_ROLE",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "api,worker,scheduler"
+    )]
+    role: Vec<Role>,
     /// Days step results and logs are kept; 0 keeps them forever.
     #[arg(long, env = "FERRY_RETENTION_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u64).range(0..=3650))]
     retention_days: u64,
@@ -69,6 +91,13 @@ impl ServeArgs {
             sync_timeout: Duration::from_secs(self.sync_timeout),
             ..ServerOptions::new(self.listen, &self.data_dir)
         };
+        options.serve_api = self.role.contains(&Role::Api);
+        options.run_scheduler = self.role.contains(&Role::Scheduler);
+        if !self.role.contains(&Role::Worker) {
+            options.worker = None;
+        }
+        options.webhook_rate_limit =
+            (self.webhook_rate_limit > 0).then_some(self.webhook_rate_limit);
         options.retention = match (self.retention_days, options.retention.take()) {
             (0, _) | (_, None) => None,
             (days, Some(mut retention)) => {
@@ -80,12 +109,25 @@ impl ServeArgs {
             Some(_) if self.worker_concurrency == 0 => options.worker = None,
             Some(worker) => {
                 worker.concurrency = self.worker_concurrency;
+                worker.lease = Duration::from_secs(self.worker_lease);
                 worker.limits.time = Duration::from_secs(self.execution_time_limit);
+                worker.js.memory_limit_bytes = (self.js_memory_limit as usize) << 20;
             }
             None => {}
         }
         options
     }
+}
+
+/// A node's roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Role {
+    /// Serves the GraphQL API and webhooks.
+    Api,
+    /// Runs queued executions.
+    Worker,
+    /// Fires schedules.
+    Scheduler,
 }
 
 /// How log lines are written.

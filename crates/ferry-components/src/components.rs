@@ -113,7 +113,10 @@ pub fn catalogue_markdown() -> String {
          Steps call an action by its key; inputs marked required must be given. \
          Inputs may be values or `{{ expressions }}`; a step's result is what the \
          \"Result\" line says, read by later steps as `steps.<stepName>.results`. \
-         `code.run` needs the JavaScript runtime, which is not built yet.\n",
+         `code.run` runs its `code` (not a template) in a QuickJS sandbox: \
+         `module.exports = async (context, stepResults) => ({ data })`, with the \
+         web globals (`fetch`, `URL`, `crypto.subtle`, timers, …), a memory limit \
+         and the execution's time limit; see `crates/ferry-js`.\n",
     );
     for component in builtin_components() {
         let _ = write!(

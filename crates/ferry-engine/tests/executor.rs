@@ -1,107 +1,20 @@
 //! The executor as a specification: flows written in YAML, run against an in-memory host that
 //! records what the executor commits (the store-backed host is tested with the worker).
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use ferry_components::Builtins;
-use ferry_core::execution::{LogLine, Severity, StepResult};
-use ferry_engine::run::{Ended, Executor, Host, Invocation, Job, Limits, Outcome, Scope, States};
-use serde_json::{json, Map, Value};
-use uuid::Uuid;
+use ferry_core::execution::Severity;
+use ferry_engine::run::{Ended, Executor, Scope, States};
+use serde_json::json;
 
-#[derive(Default)]
-struct Recorder {
-    steps: Mutex<Vec<StepResult>>,
-    logs: Mutex<Vec<LogLine>>,
-    cancel: AtomicBool,
-    fail_commits: AtomicBool,
-}
+mod common;
 
-impl Host for Recorder {
-    async fn checkpoint(&self, step: StepResult, logs: Vec<LogLine>) -> Result<(), String> {
-        if self.fail_commits.load(Ordering::Relaxed) {
-            return Err("store unreachable".into());
-        }
-        self.steps.lock().unwrap().push(step);
-        self.logs.lock().unwrap().extend(logs);
-        Ok(())
-    }
-
-    async fn invoke_flow(&self, invocation: Invocation) -> Result<Value, String> {
-        Ok(
-            json!({ "invoked": invocation.flow, "with": invocation.data, "key": invocation.idempotency_key }),
-        )
-    }
-
-    fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
-    }
-}
-
-impl Recorder {
-    fn results(&self) -> Vec<(String, Option<Value>)> {
-        let steps = self.steps.lock().unwrap();
-        steps
-            .iter()
-            .map(|s| (s.step_key.clone(), s.results.clone()))
-            .collect()
-    }
-
-    fn keys(&self) -> Vec<String> {
-        self.results().into_iter().map(|(k, _)| k).collect()
-    }
-
-    fn messages(&self) -> Vec<String> {
-        self.logs
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|l| l.message.clone())
-            .collect()
-    }
-}
-
-/// A job running the one flow of a definition whose `steps:` are `steps`.
-fn job(steps: &str, trigger: Value) -> Job {
-    let yaml = format!(
-        "name: Test\nrequiredConfigVars:\n  - {{ key: Greeting, dataType: string, defaultValue: hello }}\nflows:\n  - name: Flow\n    trigger: {{ type: webhook }}\n    steps:\n{}",
-        steps
-            .lines()
-            .map(|l| format!("      {l}\n"))
-            .collect::<String>()
-    );
-    let definition = ferry_definition::parse(&yaml, &Builtins)
-        .unwrap_or_else(|e| panic!("invalid test flow: {e}\n{yaml}"));
-    let mut context = Map::new();
-    context.insert("configVars".into(), json!({ "Greeting": "hello" }));
-    Job {
-        execution_id: Uuid::now_v7(),
-        flow: definition.flows[0].clone(),
-        trigger,
-        context,
-        states: States::default(),
-        checkpoints: HashMap::new(),
-        limits: Limits {
-            time: Duration::from_secs(30),
-            ..Limits::default()
-        },
-    }
-}
-
-async fn run(job: Job) -> (Outcome, Recorder) {
-    let host = Recorder::default();
-    let outcome = Executor::new().run(job, &host).await;
-    let mut logs = host.logs.lock().unwrap();
-    logs.extend(outcome.logs.clone());
-    drop(logs);
-    (outcome, host)
-}
+use common::{job, run, Recorder};
 
 #[tokio::test]
 async fn steps_run_in_order_reading_the_trigger_and_earlier_steps() {

@@ -5,50 +5,18 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ferry_core::entity::NewCustomer;
 use ferry_core::execution::Execution;
 use ferry_engine::scheduler::{next_fire_time, Scheduler, SchedulerOptions};
 use ferry_store::testing::TestStore;
-use ferry_store::{
-    ExecutionFilter, IntegrationDraft, NewInstance, NewSchedule, PageRequest, Store, Tenant,
-};
+use ferry_store::{ExecutionFilter, NewSchedule, PageRequest, Store, Tenant};
 use tokio::sync::watch;
 
 ferry_store::store_tests!(the_scheduler_queues_each_tick_until_stopped);
 
 /// An instance with flows `every-second` and `singleton`, both scheduled every second.
 async fn scheduled_instance(store: &Store) -> (Tenant, uuid::Uuid) {
-    let boot = store
-        .bootstrap("Acme", "owner@acme.test")
-        .await
-        .unwrap()
-        .unwrap();
-    let org = Tenant::organization(boot.organization.id);
-    let customer = NewCustomer {
-        name: "Mars".into(),
-        ..Default::default()
-    };
-    let customer = store.create_customer(&org, customer).await.unwrap();
-    let draft = IntegrationDraft {
-        name: "Ticker".into(),
-        description: String::new(),
-        definition: "v1".into(),
-        shape: Default::default(),
-    };
-    let integration = store.create_integration(&org, draft).await.unwrap();
-    let version = store
-        .publish_integration(&org, integration.id, "", None)
-        .await
-        .unwrap();
-    let new = NewInstance {
-        customer_id: customer.id,
-        version_id: version.id,
-        name: "Mars ticker".into(),
-        description: String::new(),
-        config_values: vec![],
-        flow_keys: vec!["every-second".into(), "singleton".into()],
-    };
-    let instance = store.create_instance(&org, new).await.unwrap();
+    let f = ferry_store::testing::fixture(store, &["every-second", "singleton"]).await;
+    let (org, instance) = (f.org, f.instance);
     let first = next_fire_time("* * * * * *", Some("Europe/Paris"), Utc::now()).unwrap();
     let schedules: Vec<NewSchedule> = instance
         .flow_configs

@@ -1,5 +1,6 @@
 //! The worker against a real store (SQLite and PostgreSQL): an execution whose workers keep
-//! getting lost is failed after a bounded number of takes instead of looping forever.
+//! getting lost is failed after a bounded number of takes instead of looping forever, and a
+//! stopping worker hands back what it could not finish in its grace period.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,27 +9,82 @@ use ferry_core::execution::ExecutionStatus;
 use ferry_engine::definitions::Definitions;
 use ferry_engine::signals::Signals;
 use ferry_engine::worker::{Worker, WorkerOptions, MAX_TAKES};
-use ferry_store::testing::{fixture, TestStore};
+use ferry_store::testing::{fixture, fixture_with, TestStore};
 use ferry_store::NewExecution;
 use serde_json::json;
 use tokio::sync::watch;
 
-ferry_store::store_tests!(an_execution_that_keeps_losing_its_worker_is_failed);
+ferry_store::store_tests!(
+    an_execution_that_keeps_losing_its_worker_is_failed,
+    a_stopping_worker_hands_back_what_outlives_its_grace_period,
+);
 
-async fn an_execution_that_keeps_losing_its_worker_is_failed(t: &TestStore) {
-    let f = fixture(&t.store, &["new-order"]).await;
-    let new = NewExecution {
+fn new_execution(f: &ferry_store::testing::Fixture, flow_key: &str) -> NewExecution {
+    NewExecution {
         instance_id: f.instance.id,
         customer_id: f.customer,
         flow_config_id: f.instance.flow_configs[0].id,
-        flow_key: "new-order".into(),
+        flow_key: flow_key.into(),
         is_synchronous: false,
         trigger_payload: json!({}),
         invoked_by: None,
         replay_for: None,
         cancellation_key: None,
         fifo: false,
-    };
+    }
+}
+
+async fn a_stopping_worker_hands_back_what_outlives_its_grace_period(t: &TestStore) {
+    let definition = "name: Slow\nflows:\n  - name: slow\n    trigger: { type: webhook }\n    steps:\n      - { name: Nap, action: sleep, inputs: { seconds: 30 } }\n";
+    let f = fixture_with(&t.store, definition, &["slow"]).await;
+    let execution = t
+        .store
+        .enqueue_execution(&f.org, new_execution(&f, "slow"))
+        .await
+        .unwrap();
+    let mut options = WorkerOptions::new("leaving");
+    options.poll_interval = Duration::from_millis(20);
+    options.grace = Duration::from_millis(200);
+    let worker = Worker::new(
+        t.store.clone(),
+        Arc::new(Definitions::default()),
+        Arc::new(Signals::default()),
+        options,
+    );
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(worker.run(stopped));
+    for _ in 0..100 {
+        if t.store
+            .execution(&f.org, execution.id)
+            .await
+            .unwrap()
+            .status
+            == ExecutionStatus::Running
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = std::time::Instant::now();
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "the worker stops after its grace period"
+    );
+    let handed_back = t.store.execution(&f.org, execution.id).await.unwrap();
+    assert_eq!(handed_back.status, ExecutionStatus::Queued);
+    let claimed = t
+        .store
+        .claim_executions("next", 1, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "another worker can take it at once");
+}
+
+async fn an_execution_that_keeps_losing_its_worker_is_failed(t: &TestStore) {
+    let f = fixture(&t.store, &["new-order"]).await;
+    let new = new_execution(&f, "new-order");
     let execution = t.store.enqueue_execution(&f.org, new).await.unwrap();
     // Workers that take it and die: each claim's lease runs out at once.
     for _ in 0..MAX_TAKES {

@@ -13,12 +13,18 @@ use serde_json::json;
 
 use crate::{graphql, webhook, AppState};
 
-pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api", post(graphql::handler).fallback(method_not_allowed))
-        .route("/api/", post(graphql::handler).fallback(method_not_allowed))
-        .route("/trigger/{id}", any(webhook::ingress::handle))
-        .route("/trigger/{id}/{*fragment}", any(webhook::ingress::handle))
+/// The routes: `/api` and `/trigger` when the node serves the API, `/healthz` and `/metrics`
+/// always.
+pub(crate) fn router(state: AppState, serve_api: bool) -> Router {
+    let mut router = Router::new();
+    if serve_api {
+        router = router
+            .route("/api", post(graphql::handler).fallback(method_not_allowed))
+            .route("/api/", post(graphql::handler).fallback(method_not_allowed))
+            .route("/trigger/{id}", any(webhook::ingress::handle))
+            .route("/trigger/{id}/{*fragment}", any(webhook::ingress::handle));
+    }
+    router
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)

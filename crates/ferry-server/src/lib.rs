@@ -49,6 +49,13 @@ pub struct ServerOptions {
     pub worker: Option<WorkerOptions>,
     /// How long step results and logs are kept (`None`: forever).
     pub retention: Option<RetentionOptions>,
+    /// Webhook requests per second allowed per endpoint on this node (`None`: no limit).
+    pub webhook_rate_limit: Option<u32>,
+    /// Whether this node serves `/api` and `/trigger` (the `api` role); `/healthz` and
+    /// `/metrics` are always served.
+    pub serve_api: bool,
+    /// Whether this node fires schedules (the `scheduler` role).
+    pub run_scheduler: bool,
 }
 
 impl ServerOptions {
@@ -62,6 +69,9 @@ impl ServerOptions {
             sync_timeout: webhook::respond::DEFAULT_SYNC_TIMEOUT,
             worker: Some(WorkerOptions::new(node_id())),
             retention: Some(RetentionOptions::default()),
+            webhook_rate_limit: None,
+            serve_api: true,
+            run_scheduler: true,
         }
     }
 }
@@ -84,6 +94,7 @@ pub(crate) struct AppState {
     pub(crate) definitions: Arc<ferry_engine::definitions::Definitions>,
     pub(crate) signals: Arc<Signals>,
     pub(crate) sync_timeout: std::time::Duration,
+    pub(crate) rate_limit: Option<Arc<webhook::limit::RateLimiter>>,
 }
 
 /// A running server.
@@ -169,14 +180,19 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
         definitions,
         signals,
         sync_timeout: options.sync_timeout,
+        rate_limit: options
+            .webhook_rate_limit
+            .map(|rate| Arc::new(webhook::limit::RateLimiter::new(rate))),
         max_api_body_bytes: options.max_api_body_bytes,
     };
-    let scheduler = ferry_engine::scheduler::Scheduler::new(state.store.clone());
-    let scheduler = tokio::spawn(scheduler.run(stop.subscribe()));
+    let scheduler = options.run_scheduler.then(|| {
+        let scheduler = ferry_engine::scheduler::Scheduler::new(state.store.clone());
+        tokio::spawn(scheduler.run(stop.subscribe()))
+    });
     let pruner = options.retention.clone().map(|retention| {
         tokio::spawn(Pruner::new(state.store.clone(), retention).run(stop.subscribe()))
     });
-    let router = http::router(state);
+    let router = http::router(state, options.serve_api);
     let stop_all = stop.clone();
     let task = tokio::spawn(async move {
         let until_stopped = async move {
@@ -193,7 +209,9 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
         if let Some(worker) = worker {
             let _ = worker.await;
         }
-        let _ = scheduler.await;
+        if let Some(scheduler) = scheduler {
+            let _ = scheduler.await;
+        }
         if let Some(pruner) = pruner {
             let _ = pruner.await;
         }

@@ -259,6 +259,26 @@ impl Store {
         })
     }
 
+    /// Hands back the leases `owner` holds on running executions (a stopping worker that could
+    /// not finish them): they are queued again at once, to resume after their last committed
+    /// step, instead of waiting for their leases to run out.
+    pub async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        Ok(write!(self, pool => {
+            sqlx::query("UPDATE executions SET status = 'QUEUED', lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND status = 'RUNNING'")
+                .bind(owner).execute(pool).await.map(|done| done.rows_affected())
+        })?)
+    }
+
+    /// Queues again every running execution: for a store only one process uses (SQLite),
+    /// whatever runs at start-up was left by the previous life of this process, killed before
+    /// it could finish; the executions resume after their last committed step.
+    pub async fn recover_running(&self) -> Result<u64, StoreError> {
+        Ok(write!(self, pool => {
+            sqlx::query("UPDATE executions SET status = 'QUEUED', lease_owner = NULL, lease_until = NULL WHERE status = 'RUNNING'")
+                .execute(pool).await.map(|done| done.rows_affected())
+        })?)
+    }
+
     /// The stored value of a state scope.
     pub async fn state(
         &self,

@@ -158,6 +158,12 @@ pub struct Fixture {
 /// Bootstraps the store and creates a customer and an instance with a flow config per key in
 /// `flow_keys` (its integration's definition text is a placeholder).
 pub async fn fixture(store: &Store, flow_keys: &[&str]) -> Fixture {
+    fixture_with(store, "v1", flow_keys).await
+}
+
+/// Like [`fixture`], with `definition` as the published version's text (for tests that run
+/// the instance's flows).
+pub async fn fixture_with(store: &Store, definition: &str, flow_keys: &[&str]) -> Fixture {
     let boot = store
         .bootstrap("Acme", "owner@acme.test")
         .await
@@ -175,7 +181,7 @@ pub async fn fixture(store: &Store, flow_keys: &[&str]) -> Fixture {
     let draft = crate::IntegrationDraft {
         name: "Fixture".into(),
         description: String::new(),
-        definition: "v1".into(),
+        definition: definition.into(),
         shape: Default::default(),
     };
     let integration = store

@@ -3,13 +3,9 @@
 
 use std::time::Duration;
 
-use ferry_core::entity::NewCustomer;
 use ferry_core::execution::{ExecutionStatus, LogLine, Severity, StepResult};
-use ferry_store::testing::TestStore;
-use ferry_store::{
-    Ending, IntegrationDraft, LeaseState, LogFilter, NewExecution, NewInstance, PageRequest,
-    StateWrite, Tenant,
-};
+use ferry_store::testing::{fixture, TestStore};
+use ferry_store::{Ending, LeaseState, LogFilter, NewExecution, PageRequest, StateWrite, Tenant};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -32,53 +28,12 @@ struct Setup {
 }
 
 async fn setup(t: &TestStore) -> Setup {
-    let store = &t.store;
-    let boot = store
-        .bootstrap("Acme", "owner@acme.test")
-        .await
-        .unwrap()
-        .unwrap();
-    let org = Tenant::organization(boot.organization.id);
-    let customer = store
-        .create_customer(
-            &org,
-            NewCustomer {
-                name: "Mars".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let draft = IntegrationDraft {
-        name: "Orders".into(),
-        description: String::new(),
-        definition: "v1".into(),
-        shape: Default::default(),
-    };
-    let integration = store.create_integration(&org, draft).await.unwrap();
-    let version = store
-        .publish_integration(&org, integration.id, "", None)
-        .await
-        .unwrap();
-    let instance = store
-        .create_instance(
-            &org,
-            NewInstance {
-                customer_id: customer.id,
-                version_id: version.id,
-                name: "Mars orders".into(),
-                description: String::new(),
-                config_values: vec![],
-                flow_keys: vec!["new-order".into()],
-            },
-        )
-        .await
-        .unwrap();
+    let f = fixture(&t.store, &["new-order"]).await;
     Setup {
-        org,
-        instance: instance.id,
-        customer: customer.id,
-        flow_config: instance.flow_configs[0].id,
+        org: f.org,
+        instance: f.instance.id,
+        customer: f.customer,
+        flow_config: f.instance.flow_configs[0].id,
     }
 }
 

@@ -6,12 +6,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use ferry_core::entity::NewCustomer;
 use ferry_core::execution::ExecutionStatus;
-use ferry_store::testing::TestStore;
+use ferry_store::testing::{fixture, TestStore};
 use ferry_store::{
-    Cadence, Ending, ExecutionFilter, IntegrationDraft, NewInstance, NewSchedule, PageRequest,
-    Schedule, Store, StoreError, Tenant, TickOutcome,
+    Cadence, Ending, ExecutionFilter, NewSchedule, PageRequest, Schedule, Store, StoreError,
+    Tenant, TickOutcome,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -63,43 +62,14 @@ struct Setup {
 
 /// An organization with one instance whose `flows` flows each have a flow config.
 async fn setup(t: &TestStore, flows: usize) -> Setup {
-    let store = &t.store;
-    let boot = store
-        .bootstrap("Acme", "owner@acme.test")
-        .await
-        .unwrap()
-        .unwrap();
-    let org = Tenant::organization(boot.organization.id);
-    let customer = NewCustomer {
-        name: "Mars".into(),
-        ..Default::default()
-    };
-    let customer = store.create_customer(&org, customer).await.unwrap();
-    let draft = IntegrationDraft {
-        name: "Reports".into(),
-        description: String::new(),
-        definition: "v1".into(),
-        shape: Default::default(),
-    };
-    let integration = store.create_integration(&org, draft).await.unwrap();
-    let version = store
-        .publish_integration(&org, integration.id, "", None)
-        .await
-        .unwrap();
-    let new = NewInstance {
-        customer_id: customer.id,
-        version_id: version.id,
-        name: "Mars reports".into(),
-        description: String::new(),
-        config_values: vec![],
-        flow_keys: (0..flows).map(|i| format!("flow-{i}")).collect(),
-    };
-    let instance = store.create_instance(&org, new).await.unwrap();
+    let keys: Vec<String> = (0..flows).map(|i| format!("flow-{i}")).collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let f = fixture(&t.store, &keys).await;
     Setup {
-        org,
-        instance: instance.id,
-        customer: customer.id,
-        flow_configs: instance.flow_configs.iter().map(|f| f.id).collect(),
+        org: f.org,
+        instance: f.instance.id,
+        customer: f.customer,
+        flow_configs: f.instance.flow_configs.iter().map(|c| c.id).collect(),
     }
 }
 

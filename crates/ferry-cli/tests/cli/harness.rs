@@ -19,10 +19,15 @@ pub struct Served {
 
 impl Served {
     pub fn start(store: &TestStore) -> Served {
+        Self::start_with(store, &[])
+    }
+
+    /// Starts a server with extra environment variables (`FERRY_ROLE`, …).
+    pub fn start_with(store: &TestStore, env: &[(&str, &str)]) -> Served {
         let port = free_port();
         let data_dir = tempfile::tempdir().unwrap();
         let home = tempfile::tempdir().unwrap();
-        let child = spawn_server(store, port, data_dir.path());
+        let child = spawn_server(store, port, data_dir.path(), env);
         let served = Served {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -36,7 +41,7 @@ impl Served {
     /// Starts the server again on the same data directory and port.
     pub fn restart(&mut self, store: &TestStore) {
         let port: u16 = self.url.rsplit(':').next().unwrap().parse().unwrap();
-        self.child = spawn_server(store, port, self.data_dir.path());
+        self.child = spawn_server(store, port, self.data_dir.path(), &[]);
         self.wait_ready();
     }
 
@@ -92,7 +97,7 @@ impl Served {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -101,15 +106,18 @@ fn free_port() -> u16 {
 }
 
 /// `ferry serve` on `port`: SQLite in its data directory by default, or the test's PostgreSQL schema.
-fn spawn_server(store: &TestStore, port: u16, data_dir: &Path) -> Child {
+pub fn spawn_server(store: &TestStore, port: u16, data_dir: &Path, env: &[(&str, &str)]) -> Child {
     let mut command = Command::new(FERRY);
     command
         .arg("serve")
         .env("FERRY_LISTEN", format!("127.0.0.1:{port}"))
         .env("FERRY_DATA_DIR", data_dir)
         .env("FERRY_LOG", "warn")
+        // Short leases, so that a killed server's executions are taken over within a test.
+        .env("FERRY_WORKER_LEASE", "2")
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(Stdio::null())
+        .envs(env.iter().copied());
     if store.store.kind() == "postgres" {
         command.env("FERRY_DATABASE_URL", &store.url);
     } else {

@@ -2,5 +2,7 @@
 //! management commands against it, on SQLite and PostgreSQL.
 
 mod basics;
+mod crash;
 mod harness;
+mod roles;
 mod runs;

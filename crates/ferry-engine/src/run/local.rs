@@ -1,6 +1,7 @@
 //! Evaluating a step's inputs, and calling its action: the actions that act on the execution
 //! itself (`log.write`, `state.*`, `flow.stop`, `flow.invoke`,
-//! `branch.selectExecutedStepResult`) run here; the others go to the components' runner.
+//! `branch.selectExecutedStepResult`) run here, `code.run` in `code.rs`; the others go to the
+//! components' runner.
 
 use ferry_components::{Inputs, StepCall};
 use ferry_core::execution::Severity;
@@ -20,7 +21,9 @@ pub(super) fn evaluate_inputs<H: Host>(
     let context = run.context(frame);
     let mut inputs = Map::new();
     for (key, raw) in &step.inputs {
-        let lazy = step.action == "branch.selectExecutedStepResult" && key == "stepResults";
+        // Kept as written: the candidates are evaluated one by one, and code is not a template.
+        let lazy = (step.action == "branch.selectExecutedStepResult" && key == "stepResults")
+            || (step.action == "code.run" && key == "code");
         let value = if lazy {
             raw.clone()
         } else {
@@ -83,10 +86,10 @@ pub(super) async fn call<H: Host>(
             run.host.invoke_flow(invocation).await
         }
         "branch.selectExecutedStepResult" => select(run, frame, &inputs),
-        "code.run" => Err(
-            "code.run steps need the JavaScript runtime, which this build does not include yet"
-                .into(),
-        ),
+        "code.run" => {
+            let code = inputs.text("code").map_err(text)?;
+            super::code::run(run, step, frame, code, key).await
+        }
         action => {
             let idempotency_key = run.idempotency_key(key);
             let call = StepCall {

@@ -13,7 +13,11 @@
 //!   state lives in memory until the execution ends.
 //! - Cancellation and the time limit are checked before each step; the time limit also bounds
 //!   each action.
+//! - `code.run` steps run JavaScript in `ferry-js` sandboxes; the state they return is applied,
+//!   and when such a step is the last, its `statusCode`, `headers` and `contentType` join its
+//!   `data` in the final result.
 
+mod code;
 mod control;
 mod local;
 pub mod state;
@@ -29,6 +33,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::expr::Evaluator;
+pub use ferry_js::JsOptions;
 pub use state::{Scope, States};
 
 /// The default limit on an execution's run time: 15 minutes.
@@ -142,12 +147,23 @@ pub struct Outcome {
 pub struct Executor {
     evaluator: Evaluator,
     runner: ferry_components::Runner,
+    js: ferry_js::JsRuntime,
 }
 
 impl Executor {
-    /// An executor with its own HTTP client for `http.request` steps.
+    /// An executor with its own HTTP client for `http.request` steps and its own JavaScript
+    /// sandboxes (default limits) for `code.run` steps.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An executor whose `code.run` sandboxes follow `options` (memory limit, how many run at
+    /// once, `fetch` limits).
+    pub fn with_js(options: ferry_js::JsOptions) -> Self {
+        Executor {
+            js: ferry_js::JsRuntime::new(options),
+            ..Self::default()
+        }
     }
 
     /// Runs `job` to its end, committing step results through `host`.

@@ -112,6 +112,56 @@ impl States {
         Ok(())
     }
 
+    /// Every key of `scope`, as an object.
+    pub fn all(&self, scope: Scope) -> Value {
+        Value::Object(self.scopes[scope as usize].clone())
+    }
+
+    /// Applies several changes (key → value, null removing the key) at once, per scope: all
+    /// of them, or none when one scope would grow past [`MAX_STATE_BYTES`].
+    pub fn apply(&mut self, changes: Vec<(Scope, Map<String, Value>)>) -> Result<(), String> {
+        let changes: Vec<_> = changes.into_iter().filter(|(_, c)| !c.is_empty()).collect();
+        let before: Vec<(Scope, Map<String, Value>, bool)> = changes
+            .iter()
+            .map(|(scope, _)| {
+                let at = *scope as usize;
+                (*scope, self.scopes[at].clone(), self.changed[at])
+            })
+            .collect();
+        for (scope, entries) in changes {
+            if let Err(error) = self.apply_one(scope, entries) {
+                for (scope, map, changed) in before {
+                    self.scopes[scope as usize] = map;
+                    self.changed[scope as usize] = changed;
+                }
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_one(&mut self, scope: Scope, entries: Map<String, Value>) -> Result<(), String> {
+        let map = &mut self.scopes[scope as usize];
+        for (key, value) in entries {
+            if value.is_null() {
+                map.remove(&key);
+            } else {
+                map.insert(key, value);
+            }
+        }
+        let size = serde_json::to_vec(map)
+            .map(|bytes| bytes.len())
+            .unwrap_or(0);
+        if size > MAX_STATE_BYTES {
+            return Err(format!(
+                "{} state would grow to {size} bytes, over the limit of {MAX_STATE_BYTES}",
+                scope.as_str()
+            ));
+        }
+        self.changed[scope as usize] = true;
+        Ok(())
+    }
+
     /// The persisted scopes that changed, with their whole new values.
     pub fn changed(&self) -> Vec<(Scope, Value)> {
         Scope::PERSISTED
@@ -157,6 +207,28 @@ mod tests {
             states.get(Scope::Flow, "big"),
             Value::Null,
             "the old value stays"
+        );
+    }
+
+    #[test]
+    fn changes_apply_together_or_not_at_all() {
+        let mut states = States::loaded(Some(json!({"a": 1, "b": 2})), None, None);
+        let flow = json!({"a": null, "c": 3}).as_object().unwrap().clone();
+        states.apply(vec![(Scope::Flow, flow)]).unwrap();
+        assert_eq!(states.all(Scope::Flow), json!({"b": 2, "c": 3}));
+        let small = json!({"x": 1}).as_object().unwrap().clone();
+        let big = json!({"big": "x".repeat(MAX_STATE_BYTES)})
+            .as_object()
+            .unwrap()
+            .clone();
+        let err = states
+            .apply(vec![(Scope::Instance, small), (Scope::Integration, big)])
+            .unwrap_err();
+        assert!(err.contains("integration state"), "{err}");
+        assert_eq!(states.all(Scope::Instance), json!({}), "rolled back");
+        assert_eq!(
+            states.changed(),
+            vec![(Scope::Flow, json!({"b": 2, "c": 3}))]
         );
     }
 

@@ -66,6 +66,11 @@ struct Shared {
     logs: Vec<LogLine>,
     states: States,
     last: Option<Value>,
+    /// What a code step said of the response (`statusCode`, `headers`, `contentType`) when it
+    /// gave the latest result.
+    last_response: Option<Map<String, Value>>,
+    /// Response fields code steps gave, by step key, until their step completes.
+    responses: HashMap<String, Map<String, Value>>,
     response: Option<Value>,
 }
 
@@ -103,6 +108,8 @@ impl<'a, H: Host> Run<'a, H> {
                 logs: Vec::new(),
                 states: job.states.clone(),
                 last: None,
+                last_response: None,
+                responses: HashMap::new(),
                 response: None,
             }),
         }
@@ -126,7 +133,39 @@ impl<'a, H: Host> Run<'a, H> {
 
     /// Makes `results` the latest step result: the execution's result if nothing follows.
     pub(super) fn set_last(&self, results: &Value) {
-        self.lock().last = Some(results.clone());
+        self.set_last_with(results, None);
+    }
+
+    /// Makes `results` the latest step result, with the response fields its step gave.
+    fn set_last_with(&self, results: &Value, response: Option<Map<String, Value>>) {
+        let mut shared = self.lock();
+        shared.last = Some(results.clone());
+        shared.last_response = response;
+    }
+
+    /// Keeps the response fields (`statusCode`, `headers`, `contentType`) the step at `key`
+    /// gave, for when it completes.
+    pub(super) fn note_response(&self, key: &str, fields: Map<String, Value>) {
+        self.lock().responses.insert(key.to_string(), fields);
+    }
+
+    fn take_response(&self, key: &str) -> Option<Map<String, Value>> {
+        self.lock().responses.remove(key)
+    }
+
+    /// The trigger's result.
+    pub(super) fn trigger(&self) -> &Value {
+        self.trigger
+    }
+
+    /// What expressions read besides `steps`.
+    pub(super) fn base_context(&self) -> &Map<String, Value> {
+        self.context
+    }
+
+    /// When the execution must have ended, and its time limit.
+    pub(super) fn deadline(&self) -> (Instant, Duration) {
+        (self.deadline, self.limits.time)
     }
 
     /// Sets the response of a synchronous call (`flow.stop`).
@@ -157,8 +196,10 @@ impl<'a, H: Host> Run<'a, H> {
         let mut shared = self.lock();
         match walked {
             Ok(_) => {
+                let mut result = shared.last_response.take().unwrap_or_default();
                 let last = shared.last.take().unwrap_or(Value::Null);
-                (Ended::Succeeded, Some(json!({ "data": last })))
+                result.insert("data".into(), last);
+                (Ended::Succeeded, Some(Value::Object(result)))
             }
             Err(Halt::Stopped) => (Ended::Succeeded, shared.response.take()),
             Err(Halt::Failed(error)) => (Ended::Failed(error), None),
@@ -225,7 +266,7 @@ impl<'a, H: Host> Run<'a, H> {
         let reference = reference_name(&step.name);
         let key = frame.key(&reference);
         if let Some(saved) = self.checkpoints.get(&key) {
-            if !step.action.starts_with("state.") {
+            if !reruns_on_resume(step) {
                 self.set_last(saved);
                 frame.set_results(&reference, saved.clone());
                 return Ok(());
@@ -241,16 +282,20 @@ impl<'a, H: Host> Run<'a, H> {
             .attempts(step, frame, &key)
             .await
             .and_then(|results| self.within_limit(results));
-        let results = match attempted {
+        let response = self.take_response(&key);
+        let (results, response) = match attempted {
             Ok(results) => {
                 self.commit(&step.name, &key, frame, started, Ok(&results))
                     .await?;
-                results
+                (results, response)
             }
             Err(Attempt::Halt(halt)) => return Err(halt),
-            Err(Attempt::Failed(error)) => self.failed(step, frame, &key, started, error).await?,
+            Err(Attempt::Failed(error)) => {
+                let results = self.failed(step, frame, &key, started, error).await?;
+                (results, None)
+            }
         };
-        self.set_last(&results);
+        self.set_last_with(&results, response);
         frame.set_results(&reference, results);
         if step.action == "flow.stop" {
             return Err(Halt::Stopped);
@@ -404,6 +449,25 @@ impl<'a, H: Host> Run<'a, H> {
         let path = if path.is_empty() { "0" } else { path };
         format!("{}:{reference}:{path}", self.execution_id)
     }
+}
+
+/// Whether a step whose result an earlier run committed runs again when the execution
+/// resumes: state steps do, and code steps whose code names a state scope, because state lives
+/// in memory until the execution succeeds and their changes would be lost otherwise.
+fn reruns_on_resume(step: &Step) -> bool {
+    const SCOPES: [&str; 4] = [
+        "executionState",
+        "instanceState",
+        "crossFlowState",
+        "integrationState",
+    ];
+    let code_with_state = step.action == "code.run"
+        && step
+            .inputs
+            .get("code")
+            .and_then(Value::as_str)
+            .is_some_and(|code| SCOPES.iter().any(|scope| code.contains(scope)));
+    step.action.starts_with("state.") || code_with_state
 }
 
 /// Why an attempt at a step did not give a result.

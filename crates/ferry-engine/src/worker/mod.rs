@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::definitions::Definitions;
-use crate::run::{Ended, Executor, Limits, Outcome, Scope};
+use crate::run::{Ended, Executor, JsOptions, Limits, Outcome, Scope};
 use crate::signals::Signals;
 pub use host::INVOKE_TIMEOUT;
 use prepare::{Prepared, Unrunnable};
@@ -42,11 +42,13 @@ pub struct WorkerOptions {
     pub limits: Limits,
     /// How long a stopping worker lets running executions finish.
     pub grace: Duration,
+    /// How `code.run` steps are sandboxed (memory limit, how many run at once, `fetch`).
+    pub js: JsOptions,
 }
 
 impl WorkerOptions {
     /// Defaults: 32 executions at once, 30 s leases, 1 s polling, 15 min and 100 MiB step
-    /// results per execution, 30 s grace.
+    /// results per execution, 30 s grace, and the sandboxes' defaults (1 GiB per code step).
     pub fn new(node_id: impl Into<String>) -> Self {
         WorkerOptions {
             node_id: node_id.into(),
@@ -55,6 +57,7 @@ impl WorkerOptions {
             poll_interval: Duration::from_secs(1),
             limits: Limits::default(),
             grace: Duration::from_secs(30),
+            js: JsOptions::default(),
         }
     }
 }
@@ -88,7 +91,7 @@ impl Worker {
             store,
             definitions,
             signals,
-            executor: Arc::new(Executor::new()),
+            executor: Arc::new(Executor::with_js(options.js.clone())),
             options: Arc::new(options),
             observer: None,
         }
@@ -103,6 +106,7 @@ impl Worker {
     /// Runs executions until `stop` turns true, then lets running ones finish (up to the grace
     /// period; those still running after it are picked up again when their lease runs out).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        self.recover().await;
         let slots = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
         let mut running = JoinSet::new();
         while !*stop.borrow() {
@@ -134,9 +138,36 @@ impl Worker {
             .await
             .is_err()
         {
-            tracing::warn!(
-                "executions still running after the grace period are left to their leases"
-            );
+            running.abort_all();
+            while running.join_next().await.is_some() {}
+            match self.store.release_leases(&self.options.node_id).await {
+                Ok(count) => tracing::warn!(
+                    count,
+                    "executions still running after the grace period were handed back to the queue"
+                ),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not hand back leases; they run out on their own")
+                }
+            }
+        }
+    }
+
+    /// On SQLite, which one process uses, executions left running by a killed previous life
+    /// are queued again at once; on PostgreSQL, other nodes may hold them, so their leases
+    /// decide.
+    async fn recover(&self) {
+        if self.store.kind() != "sqlite" {
+            return;
+        }
+        match self.store.recover_running().await {
+            Ok(0) => {}
+            Ok(count) => tracing::warn!(
+                count,
+                "resuming executions a previous run of this server left unfinished"
+            ),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not recover unfinished executions; their leases decide")
+            }
         }
     }
 

@@ -175,10 +175,11 @@ fn execution_context(execution: &Execution) -> Value {
     })
 }
 
-/// Whether any step (nested ones too) reads or writes state.
+/// Whether any step (nested ones too) reads or writes state (code steps may do both).
 fn uses_state(steps: &[Step]) -> bool {
     steps.iter().any(|step| {
         step.action.starts_with("state.")
+            || step.action == "code.run"
             || uses_state(&step.steps)
             || step.branches.iter().any(|b| uses_state(&b.steps))
     })

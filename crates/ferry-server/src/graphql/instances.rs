@@ -670,6 +670,11 @@ impl InstanceMutation {
             Ok(instance) => instance,
             Err(errors) => return Ok(InstancePayload::failed(errors)),
         };
+        let definition = definition_of(ctx, &instance).await?;
+        let removal = super::lifecycle::before_removal(ctx, &tenant, &instance, &definition).await;
+        if let Err(err) = removal {
+            return InstancePayload::from_result(ctx, Err(err));
+        }
         InstancePayload::from_result(ctx, api.store.delete_instance(&tenant, instance.id).await)
     }
 }

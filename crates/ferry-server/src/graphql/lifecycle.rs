@@ -10,8 +10,9 @@
 //!   queued execution with the payload
 //!   `{ "event": "instanceDeploy", "webhookUrls": { <flow name>: <url> }, "body": { "data": null } }`.
 //!
-//! `instanceRemove` flows are not run yet: deleting an instance removes its executions with it,
-//! so running them needs the executions to outlive the instance first.
+//! And what `deleteInstance` runs first: each `instanceRemove` flow gets a queued execution with
+//! the same payload shape (`"event": "instanceRemove"`), and the deletion waits for them (30 s
+//! at most each), since it removes their executions with the rest of the instance's data.
 
 use chrono::{DateTime, Utc};
 use ferry_core::instance::Instance;
@@ -51,7 +52,13 @@ pub(super) async fn deploy(
     }
     let deployed = api.store.mark_deployed(tenant, instance.id).await;
     if deployed.is_ok() {
-        if let Err(err) = queue_deploy_flows(api, tenant, instance, definition).await {
+        let deploy_flows = queue_management_flows(
+            api,
+            tenant,
+            (instance, definition),
+            ManagementEvent::InstanceDeploy,
+        );
+        if let Err(err) = deploy_flows.await {
             return InstancePayload::from_result(ctx, Err(err));
         }
     }
@@ -197,22 +204,65 @@ fn grouped(problems: Vec<Problem>) -> Vec<FieldErrors> {
     errors
 }
 
-/// Queues one execution per `instanceDeploy` management flow.
-async fn queue_deploy_flows(
-    api: &Api,
+/// How long a deletion waits for the instance's `instanceRemove` flows.
+const REMOVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs `instance`'s `instanceRemove` flows before it is deleted, waiting for them (30 s at
+/// most each): the deletion removes their executions with the instance's other data, so they
+/// must run first. A paused instance runs none. Their failures are logged; the deletion goes on.
+pub(super) async fn before_removal(
+    ctx: &Context<'_>,
     tenant: &Tenant,
     instance: &Instance,
     definition: &Definition,
 ) -> Result<(), StoreError> {
+    let (api, _) = env(ctx);
+    if !instance.enabled {
+        return Ok(());
+    }
+    let queued = queue_management_flows(
+        api,
+        tenant,
+        (instance, definition),
+        ManagementEvent::InstanceRemove,
+    )
+    .await?;
+    for id in queued {
+        match api
+            .signals
+            .wait_for_end(&api.store, tenant, id, REMOVE_TIMEOUT)
+            .await?
+        {
+            Some(done) => {
+                tracing::info!(instance = %instance.id, execution = %id, status = done.status.as_str(), "instanceRemove flow ended")
+            }
+            None => {
+                tracing::warn!(instance = %instance.id, execution = %id, "instanceRemove flow did not end in time; deleting anyway")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Queues one execution per `management` flow of `event`; gives their ids.
+async fn queue_management_flows(
+    api: &Api,
+    tenant: &Tenant,
+    (instance, definition): (&Instance, &Definition),
+    event: ManagementEvent,
+) -> Result<Vec<uuid::Uuid>, StoreError> {
     let owner = (instance.id, instance.integration_id);
     let urls = webhook_urls(&api.public_url, definition, owner, &instance.flow_configs);
-    let payload =
-        json!({ "event": "instanceDeploy", "webhookUrls": urls, "body": { "data": null } });
-    let on_deploy = definition.flows.iter().filter(|flow| {
-        flow.trigger.kind == TriggerType::Management
-            && flow.trigger.event == Some(ManagementEvent::InstanceDeploy)
+    let name = match event {
+        ManagementEvent::InstanceDeploy => "instanceDeploy",
+        ManagementEvent::InstanceRemove => "instanceRemove",
+    };
+    let payload = json!({ "event": name, "webhookUrls": urls, "body": { "data": null } });
+    let flows = definition.flows.iter().filter(|flow| {
+        flow.trigger.kind == TriggerType::Management && flow.trigger.event == Some(event)
     });
-    for flow in on_deploy {
+    let mut queued = Vec::new();
+    for flow in flows {
         let Some(config) = instance
             .flow_configs
             .iter()
@@ -234,7 +284,8 @@ async fn queue_deploy_flows(
         };
         let execution = api.store.enqueue_execution(tenant, new).await?;
         api.signals.queued();
-        tracing::info!(instance = %instance.id, flow = %flow.name, execution = %execution.id, "deploy queued an instanceDeploy execution");
+        tracing::info!(instance = %instance.id, flow = %flow.name, execution = %execution.id, event = name, "queued a management flow");
+        queued.push(execution.id);
     }
-    Ok(())
+    Ok(queued)
 }

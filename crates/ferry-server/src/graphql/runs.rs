@@ -278,20 +278,10 @@ impl RunMutation {
         ctx: &Context<'_>,
         input: ExecutionIdInput,
     ) -> async_graphql::Result<ExecutionPayload> {
-        let (api, actor) = env(ctx);
-        actor
-            .require(Permission::ManageInstances, "cancel executions")
-            .map_err(denied)?;
-        let id = match id::decode(Kind::InstanceExecutionResult, &input.id) {
-            Ok(id) => id,
-            Err(err) => {
-                return Ok(ExecutionPayload::failed(FieldErrors::one(
-                    "id",
-                    err.to_string(),
-                )))
-            }
+        let Some((api, tenant, id)) = target(ctx, &input, "cancel executions")? else {
+            return Ok(bad_id(&input));
         };
-        ExecutionPayload::from_result(ctx, api.store.cancel_execution(&actor.tenant, id).await)
+        ExecutionPayload::from_result(ctx, api.store.cancel_execution(&tenant, id).await)
     }
 
     /// Runs an execution again with its original trigger payload, as a new execution linked to
@@ -301,23 +291,37 @@ impl RunMutation {
         ctx: &Context<'_>,
         input: ExecutionIdInput,
     ) -> async_graphql::Result<ExecutionPayload> {
-        let (api, actor) = env(ctx);
-        actor
-            .require(Permission::ManageInstances, "replay executions")
-            .map_err(denied)?;
-        let id = match id::decode(Kind::InstanceExecutionResult, &input.id) {
-            Ok(id) => id,
-            Err(err) => {
-                return Ok(ExecutionPayload::failed(FieldErrors::one(
-                    "id",
-                    err.to_string(),
-                )))
-            }
+        let Some((api, tenant, id)) = target(ctx, &input, "replay executions")? else {
+            return Ok(bad_id(&input));
         };
-        let replayed = api.store.replay_execution(&actor.tenant, id).await;
+        let replayed = api.store.replay_execution(&tenant, id).await;
         if replayed.is_ok() {
             api.signals.queued();
         }
         ExecutionPayload::from_result(ctx, replayed)
     }
+}
+
+/// Checks the caller may manage executions (`what` names the attempt in the refusal) and
+/// decodes the execution's id; `None` when the id is malformed.
+fn target<'a>(
+    ctx: &Context<'a>,
+    input: &ExecutionIdInput,
+    what: &str,
+) -> async_graphql::Result<Option<(&'a crate::graphql::Api, Tenant, Uuid)>> {
+    let (api, actor) = env(ctx);
+    actor
+        .require(Permission::ManageInstances, what)
+        .map_err(denied)?;
+    let id = id::decode(Kind::InstanceExecutionResult, &input.id).ok();
+    Ok(id.map(|id| (api, actor.tenant, id)))
+}
+
+/// The answer to a malformed execution id.
+fn bad_id(input: &ExecutionIdInput) -> ExecutionPayload {
+    let message = match id::decode(Kind::InstanceExecutionResult, &input.id) {
+        Err(err) => err.to_string(),
+        Ok(_) => "not an execution id".into(),
+    };
+    ExecutionPayload::failed(FieldErrors::one("id", message))
 }

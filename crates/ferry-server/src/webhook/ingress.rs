@@ -34,18 +34,27 @@ pub const MAX_WEBHOOK_BODY_BYTES: usize = 6 * 1024 * 1024;
 pub(super) struct Refusal {
     status: StatusCode,
     message: String,
+    /// Seconds to send as `Retry-After`.
+    retry_after: Option<u64>,
 }
 
 pub(super) fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
     Refusal {
         status,
         message: message.into(),
+        retry_after: None,
     }
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        crate::http::error(self.status, self.message)
+        let mut response = crate::http::error(self.status, self.message);
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -118,6 +127,7 @@ async fn accept(
             )
         })?;
     check_api_key(flow, &target, &parts.headers)?;
+    check_rate(state, flow_config_id)?;
     let mut payload = match payload.take() {
         Some(payload) => payload,
         None => read_payload(&parts, body.take(), fragment).await?,
@@ -305,6 +315,23 @@ pub(super) async fn definition(
             StatusCode::SERVICE_UNAVAILABLE,
             "the integration's definition cannot be read",
         )
+    })
+}
+
+/// Enforces the per-endpoint rate limit, if one is set: 429 with `Retry-After` (whole seconds,
+/// at least 1) when the endpoint's bucket is empty.
+fn check_rate(state: &AppState, endpoint: Uuid) -> Result<(), Refusal> {
+    let Some(limiter) = &state.rate_limit else {
+        return Ok(());
+    };
+    limiter.take(endpoint).map_err(|wait| Refusal {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        message: format!(
+            "this endpoint takes at most {} requests per second; retry in {} s",
+            limiter.rate(),
+            wait.as_secs().max(1)
+        ),
+        retry_after: Some(wait.as_secs().max(1)),
     })
 }
 

@@ -4,6 +4,7 @@
 //! synchronous calls with the execution's result.
 
 pub(crate) mod ingress;
+pub(crate) mod limit;
 pub mod payload;
 pub(crate) mod respond;
 mod routing;

@@ -16,6 +16,7 @@ use crate::harness::TestServer;
 ferry_store::store_tests!(
     a_webhook_execution_runs_its_steps_and_shows_them,
     a_synchronous_webhook_answers_with_the_flows_response,
+    a_synchronous_webhook_answers_with_a_code_step_s_response,
     a_running_execution_can_be_cancelled,
     flow_invoke_runs_another_flow_and_links_both,
     executions_are_filtered_by_flow_error_and_start_time,
@@ -61,6 +62,24 @@ flows:
           statusCode: 201
           headers: { x-order: "{{ steps.trigger.results.body.data.id }}" }
           body: { received: "{{ steps.trigger.results.body.data }}" }
+  - name: Code Answer
+    trigger: { type: webhook, endpointSecurityType: unsecured, isSynchronous: true }
+    steps:
+      - name: Shape
+        action: code.run
+        inputs:
+          code: |
+            module.exports = async (context, stepResults) => {
+              const order = stepResults.trigger.results.body.data;
+              context.logger.info(`answering order ${order.id}`);
+              return {
+                data: `<order id="${order.id}" customer="${context.customer.externalId}"/>`,
+                statusCode: 202,
+                headers: { "X-Order": String(order.id) },
+                contentType: "application/xml",
+                instanceState: { last: order.id },
+              };
+            };
   - name: Caller
     trigger: { type: webhook, endpointSecurityType: unsecured }
     steps:
@@ -276,6 +295,38 @@ async fn a_synchronous_webhook_answers_with_the_flows_response(store: &TestStore
     assert_eq!(body["status"], "RUNNING");
     let execution = ended(&server, body["executionId"].as_str().unwrap()).await;
     assert_eq!(execution["status"], "SUCCEEDED");
+}
+
+async fn a_synchronous_webhook_answers_with_a_code_step_s_response(store: &TestStore) {
+    let server = TestServer::start(store).await;
+    let (acme_url, _) = acme().await;
+    let urls = instance(&server, &acme_url).await;
+    let response = server
+        .http
+        .post(urls["Code Answer"].as_str().unwrap())
+        .json(&json!({ "id": 42 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    assert_eq!(response.headers()["x-order"], "42");
+    assert_eq!(response.headers()["content-type"], "application/xml");
+    let id = response.headers()["ferry-executionid"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"<order id="42" customer="mars"/>"#
+    );
+    let execution = ended(&server, &id).await;
+    assert_eq!(execution["status"], "SUCCEEDED");
+    let logs = execution["logs"]["nodes"].as_array().unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l["message"] == "answering order 42" && l["stepName"] == "Shape"),
+        "{logs:?}"
+    );
 }
 
 async fn a_running_execution_can_be_cancelled(store: &TestStore) {

@@ -1,5 +1,6 @@
-//! Flow control on webhooks: FIFO flows run one execution at a time in arrival order, and a
-//! dedupe field drops repeats of a request within ten minutes.
+//! Flow control on webhooks: FIFO flows run one execution at a time in arrival order, a
+//! dedupe field drops repeats of a request within ten minutes, and a per-endpoint rate limit
+//! answers 429 with `Retry-After` beyond it.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use crate::harness::TestServer;
 ferry_store::store_tests!(
     a_fifo_flow_runs_one_execution_at_a_time_in_arrival_order,
     a_repeated_dedupe_id_is_dropped,
+    requests_over_the_rate_limit_are_refused_with_retry_after,
 );
 
 const DEFINITION: &str = r#"
@@ -97,4 +99,43 @@ async fn a_repeated_dedupe_id_is_dropped(store: &TestStore) {
     );
     let runs = server.gql(RUNS, json!({ "flow": "Once" })).await;
     assert_eq!(runs["executionResults"]["totalCount"], 3);
+}
+
+async fn requests_over_the_rate_limit_are_refused_with_retry_after(store: &TestStore) {
+    let server =
+        TestServer::start_with(store, |options| options.webhook_rate_limit = Some(2)).await;
+    let urls = setup(&server).await;
+    let url = urls["Once"].as_str().unwrap();
+    let mut statuses = Vec::new();
+    let mut refused = None;
+    for _ in 0..5 {
+        let response = server.http.post(url).json(&json!({})).send().await.unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            let retry_after = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            refused = Some((retry_after, response.json::<Value>().await.unwrap()));
+        }
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 429, 429, 429],
+        "a burst of one second's worth"
+    );
+    let (retry_after, body) = refused.unwrap();
+    assert_eq!(retry_after, "1");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("at most 2 requests per second"));
+    let runs = server.gql(RUNS, json!({ "flow": "Once" })).await;
+    assert_eq!(
+        runs["executionResults"]["totalCount"], 2,
+        "refused requests queue nothing"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let later = server.http.post(url).json(&json!({})).send().await.unwrap();
+    assert_eq!(later.status(), 200);
 }

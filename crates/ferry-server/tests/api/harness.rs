@@ -21,6 +21,14 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(store: &TestStore) -> TestServer {
+        Self::start_with(store, |_| {}).await
+    }
+
+    /// Starts a server whose options `adjust` changes first.
+    pub async fn start_with(
+        store: &TestStore,
+        adjust: impl FnOnce(&mut ServerOptions),
+    ) -> TestServer {
         let data_dir = tempfile::tempdir().unwrap();
         bootstrap::run(&store.store, data_dir.path(), &BootstrapOptions::default())
             .await
@@ -37,6 +45,7 @@ impl TestServer {
             worker.lease = std::time::Duration::from_secs(3);
             worker.poll_interval = std::time::Duration::from_millis(200);
         }
+        adjust(&mut options);
         let handle = ferry_server::start(&options, store.store.clone())
             .await
             .unwrap();

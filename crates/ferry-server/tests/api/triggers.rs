@@ -13,7 +13,8 @@ use crate::harness::TestServer;
 
 ferry_store::store_tests!(
     a_deploy_starts_schedules_and_queues_instance_deploy_flows,
-    a_schedule_that_cannot_be_computed_refuses_the_deploy
+    a_schedule_that_cannot_be_computed_refuses_the_deploy,
+    deleting_an_instance_runs_its_instance_remove_flows_first,
 );
 
 const TICKER: &str = r#"
@@ -208,4 +209,52 @@ async fn a_schedule_that_cannot_be_computed_refuses_the_deploy(store: &TestStore
         json!([{ "field": "flows[0].trigger.timezone",
                  "messages": ["flow \"Every Second\": unknown time zone \"Mars/Olympus\""] }])
     );
+}
+
+async fn deleting_an_instance_runs_its_instance_remove_flows_first(store: &TestStore) {
+    let server = TestServer::start(store).await;
+    let api = crate::fake_api::FakeApi::start(|_, _| (200, json!({ "ok": true }))).await;
+    let definition = r#"
+name: Subscriptions
+requiredConfigVars:
+  - { key: API, dataType: string }
+flows:
+  - name: Events
+    trigger: { type: webhook, endpointSecurityType: unsecured }
+    steps: [ { name: Note, action: log.write, inputs: { message: event } } ]
+  - name: Unsubscribe
+    trigger: { type: management, event: instanceRemove }
+    steps:
+      - name: Remove Hook
+        action: http.request
+        inputs: { method: DELETE, url: "{{ configVars.API }}/hooks", data: { url: "{{ steps.trigger.results.webhookUrls.Events }}" } }
+"#;
+    let integration = server.publish(definition).await;
+    let customer = server.customer("Mars", "mars").await;
+    let (instance, urls) = server
+        .instance(
+            &integration,
+            &customer,
+            json!([{ "key": "API", "value": api.url }]),
+        )
+        .await;
+    let delete =
+        "mutation ($id: ID!) { deleteInstance(input: { id: $id }) { errors { messages } } }";
+    let deleted = server.gql(delete, json!({ "id": instance })).await;
+    assert_eq!(deleted["deleteInstance"]["errors"], json!([]));
+    let received = api.received();
+    assert_eq!(
+        received.len(),
+        1,
+        "the removal flow ran before the deletion answered"
+    );
+    assert_eq!(received[0].method, "DELETE");
+    assert_eq!(received[0].body, json!({ "url": urls["Events"] }));
+    let gone = server
+        .http
+        .post(urls["Events"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 410);
 }

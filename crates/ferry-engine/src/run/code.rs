@@ -1,0 +1,139 @@
+//! `code.run` steps: the step's JavaScript runs in a `ferry-js` sandbox with a `context` built
+//! from the execution (config variables, customer, instance, flow, integration, ids, webhook
+//! URLs, the four state scopes) and `stepResults` from the frame. Its log lines go to the
+//! execution's logs under the step's name, `invokeFlow` goes through the host (synchronously,
+//! with an idempotency key per call), the state it returns is applied (null deleting), and the
+//! response fields it gives (`statusCode`, `headers`, `contentType`) are kept for the final
+//! result should the step be the last.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ferry_core::execution::Severity;
+use ferry_definition::model::Step;
+use ferry_js::{CodeCall, CodeHost, CodeOutput, LogLevel};
+use futures::future::BoxFuture;
+use serde_json::{json, Map, Value};
+
+use super::state::Scope;
+use super::walk::{Frame, Run};
+use super::{Host, Invocation};
+
+/// Runs the code step `step` (its result key `key`) in `frame`: its `data`.
+pub(super) async fn run<H: Host>(
+    run: &Run<'_, H>,
+    step: &Step,
+    frame: &Frame,
+    code: String,
+    key: &str,
+) -> Result<Value, String> {
+    let (deadline, time_limit) = run.deadline();
+    let call = CodeCall {
+        code,
+        context: context(run, key),
+        step_results: Value::Object(frame.steps.clone()),
+        deadline: deadline.into_std(),
+        time_limit,
+    };
+    let host = StepHost {
+        run,
+        step: &step.name,
+        key,
+        invocations: AtomicUsize::new(0),
+    };
+    let output = run
+        .executor
+        .js
+        .run_code(call, &host)
+        .await
+        .map_err(|e| e.to_string())?;
+    apply(run, key, output)
+}
+
+/// `context`, less its functions (the sandbox adds `logger` and `invokeFlow`).
+fn context<H: Host>(run: &Run<'_, H>, key: &str) -> Value {
+    let mut context = run.base_context().clone();
+    let execution_id = context
+        .get("execution")
+        .and_then(|e| e.get("id"))
+        .cloned()
+        .unwrap_or_else(|| Value::String(run.execution_id.to_string()));
+    let trigger = run.trigger();
+    let from_trigger = |name: &str| trigger.get(name).cloned().unwrap_or_else(|| json!({}));
+    context.insert("executionId".into(), execution_id);
+    context.insert("stepId".into(), Value::String(key.to_string()));
+    context.insert("webhookUrls".into(), from_trigger("webhookUrls"));
+    context.insert("webhookApiKeys".into(), from_trigger("webhookApiKeys"));
+    context.insert("debug".into(), json!({ "enabled": false }));
+    run.with_states(|states| {
+        for (name, scope) in SCOPES {
+            context.insert(name.into(), states.all(scope));
+        }
+    });
+    Value::Object(context)
+}
+
+/// The state scopes as code steps name them.
+const SCOPES: [(&str, Scope); 4] = [
+    ("executionState", Scope::Execution),
+    ("instanceState", Scope::Flow),
+    ("crossFlowState", Scope::Instance),
+    ("integrationState", Scope::Integration),
+];
+
+/// Applies what the code returned besides `data`, and gives `data`.
+fn apply<H: Host>(run: &Run<'_, H>, key: &str, output: CodeOutput) -> Result<Value, String> {
+    let changes = output.state_changes;
+    run.with_states(|states| {
+        states.apply(vec![
+            (Scope::Execution, changes.execution),
+            (Scope::Flow, changes.flow),
+            (Scope::Instance, changes.instance),
+            (Scope::Integration, changes.integration),
+        ])
+    })?;
+    let mut response = Map::new();
+    if let Some(status) = output.status_code {
+        response.insert("statusCode".into(), json!(status));
+    }
+    if let Some(headers) = output.headers {
+        response.insert("headers".into(), Value::Object(headers));
+    }
+    if let Some(content_type) = output.content_type {
+        response.insert("contentType".into(), Value::String(content_type));
+    }
+    if !response.is_empty() {
+        run.note_response(key, response);
+    }
+    Ok(output.data)
+}
+
+/// What the sandbox asks of the execution, for one step.
+struct StepHost<'r, 'a, H> {
+    run: &'r Run<'a, H>,
+    step: &'r str,
+    key: &'r str,
+    invocations: AtomicUsize,
+}
+
+impl<H: Host> CodeHost for StepHost<'_, '_, H> {
+    fn log(&self, level: LogLevel, message: &str) {
+        let severity = match level {
+            LogLevel::Debug => Severity::Debug,
+            LogLevel::Info => Severity::Info,
+            LogLevel::Warn => Severity::Warn,
+            LogLevel::Error => Severity::Error,
+        };
+        self.run.log(severity, message.to_string(), Some(self.step));
+    }
+
+    fn invoke_flow(&self, name: String, data: Value) -> BoxFuture<'_, Result<Value, String>> {
+        let call = self.invocations.fetch_add(1, Ordering::Relaxed);
+        let invocation = Invocation {
+            flow: name,
+            data,
+            synchronous: true,
+            idempotency_key: format!("{}:invokeFlow:{call}", self.run.idempotency_key(self.key)),
+        };
+        Box::pin(self.run.host.invoke_flow(invocation))
+    }
+}

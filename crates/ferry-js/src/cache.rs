@@ -1,0 +1,82 @@
+//! Compiled code, cached as QuickJS bytecode under the SHA-256 of the code's text and shared by
+//! every sandbox thread. Bounded: past the limits the cache is emptied and fills again with
+//! what runs next.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+/// The most code texts kept.
+const MAX_ENTRIES: usize = 1024;
+
+/// The most bytecode kept, in bytes.
+const MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// A code text's key.
+pub(crate) type CodeKey = [u8; 32];
+
+/// The key of `code`.
+pub(crate) fn key_of(code: &str) -> CodeKey {
+    Sha256::digest(code.as_bytes()).into()
+}
+
+/// Bytecode by code key.
+#[derive(Default)]
+pub(crate) struct CodeCache {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<CodeKey, Arc<[u8]>>,
+    bytes: usize,
+}
+
+impl CodeCache {
+    /// The bytecode compiled from the code with `key`, if kept.
+    pub(crate) fn get(&self, key: &CodeKey) -> Option<Arc<[u8]>> {
+        self.lock().entries.get(key).cloned()
+    }
+
+    /// Keeps `bytecode` for the code with `key`.
+    pub(crate) fn put(&self, key: CodeKey, bytecode: Vec<u8>) {
+        let mut inner = self.lock();
+        if inner.entries.len() >= MAX_ENTRIES || inner.bytes + bytecode.len() > MAX_BYTES {
+            inner.entries.clear();
+            inner.bytes = 0;
+        }
+        inner.bytes += bytecode.len();
+        if let Some(old) = inner.entries.insert(key, bytecode.into()) {
+            inner.bytes -= old.len();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Nothing panics while holding this lock; if something did, the map is still whole.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_bytecode_by_the_hash_of_the_code() {
+        let cache = CodeCache::default();
+        cache.put(key_of("a"), vec![1, 2]);
+        assert_eq!(cache.get(&key_of("a")).as_deref(), Some(&[1u8, 2][..]));
+        assert!(cache.get(&key_of("b")).is_none());
+    }
+
+    #[test]
+    fn empties_itself_when_full_instead_of_growing() {
+        let cache = CodeCache::default();
+        for i in 0..MAX_ENTRIES + 1 {
+            cache.put(key_of(&i.to_string()), vec![0]);
+        }
+        assert!(cache.get(&key_of("0")).is_none());
+        assert!(cache.get(&key_of(&MAX_ENTRIES.to_string())).is_some());
+    }
+}

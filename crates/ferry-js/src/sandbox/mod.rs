@@ -1,0 +1,259 @@
+//! One sandbox: a QuickJS runtime owned by one pool thread, with its limits (memory, stack,
+//! and an interrupt handler watching the running step's deadline and whether its caller is
+//! still waiting) and the prelude compiled once. Each step gets a fresh context, never used
+//! before, dropped and garbage-collected after it, so nothing a step leaves behind reaches the
+//! next. The next step's context is prepared right after a step ends, while the thread would
+//! otherwise wait.
+
+mod convert;
+mod failure;
+mod natives;
+mod output;
+mod step;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rquickjs::context::intrinsic;
+use rquickjs::{Context, Ctx, Module, Object, Persistent, Runtime, WriteOptions};
+
+use crate::channel::{Abandoned, Job};
+use crate::pool::Settings;
+use crate::{CodeOutput, JsError};
+use natives::Link;
+
+/// The prelude's core: the globals every step gets, and lazy getters for the others.
+const CORE: &str = include_str!("prelude/core.js");
+
+/// The groups of globals built on first use, by the name the core loads them under.
+const GROUPS: [(&str, &str); 5] = [
+    ("text", include_str!("prelude/text.js")),
+    ("url", include_str!("prelude/url.js")),
+    ("crypto", include_str!("prelude/crypto.js")),
+    ("clone", include_str!("prelude/clone.js")),
+    ("fetch", include_str!("prelude/fetch.js")),
+];
+
+/// The prelude compiled: the core, and each group by name.
+pub(super) struct Prelude {
+    core: Vec<u8>,
+    groups: Vec<(&'static str, Vec<u8>)>,
+}
+
+impl Prelude {
+    /// The bytecode of group `name`.
+    pub(super) fn group(&self, name: &str) -> Option<&[u8]> {
+        self.groups
+            .iter()
+            .find(|(group, _)| *group == name)
+            .map(|(_, bytecode)| bytecode.as_slice())
+    }
+}
+
+/// Why the interrupt handler stopped a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The deadline passed.
+    Time,
+    /// The caller stopped waiting.
+    Abandoned,
+}
+
+/// What the interrupt handler watches: set for each step, cleared after it.
+#[derive(Default)]
+struct Watch {
+    deadline: Cell<Option<Instant>>,
+    abandoned: RefCell<Option<Abandoned>>,
+    stopped: Cell<Option<Stop>>,
+}
+
+impl Watch {
+    fn arm(&self, deadline: Instant, abandoned: Abandoned) {
+        self.deadline.set(Some(deadline));
+        self.abandoned.replace(Some(abandoned));
+        self.stopped.set(None);
+    }
+
+    fn disarm(&self) {
+        self.deadline.set(None);
+        self.abandoned.replace(None);
+    }
+
+    /// Whether the running step must stop now (and why, remembered).
+    fn check(&self) -> bool {
+        let abandoned = self.abandoned.borrow().as_ref().is_some_and(|a| a.is_set());
+        let late = self.deadline.get().is_some_and(|d| Instant::now() >= d);
+        let stop = match (abandoned, late) {
+            (true, _) => Stop::Abandoned,
+            (false, true) => Stop::Time,
+            (false, false) => return false,
+        };
+        self.stopped.set(Some(stop));
+        true
+    }
+
+    fn stopped(&self) -> Option<Stop> {
+        self.stopped.get()
+    }
+}
+
+/// A context prepared for the next step (natives and the prelude's core in place), made while
+/// the thread would otherwise be idle, so a step does not wait for it.
+///
+/// Fields drop in order: the saved namespace before the context holding it.
+struct Warm {
+    core: Persistent<Object<'static>>,
+    context: Context,
+    link: Rc<Link>,
+}
+
+/// A QuickJS runtime ready for steps.
+///
+/// Fields drop in order: the prepared context before the runtime, which QuickJS requires
+/// (it aborts when a runtime is freed with objects still alive).
+pub(crate) struct Sandbox {
+    warm: Option<Warm>,
+    runtime: Runtime,
+    watch: Rc<Watch>,
+    prelude: Rc<Prelude>,
+    settings: Arc<Settings>,
+}
+
+impl Sandbox {
+    /// A runtime with the configured limits and the prelude compiled.
+    pub(crate) fn new(settings: Arc<Settings>) -> Result<Self, JsError> {
+        let failed = |e: rquickjs::Error| JsError::Runtime(format!("could not start QuickJS: {e}"));
+        let runtime = Runtime::new().map_err(failed)?;
+        runtime.set_max_stack_size(settings.options.max_stack_bytes);
+        let watch = Rc::new(Watch::default());
+        let watching = watch.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || watching.check())));
+        let prelude = Rc::new(compile_prelude(&runtime).map_err(failed)?);
+        runtime.run_gc();
+        // The limit comes last: compiling the prelude must not count against a small one.
+        runtime.set_memory_limit(settings.options.memory_limit_bytes);
+        let mut sandbox = Sandbox {
+            warm: None,
+            runtime,
+            watch,
+            prelude,
+            settings,
+        };
+        sandbox.warm = sandbox.warm_up().ok();
+        Ok(sandbox)
+    }
+
+    /// A fresh context, prepared.
+    fn warm_up(&self) -> rquickjs::Result<Warm> {
+        let context = Context::custom::<intrinsic::All>(&self.runtime)?;
+        let link = Link::new(self.settings.options.max_fetch_bytes);
+        let core = context.with(|ctx| {
+            step::prepare(&ctx, &self.prelude, &link).map(|core| Persistent::save(&ctx, core))
+        })?;
+        Ok(Warm {
+            core,
+            context,
+            link,
+        })
+    }
+
+    /// Runs `job` and sends its end to its caller; then cleans up and prepares the next
+    /// context, off the caller's clock.
+    pub(crate) fn run(&mut self, job: Job) {
+        let Job {
+            call,
+            requests,
+            answers,
+            abandoned,
+            done,
+        } = job;
+        self.watch.arm(call.deadline, abandoned);
+        let limits = failure::Limits {
+            seconds: call.time_limit.as_secs(),
+            mebibytes: self.settings.options.memory_limit_bytes / (1024 * 1024),
+        };
+        let ended = match self.warm.take().map_or_else(|| self.warm_up(), Ok) {
+            Ok(warm) => {
+                warm.link.connect(requests);
+                let parts = step::Parts {
+                    call: &call,
+                    settings: &self.settings,
+                    limits: &limits,
+                    watch: &self.watch,
+                    link: &warm.link,
+                };
+                let Warm { core, context, .. } = warm;
+                context.with(|ctx| match core.restore(&ctx) {
+                    Ok(core) => step::run(&ctx, &parts, core, &answers),
+                    Err(error) => Err(failure::classify(&ctx, error, &limits)),
+                })
+            }
+            Err(rquickjs::Error::Allocation) => Err(JsError::MemoryLimit {
+                mebibytes: limits.mebibytes,
+            }),
+            Err(error) => Err(JsError::Runtime(format!(
+                "could not prepare a context: {error}"
+            ))),
+        };
+        let ended = self.judge(ended, &limits);
+        self.watch.disarm();
+        let _ = done.send(ended);
+        self.runtime.run_gc();
+        self.warm = self.warm_up().ok();
+    }
+
+    /// A stop by the interrupt handler overrides whatever the step made of it.
+    fn judge(
+        &self,
+        ended: Result<CodeOutput, JsError>,
+        limits: &failure::Limits,
+    ) -> Result<CodeOutput, JsError> {
+        match (self.watch.stopped(), ended) {
+            (Some(Stop::Abandoned), _) => Err(JsError::Cancelled),
+            (Some(Stop::Time), Err(_)) => Err(JsError::TimeLimit {
+                seconds: limits.seconds,
+            }),
+            (_, ended) => ended,
+        }
+    }
+}
+
+/// The prelude as bytecode, compiled in a throwaway context of `runtime`.
+fn compile_prelude(runtime: &Runtime) -> rquickjs::Result<Prelude> {
+    let context = Context::custom::<intrinsic::All>(runtime)?;
+    context.with(|ctx| {
+        let compile = |name: &str, source: &str| {
+            let name = format!("{}{name}", failure::PRELUDE_PREFIX);
+            // Frames in the prelude are left out of stacks, so its debug information can go.
+            let options = WriteOptions {
+                strip_source: true,
+                strip_debug: true,
+                ..WriteOptions::default()
+            };
+            Module::declare(ctx.clone(), name, source)?.write(options)
+        };
+        let core = compile("core", CORE)?;
+        let groups = GROUPS
+            .iter()
+            .map(|(name, source)| Ok((*name, compile(name, source)?)))
+            .collect::<rquickjs::Result<_>>()?;
+        Ok(Prelude { core, groups })
+    })
+}
+
+/// Module bytecode this process compiled.
+#[allow(unsafe_code)]
+fn load<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> rquickjs::Result<Module<'js>> {
+    // SAFETY: the bytes come from `Module::write` in this process (the prelude, or the code
+    // cache, which only holds what it compiled), so they are valid bytecode for this QuickJS.
+    unsafe { Module::load(ctx.clone(), bytecode) }
+}
+
+/// Evaluates a module with no top-level `await` (the prelude's): its namespace.
+fn evaluate(module: Module<'_>) -> rquickjs::Result<Object<'_>> {
+    let (evaluated, promise) = module.eval()?;
+    promise.finish::<()>()?;
+    evaluated.namespace()
+}

@@ -1,0 +1,160 @@
+//! The core of the sandbox's globals, written over the natives in `natives.rs` (which this
+//! module takes from `globalThis.__ferry` and then removes): logging, timers, answers to host
+//! work, `atob`/`btoa`, lazy getters for the other groups (`text.js`, `url.js`, `crypto.js`,
+//! `clone.js`, `fetch.js`), and the three functions the Rust event loop calls: `run` (start the
+//! step), `complete` (an answer to host work) and `fire` (a timer).
+
+const native = globalThis.__ferry;
+delete globalThis.__ferry;
+
+const define = (name, value) =>
+  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+
+// Globals built on first use, from the group modules the natives load: a step pays (in load
+// time and in memory) only for the groups it touches.
+function lazy(group, names) {
+  let built;
+  for (const name of names) {
+    Object.defineProperty(globalThis, name, {
+      configurable: true,
+      enumerable: false,
+      get() {
+        built ??= native.load(group)(shared);
+        define(name, built[name]);
+        return built[name];
+      },
+      set(value) { define(name, value); },
+    });
+  }
+}
+
+// ---- bytes -------------------------------------------------------------------------------
+
+function toBytes(value, what = 'value') {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (typeof value === 'string') return native.utf8Encode(value.toWellFormed());
+  throw new TypeError(`${what} must be a string, an ArrayBuffer or a typed array`);
+}
+
+const toArrayBuffer = (bytes) => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+
+// ---- logging -----------------------------------------------------------------------------
+
+function inspect(value) {
+  if (typeof value === 'string') return value;
+  if (value instanceof Error) return `${value.name}: ${value.message}${value.stack ? '\n' + value.stack.trimEnd() : ''}`;
+  if (typeof value === 'function') return `[Function ${value.name || 'anonymous'}]`;
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol' || value === undefined) return String(value);
+  try {
+    const text = JSON.stringify(value);
+    return text === undefined ? String(value) : text;
+  } catch {
+    return String(value);
+  }
+}
+
+const MAX_LOG_LENGTH = 4096;
+function write(level, args) {
+  let text = args.map(inspect).join(' ');
+  if (text.length > MAX_LOG_LENGTH * 2) text = text.slice(0, MAX_LOG_LENGTH * 2);
+  native.log(level, text.toWellFormed());
+}
+
+const logger = Object.freeze({
+  debug: (...args) => write('debug', args),
+  info: (...args) => write('info', args),
+  log: (...args) => write('info', args),
+  warn: (...args) => write('warn', args),
+  error: (...args) => write('error', args),
+});
+
+define('console', Object.freeze({ ...logger, trace: logger.debug }));
+
+// ---- host work: answers and timers -------------------------------------------------------
+
+const pending = new Map();
+
+function awaitAnswer(id, settle) {
+  return new Promise((resolve, reject) => pending.set(id, { resolve: (v) => resolve(settle(v)), reject }));
+}
+
+export function complete(id, ok, value) {
+  const waiter = pending.get(id);
+  if (!waiter) return;
+  pending.delete(id);
+  if (ok) waiter.resolve(value);
+  else waiter.reject(new TypeError(value));
+}
+
+const timers = new Map();
+let nextTimer = 1;
+
+function addTimer(callback, ms, args, repeat) {
+  if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
+  const id = nextTimer++;
+  const delay = Math.max(0, Number(ms) || 0);
+  timers.set(id, { run: () => callback(...args), delay, repeat });
+  native.timer(id, delay);
+  return id;
+}
+
+function clearTimer(id) {
+  if (timers.delete(id)) native.clearTimer(id);
+}
+
+export function fire(id) {
+  const timer = timers.get(id);
+  if (!timer) return;
+  if (timer.repeat) native.timer(id, timer.delay);
+  else timers.delete(id);
+  timer.run();
+}
+
+define('setTimeout', (callback, ms, ...args) => addTimer(callback, ms, args, false));
+define('setInterval', (callback, ms, ...args) => addTimer(callback, ms, args, true));
+define('clearTimeout', clearTimer);
+define('clearInterval', clearTimer);
+
+// ---- globals built on first use ---------------------------------------------------------
+
+define('btoa', (text) => native.btoa(String(text)));
+define('atob', (text) => native.atob(String(text)));
+
+const shared = { native, toBytes, toArrayBuffer, awaitAnswer, pending };
+lazy('text', ['TextEncoder', 'TextDecoder']);
+lazy('url', ['URL', 'URLSearchParams']);
+lazy('crypto', ['crypto', 'CryptoKey']);
+lazy('clone', ['structuredClone']);
+lazy('fetch', ['fetch', 'Headers', 'Response', 'AbortController', 'AbortSignal']);
+
+// ---- the step ----------------------------------------------------------------------------
+
+function revive(value) {
+  if (Array.isArray(value)) return value.map(revive);
+  if (value === null || typeof value !== 'object') return value;
+  const keys = Object.keys(value);
+  if (keys.length === 2 && typeof value.contentType === 'string' && typeof value.base64 === 'string') {
+    return { data: native.base64Decode(value.base64), contentType: value.contentType };
+  }
+  for (const key of keys) value[key] = revive(value[key]);
+  return value;
+}
+
+function invokeFlow(name, data) {
+  return awaitAnswer(native.invokeFlow(String(name), data === undefined ? null : data), (v) => v);
+}
+
+define('module', { exports: {} });
+define('require', (name) => {
+  throw new Error(`require(${JSON.stringify(name)}) is not available: code steps run without modules`);
+});
+define('exports', globalThis.module.exports);
+
+export function run(code, data, stepResults, hasBinary) {
+  const context = { ...data, logger, invokeFlow };
+  const results = hasBinary ? revive(stepResults) : stepResults;
+  return (async () => code(context, results))();
+}

@@ -1,0 +1,241 @@
+//! One step inside its fresh context: install the natives and the prelude, load the code
+//! (bytecode from the cache, or compiled and cached), find its exported function, call it, and
+//! run the event loop — microtasks, due timers, answers to host work — until its promise
+//! settles, the deadline passes, or nothing is left that could settle it.
+
+use std::rc::Rc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Instant;
+
+use rquickjs::promise::PromiseState;
+use rquickjs::{Ctx, Function, Module, Object, Promise, TypedArray, Value};
+
+use super::convert::{self, Problem};
+use super::failure::{self, Limits, CODE_FILE};
+use super::natives::{self, Link};
+use super::output::{self, Refusal};
+use super::{evaluate, load, Prelude, Watch};
+use crate::cache;
+use crate::channel::{Answer, FetchResponse, Reply};
+use crate::pool::Settings;
+use crate::{CodeCall, CodeOutput, JsError};
+
+/// What a step reads besides its context.
+pub(super) struct Parts<'a> {
+    pub(super) call: &'a CodeCall,
+    pub(super) settings: &'a Settings,
+    pub(super) limits: &'a Limits,
+    pub(super) watch: &'a Watch,
+    pub(super) link: &'a Rc<Link>,
+}
+
+/// Makes a fresh context ready for a step not known yet: the natives, then the prelude's
+/// core. Gives the core's namespace (`run`, `complete`, `fire`).
+pub(super) fn prepare<'js>(
+    ctx: &Ctx<'js>,
+    prelude: &Rc<Prelude>,
+    link: &Rc<Link>,
+) -> rquickjs::Result<Object<'js>> {
+    natives::install(ctx, link, prelude)?;
+    evaluate(load(ctx, &prelude.core)?)
+}
+
+/// Runs the step in a prepared context to its output.
+pub(super) fn run<'js>(
+    ctx: &Ctx<'js>,
+    parts: &Parts<'_>,
+    core: Object<'js>,
+    answers: &Receiver<Answer>,
+) -> Result<CodeOutput, JsError> {
+    let fail = |error| failure::classify(ctx, error, parts.limits);
+    let events = Events {
+        ctx,
+        answers,
+        complete: core.get("complete").map_err(fail)?,
+        fire: core.get("fire").map_err(fail)?,
+        parts,
+    };
+    let code = events.load_code()?;
+    let call = parts.call;
+    let context = convert::to_js(ctx, &call.context).map_err(fail)?;
+    let results = convert::to_js(ctx, &call.step_results).map_err(fail)?;
+    let binary = convert::has_binary(&call.step_results);
+    let start: Function = core.get("run").map_err(fail)?;
+    let promise: Promise = start.call((code, context, results, binary)).map_err(fail)?;
+    let returned = events.settle(&promise)?;
+    let budget = parts.settings.options.max_result_bytes;
+    output::read(returned, budget).map_err(|refusal| refused(ctx, refusal, parts.limits))
+}
+
+fn refused(ctx: &Ctx<'_>, refusal: Refusal, limits: &Limits) -> JsError {
+    match refusal {
+        Refusal::Invalid(message) => JsError::InvalidResult(message),
+        Refusal::Problem(problem) => problem_error(ctx, problem, limits),
+    }
+}
+
+fn problem_error(ctx: &Ctx<'_>, problem: Problem, limits: &Limits) -> JsError {
+    match problem {
+        Problem::Threw(error) => failure::classify(ctx, error, limits),
+        Problem::Unfit { path, problem } => JsError::Unserializable { path, problem },
+    }
+}
+
+/// The event loop of one step.
+struct Events<'a, 'js> {
+    ctx: &'a Ctx<'js>,
+    answers: &'a Receiver<Answer>,
+    complete: Function<'js>,
+    fire: Function<'js>,
+    parts: &'a Parts<'a>,
+}
+
+impl<'js> Events<'_, 'js> {
+    fn fail(&self, error: rquickjs::Error) -> JsError {
+        failure::classify(self.ctx, error, self.parts.limits)
+    }
+
+    /// The code's exported function: `export default`, or `module.exports`.
+    fn load_code(&self) -> Result<Function<'js>, JsError> {
+        let code = &self.parts.call.code;
+        let key = cache::key_of(code);
+        let module = match self.parts.settings.cache.get(&key) {
+            Some(bytecode) => load(self.ctx, &bytecode).map_err(|e| self.fail(e))?,
+            None => {
+                let declared = Module::declare(self.ctx.clone(), CODE_FILE, code.as_str())
+                    .map_err(|e| failure::compile(self.ctx, e, self.parts.limits))?;
+                if let Ok(bytecode) = declared.write(rquickjs::WriteOptions::default()) {
+                    self.parts.settings.cache.put(key, bytecode);
+                }
+                declared
+            }
+        };
+        let (evaluated, promise) = module.eval().map_err(|e| self.fail(e))?;
+        self.settle(&promise)?;
+        let namespace = evaluated.namespace().map_err(|e| self.fail(e))?;
+        let default: Value = namespace.get("default").map_err(|e| self.fail(e))?;
+        if let Some(function) = default.as_function() {
+            return Ok(function.clone());
+        }
+        let module: Object = self.ctx.globals().get("module").map_err(|e| self.fail(e))?;
+        let exported: Value = module.get("exports").map_err(|e| self.fail(e))?;
+        exported
+            .as_function()
+            .cloned()
+            .ok_or_else(|| JsError::NoExport {
+                found: described(&exported),
+            })
+    }
+
+    /// Runs the loop until `promise` settles: its value, or why it failed.
+    fn settle(&self, promise: &Promise<'js>) -> Result<Value<'js>, JsError> {
+        loop {
+            while self.ctx.execute_pending_job() {}
+            if self.parts.watch.stopped().is_some() {
+                return Err(self.over_time());
+            }
+            match promise.state() {
+                PromiseState::Resolved | PromiseState::Rejected => {
+                    let settled = promise
+                        .result::<Value>()
+                        .unwrap_or(Err(rquickjs::Error::Unknown));
+                    return settled.map_err(|e| self.fail(e));
+                }
+                PromiseState::Pending => self.wake()?,
+            }
+        }
+    }
+
+    fn over_time(&self) -> JsError {
+        JsError::TimeLimit {
+            seconds: self.parts.limits.seconds,
+        }
+    }
+
+    /// Waits for the next thing that can move the step on, and does it.
+    fn wake(&self) -> Result<(), JsError> {
+        let now = Instant::now();
+        if let Some(id) = self.parts.link.due_timer(now) {
+            return self.fire.call::<_, ()>((id,)).map_err(|e| self.fail(e));
+        }
+        let deadline = self.parts.call.deadline;
+        if now >= deadline {
+            return Err(self.over_time());
+        }
+        if self.parts.link.idle() {
+            return Err(JsError::Unsettled);
+        }
+        let until = self
+            .parts
+            .link
+            .next_timer()
+            .map_or(deadline, |at| at.min(deadline));
+        match self
+            .answers
+            .recv_timeout(until.saturating_duration_since(now))
+        {
+            Ok(answer) => self.deliver(answer),
+            Err(RecvTimeoutError::Timeout) => Ok(()),
+            Err(RecvTimeoutError::Disconnected) => Err(JsError::Cancelled),
+        }
+    }
+
+    /// Settles the promise waiting for `answer`.
+    fn deliver(&self, answer: Answer) -> Result<(), JsError> {
+        self.parts.link.answered();
+        let (ok, value) = match answer.result {
+            Ok(Reply::Json(json)) => (true, convert::to_js(self.ctx, &json)),
+            Ok(Reply::Response(response)) => (true, self.response(response)),
+            Err(message) => (
+                false,
+                rquickjs::String::from_str(self.ctx.clone(), &message).map(|s| s.into_value()),
+            ),
+        };
+        let value = value.map_err(|e| self.fail(e))?;
+        self.complete
+            .call::<_, ()>((answer.id, ok, value))
+            .map_err(|e| self.fail(e))
+    }
+
+    /// The fields the prelude's `Response` is made from.
+    fn response(&self, response: FetchResponse) -> rquickjs::Result<Value<'js>> {
+        let object = Object::new(self.ctx.clone())?;
+        object.set("status", response.status)?;
+        object.set("statusText", response.status_text)?;
+        object.set("url", response.url)?;
+        object.set("redirected", response.redirected)?;
+        let headers: Vec<Vec<String>> = response
+            .headers
+            .into_iter()
+            .map(|(name, value)| vec![name, value])
+            .collect();
+        object.set("headers", headers)?;
+        object.set(
+            "body",
+            TypedArray::<u8>::new(self.ctx.clone(), response.body)?,
+        )?;
+        Ok(object.into_value())
+    }
+}
+
+/// What a non-function export is, for the error.
+fn described(value: &Value<'_>) -> String {
+    if value.is_undefined() {
+        "undefined".into()
+    } else if value.is_null() {
+        "null".into()
+    } else if value.is_array() {
+        "an array".into()
+    } else if value.is_object() {
+        let empty = value
+            .as_object()
+            .is_some_and(|o| o.keys::<String>().next().is_none());
+        if empty {
+            "an empty object (nothing was exported)".into()
+        } else {
+            "an object".into()
+        }
+    } else {
+        format!("a {}", value.type_name())
+    }
+}
