@@ -125,6 +125,27 @@ static ACTIONS: &[BuiltinAction] = &[
                  (30 by default); the step then times out",
             ),
             opt(
+                "tlsCaCertificate",
+                "PEM certificates (one or more) to trust besides the public roots, such as a \
+                 private CA's or a self-signed server's",
+            ),
+            opt(
+                "tlsClientCertificate",
+                "A PEM client certificate (and its chain) presented for mutual TLS; needs \
+                 tlsClientKey",
+            ),
+            opt(
+                "tlsClientKey",
+                "The PEM private key (PKCS#8, PKCS#1 or SEC1) of tlsClientCertificate; use a \
+                 connection or secret config variable, never a literal",
+            ),
+            opt(
+                "tlsInsecure",
+                "DANGEROUS: true accepts any server certificate (expired, self-signed, for \
+                 another host), so anyone on the path can read and change the traffic. For \
+                 local testing only; prefer tlsCaCertificate",
+            ),
+            opt(
                 "useIdempotencyKey",
                 "Send the step's idempotency key, the same each time the step runs again, \
                  as Idempotency-Key",

@@ -4,3 +4,4 @@ mod http;
 mod pagination;
 mod server;
 mod sleep;
+mod tls;

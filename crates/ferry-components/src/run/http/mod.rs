@@ -1,8 +1,8 @@
 //! The `http.request` action: one request, or every page of a paginated list.
 //!
 //! [`Request`] is what a step's inputs ask to send, checked before anything goes out; the
-//! submodules build its parts (the URL and headers, the body, the connection's credentials),
-//! exchange it with the server and walk the pages.
+//! submodules build its parts (the URL and headers, the body, the connection's credentials,
+//! the TLS options), exchange it with the server and walk the pages.
 
 mod auth;
 mod body;
@@ -10,6 +10,7 @@ mod exchange;
 mod link;
 mod pagination;
 mod target;
+mod tls;
 
 use std::time::Duration;
 
@@ -38,8 +39,12 @@ pub(super) async fn run(
     Some(request(client, call).await)
 }
 
-async fn request(client: &reqwest::Client, call: &StepCall<'_>) -> Result<Value, ActionError> {
+async fn request(shared: &reqwest::Client, call: &StepCall<'_>) -> Result<Value, ActionError> {
     let request = Request::from_call(call)?;
+    let own = tls::Tls::from_inputs(&call.inputs)?
+        .map(tls::Tls::client)
+        .transpose()?;
+    let client = own.as_ref().unwrap_or(shared);
     match Pagination::from_inputs(&call.inputs)? {
         None => {
             let page = exchange::send(client, &request, &request.url, MAX_RESPONSE_BYTES).await?;
