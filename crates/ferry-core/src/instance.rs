@@ -29,6 +29,9 @@ pub struct Instance {
     pub updated_at: DateTime<Utc>,
     /// Whether it is its integration's test instance (on the system customer, running the draft).
     pub is_test: bool,
+    /// Whether it is the system instance in which a shared endpoint's preprocess flow runs
+    /// (one per integration version, on the system customer).
+    pub is_router: bool,
     /// The values set for its config variables.
     pub config_values: Vec<ConfigValue>,
     /// One per flow.

@@ -312,9 +312,18 @@ pub struct Trigger {
     /// Polling or custom triggers: the action to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
-    /// Inputs of `action`.
+    /// Inputs of `action` (a polling trigger's read `polling.cursor`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub inputs: BTreeMap<String, Value>,
+    /// Polling: the dotted path of the polled records in the action's result (`data` when
+    /// left out; `data.items`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items_field: Option<String>,
+    /// Polling: the dotted path, in each record, of the value that grows with newer records
+    /// (an id, an `updatedAt`); records beyond the cursor are new, and the largest becomes the
+    /// next cursor. Without it, every polled record is new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor_field: Option<String>,
 }
 
 /// Automatic retry of a flow's failed executions.

@@ -76,6 +76,7 @@ struct InstanceRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     is_test: bool,
+    is_router: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -94,7 +95,7 @@ struct FlowConfigRow {
 
 const COLUMNS: &str =
     "SELECT id, customer_id, integration_id, version_id, name, description, enabled, \
-     last_deployed_at, created_at, updated_at, is_test FROM instances";
+     last_deployed_at, created_at, updated_at, is_test, is_router FROM instances";
 
 fn push_where<DB: Dialect>(
     sql: &mut QueryBuilder<'_, DB>,
@@ -131,19 +132,18 @@ fn secret_context(instance_id: Uuid, key: &str) -> String {
     format!("instance:{instance_id}:configVar:{key}")
 }
 
-/// Refuses to change what belongs to the integration's draft: a test instance's version and
-/// its existence.
+/// Refuses to change what belongs to the integration itself: a test instance's or a shared
+/// endpoint's router instance's version and existence.
 fn refuse_test(instance: &Instance, field: &'static str, what: &str) -> Result<(), StoreError> {
-    if !instance.is_test {
-        return Ok(());
-    }
-    Err(StoreError::Conflict {
-        field,
-        message: format!(
-            "{:?} is its integration's test instance: {what}",
+    let message = match (instance.is_test, instance.is_router) {
+        (true, _) => format!("{:?} is its integration's test instance: {what}", instance.name),
+        (_, true) => format!(
+            "{:?} runs its version's preprocess flow for the shared endpoint; it goes with its integration",
             instance.name
         ),
-    })
+        _ => return Ok(()),
+    };
+    Err(StoreError::Conflict { field, message })
 }
 
 fn check_name(name: &str) -> Result<(), StoreError> {
@@ -282,6 +282,7 @@ impl Store {
             created_at: row.created_at,
             updated_at: row.updated_at,
             is_test: row.is_test,
+            is_router: row.is_router,
             config_values,
             flow_configs,
         })

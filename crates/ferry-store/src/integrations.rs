@@ -318,7 +318,8 @@ impl Store {
         Ok(count)
     }
 
-    /// Deletes an integration, its versions and its test instance; refused while customers'
+    /// Deletes an integration, its versions, its test instance and its router instances
+    /// (`routing.rs`); refused while customers'
     /// instances of it exist.
     pub async fn delete_integration(
         &self,
@@ -328,7 +329,7 @@ impl Store {
         let integration = self.integration(tenant, id).await?;
         let result = write!(self, pool => async {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM instances WHERE org_id = $1 AND integration_id = $2 AND is_test = TRUE")
+            sqlx::query("DELETE FROM instances WHERE org_id = $1 AND integration_id = $2 AND (is_test = TRUE OR is_router = TRUE)")
                 .bind(tenant.org_id).bind(id)
                 .execute(&mut *tx)
                 .await?;

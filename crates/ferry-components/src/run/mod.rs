@@ -99,6 +99,15 @@ impl Runner {
     }
 }
 
+/// The value at dotted `path` in `value` (`data.items`; a number steps into a list).
+pub fn value_at<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(value, |value, key| match value {
+        Value::Object(map) => map.get(key),
+        Value::Array(items) => items.get(key.parse::<usize>().ok()?),
+        _ => None,
+    })
+}
+
 /// Bytes as a result value.
 pub fn binary_value(bytes: &[u8], content_type: &str) -> Value {
     use base64::Engine as _;

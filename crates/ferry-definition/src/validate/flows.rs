@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use crate::catalog::{ActionKind, Catalog};
 use crate::model::{DataType, Definition, EndpointType, Flow, TriggerType};
 use crate::validate::Report;
 
@@ -87,6 +88,14 @@ fn check_trigger(definition: &Definition, flow: &Flow, path: &str, report: &mut 
             if trigger.action.is_none() {
                 report.add(path, "a polling trigger needs the `action` to poll");
             }
+            for (key, field) in [
+                ("itemsField", &trigger.items_field),
+                ("cursorField", &trigger.cursor_field),
+            ] {
+                if field.as_deref().is_some_and(|f| f.trim().is_empty()) {
+                    report.add(&format!("{path}.{key}"), "must not be empty");
+                }
+            }
             match &trigger.cron {
                 None => report.add(path, "a polling trigger needs a `cron` schedule"),
                 Some(cron) => {
@@ -107,6 +116,47 @@ fn check_trigger(definition: &Definition, flow: &Flow, path: &str, report: &mut 
     if let Some(zone) = &trigger.timezone {
         if zone.trim().is_empty() {
             report.add(&format!("{path}.timezone"), "must not be empty");
+        }
+    }
+}
+
+/// The actions a polling trigger may run: built-in plain actions that need nothing from an
+/// execution (not `state.*`, `flow.*`, `log.*`, `branch.*`, `loop.*` or `code.run`), with their
+/// required inputs.
+pub(crate) fn check_polling(
+    definition: &Definition,
+    catalog: &dyn Catalog,
+    report: &mut Report<'_>,
+) {
+    const ENGINE_ONLY: [&str; 6] = ["state.", "flow.", "log.", "branch.", "loop.", "code."];
+    for (index, flow) in definition.flows.iter().enumerate() {
+        let trigger = &flow.trigger;
+        let (TriggerType::Polling, Some(action)) = (trigger.kind, &trigger.action) else {
+            continue;
+        };
+        let path = format!("flows[{index}].trigger");
+        let spec = catalog.action(action);
+        let Some(spec) = spec.filter(|s| s.kind == ActionKind::Plain) else {
+            report.add(
+                &format!("{path}.action"),
+                format!("unknown action {action:?}"),
+            );
+            continue;
+        };
+        if ENGINE_ONLY.iter().any(|prefix| action.starts_with(prefix)) {
+            report.add(
+                &format!("{path}.action"),
+                format!("{action:?} cannot poll: use an action such as http.request"),
+            );
+            continue;
+        }
+        for input in spec.inputs.iter().filter(|i| i.required) {
+            if !trigger.inputs.contains_key(&input.key) {
+                report.add(
+                    &format!("{path}.inputs"),
+                    format!("missing required input {:?} of {action}", input.key),
+                );
+            }
         }
     }
 }

@@ -71,6 +71,7 @@ pub(crate) fn check(definition: &Definition, catalog: &dyn Catalog, lines: &Line
     }
     config::check(definition, &mut report);
     flows::check(definition, &mut report);
+    flows::check_polling(definition, catalog, &mut report);
     for (index, flow) in definition.flows.iter().enumerate() {
         steps::check(
             definition,

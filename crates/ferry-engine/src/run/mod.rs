@@ -16,10 +16,13 @@
 //! - `code.run` steps run JavaScript in `ferry-js` sandboxes; the state they return is applied,
 //!   and when such a step is the last, its `statusCode`, `headers` and `contentType` join its
 //!   `data` in the final result.
+//! - A flow with a `polling` trigger polls first (`poll.rs`): the trigger's result is what the
+//!   poll found, and a poll that found nothing new ends the execution, succeeded.
 
 mod code;
 mod control;
 mod local;
+mod poll;
 pub mod state;
 mod walk;
 
@@ -34,6 +37,7 @@ use uuid::Uuid;
 
 use crate::expr::Evaluator;
 pub use ferry_js::JsOptions;
+pub use poll::POLLING_STATE_KEY;
 pub use state::{Scope, States};
 
 /// The default limit on an execution's run time: 15 minutes.

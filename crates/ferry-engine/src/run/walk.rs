@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ferry_core::execution::{now_micros, LogLine, Severity, StepResult};
-use ferry_definition::model::{ErrorHandlerType, Flow, Step};
+use ferry_definition::model::{ErrorHandlerType, Flow, Step, TriggerType};
 use ferry_definition::reference_name;
 use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::{control, local, Ended, Executor, Host, Job, States};
+use super::{control, local, poll, Ended, Executor, Host, Job, States};
 
 /// What the step list does next.
 pub(super) enum Control {
@@ -185,10 +185,41 @@ impl<'a, H: Host> Run<'a, H> {
         let started = now_micros();
         let name = flow.trigger.name.as_deref().unwrap_or("Trigger");
         let key = frame.key(&trigger);
-        self.commit(name, &key, &frame, started, Ok(self.trigger))
+        let results = match flow.trigger.kind {
+            TriggerType::Polling => self.polled(flow, &key, &frame).await?,
+            _ => self.trigger.clone(),
+        };
+        self.commit(name, &key, &frame, started, Ok(&results))
             .await?;
-        frame.set_results(&trigger, self.trigger.clone());
+        let nothing_new =
+            flow.trigger.kind == TriggerType::Polling && poll::found_nothing(&results);
+        frame.set_results(&trigger, results);
+        if nothing_new {
+            self.log(Severity::Info, "The poll found nothing new".into(), None);
+            self.set_response(poll::no_changes());
+            return Err(Halt::Stopped);
+        }
         self.run_steps(&flow.steps, &mut frame).await
+    }
+
+    /// A polling trigger's result: a committed one when the execution resumes (its cursor
+    /// kept again), else a new poll's. A failed poll fails the execution.
+    async fn polled(&self, flow: &Flow, key: &str, frame: &Frame) -> Result<Value, Halt> {
+        if let Some(saved) = self.checkpoints.get(key) {
+            poll::remember(self, &saved["polling"]["cursor"]).map_err(Halt::Failed)?;
+            return Ok(saved.clone());
+        }
+        match poll::poll(self, &flow.trigger, self.trigger, key).await {
+            Ok(results) => Ok(results),
+            Err(error) => {
+                let error = format!("the polling trigger failed: {error}");
+                self.log(Severity::Error, error.clone(), None);
+                let name = flow.trigger.name.as_deref().unwrap_or("Trigger");
+                self.commit(name, key, frame, now_micros(), Err(&error))
+                    .await?;
+                Err(Halt::Failed(error))
+            }
+        }
     }
 
     /// Turns how the walk ended into how the execution ended, with its final result.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use ferry_core::execution::Execution;
 use ferry_core::id::{self, Kind};
 use ferry_core::instance::Instance;
-use ferry_definition::model::{Flow, Step};
+use ferry_definition::model::{Flow, Step, TriggerType};
 use ferry_definition::values::{flow_identity, typed_value, var_identity};
 use ferry_definition::Definition;
 use ferry_store::{Claimed, StoreError, Tenant};
@@ -110,7 +110,8 @@ impl Worker {
         instance: &Instance,
         flow: &Flow,
     ) -> Result<States, StoreError> {
-        if !uses_state(&flow.steps) {
+        // A polling trigger keeps its cursor in flow state.
+        if flow.trigger.kind != TriggerType::Polling && !uses_state(&flow.steps) {
             return Ok(States::default());
         }
         let org = claimed.org_id;

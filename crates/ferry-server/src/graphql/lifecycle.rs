@@ -5,7 +5,9 @@
 //!   variable's default), read in the trigger's `timezone` (UTC by default). They replace the
 //!   instance's stored schedules; the engine's scheduler fires them. A bad or missing
 //!   expression, an unknown time zone, or an expression that never fires refuses the deploy
-//!   with `errors` naming the flow or the variable, and nothing changes.
+//!   with `errors` naming the flow or the variable, and nothing changes. Flows with a
+//!   `polling` trigger get a schedule from their `cron` the same way; each tick's execution
+//!   polls first (`ferry-engine`'s `run/poll.rs`).
 //! - **`instanceDeploy` flows.** Each `management` flow with `event: instanceDeploy` gets a
 //!   queued execution with the payload
 //!   `{ "event": "instanceDeploy", "webhookUrls": { <flow name>: <url> }, "body": { "data": null } }`.
@@ -68,7 +70,8 @@ pub(super) async fn deploy(
 /// One problem found while computing schedules: the input field and the message.
 type Problem = (String, String);
 
-/// The schedules of `instance`'s schedule flows, first ticks after `now`; every problem at once.
+/// The schedules of `instance`'s schedule and polling flows, first ticks after `now`; every
+/// problem at once.
 fn schedules_of(
     definition: &Definition,
     instance: &Instance,
@@ -77,7 +80,10 @@ fn schedules_of(
     let mut schedules = Vec::new();
     let mut problems = Vec::new();
     for (index, flow) in definition.flows.iter().enumerate() {
-        if flow.trigger.kind != TriggerType::Schedule {
+        if !matches!(
+            flow.trigger.kind,
+            TriggerType::Schedule | TriggerType::Polling
+        ) {
             continue;
         }
         match schedule_of(definition, instance, index, now) {

@@ -3,8 +3,13 @@
 //! the request names in the instance of the customer whose external id it carries. The names
 //! are read at the dotted paths of `triggerPreprocessFlowConfig` (`headers.x-flow`,
 //! `body.data.customer`; a leading `results.` is allowed), or, when the integration has a
-//! preprocess flow, from the `data` of that flow's result: the preprocess flow runs first, as
-//! an execution of the instance, and its answer routes the request.
+//! preprocess flow, from the `data` of that flow's result (at the paths of its
+//! `preprocessFlowConfig`): the preprocess flow runs first, synchronously, and its answer
+//! routes the request. On an instance's URL it runs as an execution of that instance; on a
+//! shared URL, where the customer is not known yet, in the router instance of the version
+//! whose endpoint configuration applies (a system instance, see `ferry-store`'s `routing.rs`),
+//! so it sees no customer's config values. A preprocess flow that fails answers 400 with its
+//! error, one still running after the synchronous wait 503.
 
 use axum::http::StatusCode;
 use ferry_core::execution::ExecutionStatus;
@@ -58,21 +63,8 @@ async fn instance_specific(
         ));
     }
     let (fields, source) = match preprocess_flow(&definition) {
-        Some(flow) => {
-            let tenant = Tenant::organization(org);
-            let answer = run_preprocess(state, &tenant, (&instance, flow), payload).await?;
-            (
-                flow.preprocess_flow_config.clone().unwrap_or_default(),
-                answer,
-            )
-        }
-        None => (
-            definition
-                .trigger_preprocess_flow_config
-                .clone()
-                .unwrap_or_default(),
-            payload.clone(),
-        ),
+        Some(flow) => preprocessed(state, org, (&instance, flow), payload).await?,
+        None => from_request(&definition, payload),
     };
     let flow = named_flow(&definition, &fields, &source)?;
     flow_config(&instance, flow)
@@ -94,24 +86,24 @@ async fn shared(state: &AppState, integration_id: Uuid, payload: &Value) -> Resu
     if definition.endpoint_type != EndpointType::SharedInstance {
         return Err(not_found("this integration's webhooks are not shared"));
     }
-    if preprocess_flow(&definition).is_some() {
-        return Err(refuse(
-            StatusCode::CONFLICT,
-            "shared endpoints routed by a preprocess flow are not supported yet; route with triggerPreprocessFlowConfig",
-        ));
-    }
-    let fields = definition
-        .trigger_preprocess_flow_config
-        .clone()
-        .unwrap_or_default();
+    let (fields, source) = match preprocess_flow(&definition) {
+        Some(flow) => {
+            let router = store
+                .router_instance(org, version, flow_identity(flow))
+                .await
+                .map_err(|e| unavailable(state, e))?;
+            preprocessed(state, org, (&router, flow), payload).await?
+        }
+        None => from_request(&definition, payload),
+    };
     let path = fields
         .external_customer_id_field
         .as_deref()
         .unwrap_or_default();
-    let external_id = text_at(payload, path).ok_or_else(|| {
+    let external_id = text_at(&source, path).ok_or_else(|| {
         refuse(
             StatusCode::BAD_REQUEST,
-            format!("the request names no customer at `{path}`"),
+            format!("{} names no customer at `{path}`", source_name(&definition)),
         )
     })?;
     let instance_id = store
@@ -124,7 +116,7 @@ async fn shared(state: &AppState, integration_id: Uuid, payload: &Value) -> Resu
             ))
         })?;
     let instance = load_instance(state, org, instance_id).await?;
-    let flow = named_flow(&definition, &fields, payload)?;
+    let flow = named_flow(&definition, &fields, &source)?;
     flow_config(&instance, flow)
 }
 
@@ -133,6 +125,14 @@ async fn load_instance(state: &AppState, org: Uuid, id: Uuid) -> Result<Instance
         Ok(instance) => Ok(instance),
         Err(StoreError::NotFound { .. }) => Err(not_found("no such webhook")),
         Err(err) => Err(unavailable(state, err)),
+    }
+}
+
+/// What routing reads names from, for error messages.
+fn source_name(definition: &Definition) -> &'static str {
+    match preprocess_flow(definition) {
+        Some(_) => "the preprocess flow's result",
+        None => "the request",
     }
 }
 
@@ -158,7 +158,7 @@ fn named_flow<'d>(
             [only] => Ok(only),
             _ => Err(refuse(
                 StatusCode::BAD_REQUEST,
-                format!("the request names no flow at `{path}`"),
+                format!("{} names no flow at `{path}`", source_name(definition)),
             )),
         };
     };
@@ -176,6 +176,26 @@ fn flow_config(instance: &Instance, flow: &Flow) -> Result<Uuid, Refusal> {
         .find(|c| c.flow_key == key)
         .map(|c| c.id)
         .ok_or_else(|| not_found(format!("the instance has no flow {:?}", flow.name)))
+}
+
+/// Routing by the request itself: the integration's `triggerPreprocessFlowConfig` paths.
+fn from_request(definition: &Definition, payload: &Value) -> (RoutingFields, Value) {
+    let fields = definition.trigger_preprocess_flow_config.clone();
+    (fields.unwrap_or_default(), payload.clone())
+}
+
+/// Routing by a preprocess flow run in `instance`: its `preprocessFlowConfig` paths, read in
+/// its answer.
+async fn preprocessed(
+    state: &AppState,
+    org: Uuid,
+    (instance, flow): (&Instance, &Flow),
+    payload: &Value,
+) -> Result<(RoutingFields, Value), Refusal> {
+    let tenant = Tenant::organization(org);
+    let answer = run_preprocess(state, &tenant, (instance, flow), payload).await?;
+    let fields = flow.preprocess_flow_config.clone().unwrap_or_default();
+    Ok((fields, answer))
 }
 
 /// Runs the preprocess flow on the request and gives its result's `data`.

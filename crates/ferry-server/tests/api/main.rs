@@ -12,6 +12,7 @@ mod harness;
 mod http;
 mod instances;
 mod integrations;
+mod polling;
 mod retries;
 mod routing;
 mod schema;

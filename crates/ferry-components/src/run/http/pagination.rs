@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::exchange::{self, Page, MAX_RESPONSE_BYTES};
 use super::{link, target, Request};
 use crate::run::inputs::kind;
-use crate::run::{ActionError, Inputs};
+use crate::run::{value_at as at, ActionError, Inputs};
 
 /// The pages fetched when `maxPages` is not given, and the most it may be.
 const DEFAULT_MAX_PAGES: i64 = 100;
@@ -205,15 +205,6 @@ fn joined(last: Page, items: Vec<Value>, pages: usize, has_more: bool) -> Value 
         "data": items,
         "pages": pages,
         "hasMore": has_more,
-    })
-}
-
-/// The value at dotted `path` in `value` (a number steps into a list).
-fn at<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
-    path.split('.').try_fold(value, |value, key| match value {
-        Value::Object(map) => map.get(key),
-        Value::Array(items) => items.get(key.parse::<usize>().ok()?),
-        _ => None,
     })
 }
 
