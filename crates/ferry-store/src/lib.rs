@@ -15,6 +15,7 @@ mod error;
 mod executions;
 mod instances;
 mod integrations;
+mod limits;
 mod organizations;
 pub mod page;
 mod records;
@@ -40,6 +41,7 @@ pub use error::StoreError;
 pub use executions::{Enqueued, ExecutionFilter, NewExecution, WebhookTarget, DEDUPE_WINDOW};
 pub use instances::{InstanceFilter, NewInstance, VersionChange};
 pub use integrations::{IntegrationDraft, IntegrationFilter, IntegrationSortField};
+pub use limits::ConcurrencyLimits;
 pub use organizations::Bootstrapped;
 pub use page::{Direction, Page, PageRequest, Sort};
 pub use records::LogFilter;
@@ -101,6 +103,7 @@ impl StoreOptions {
 pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) sealer: Option<std::sync::Arc<secrets::Sealer>>,
+    pub(crate) limits: ConcurrencyLimits,
 }
 
 impl Store {
@@ -118,6 +121,7 @@ impl Store {
         Ok(Store {
             backend,
             sealer: None,
+            limits: ConcurrencyLimits::default(),
         })
     }
 
@@ -130,6 +134,7 @@ impl Store {
         Ok(Store {
             backend,
             sealer: None,
+            limits: ConcurrencyLimits::default(),
         })
     }
 
@@ -139,6 +144,11 @@ impl Store {
             sealer: Some(std::sync::Arc::new(sealer)),
             ..self
         }
+    }
+
+    /// The store, whose claims keep to `limits` (executions over them stay queued).
+    pub fn with_concurrency_limits(self, limits: ConcurrencyLimits) -> Store {
+        Store { limits, ..self }
     }
 
     /// `"sqlite"` or `"postgres"`.
