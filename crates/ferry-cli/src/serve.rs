@@ -87,7 +87,8 @@ pub struct ServeArgs {
     /// excess stays queued and runs as others end); 0 means no limit.
     #[arg(long, env = "FERRY_INSTANCE_CONCURRENCY", default_value_t = 0)]
     instance_concurrency: u32,
-    /// Days step results and logs are kept; 0 keeps them forever.
+    /// Days step results and logs are kept; 0 keeps them forever. An organization's
+    /// `retentionDays` overrides it.
     #[arg(long, env = "FERRY_RETENTION_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u64).range(0..=3650))]
     retention_days: u64,
 }
@@ -114,13 +115,10 @@ impl ServeArgs {
         }
         options.webhook_rate_limit =
             (self.webhook_rate_limit > 0).then_some(self.webhook_rate_limit);
-        options.retention = match (self.retention_days, options.retention.take()) {
-            (0, _) | (_, None) => None,
-            (days, Some(mut retention)) => {
-                retention.keep = Duration::from_secs(days * 24 * 3600);
-                Some(retention)
-            }
-        };
+        if let Some(retention) = options.retention.as_mut() {
+            retention.keep = (self.retention_days > 0)
+                .then(|| Duration::from_secs(self.retention_days * 24 * 3600));
+        }
         match options.worker.as_mut() {
             Some(_) if self.worker_concurrency == 0 => options.worker = None,
             Some(worker) => {

@@ -29,6 +29,8 @@ pub struct Instance {
     pub updated_at: DateTime<Utc>,
     /// Whether it is its integration's test instance (on the system customer, running the draft).
     pub is_test: bool,
+    /// Whether its executions store no step results and no log lines (for compliance).
+    pub disable_logs_and_step_results: bool,
     /// The values set for its config variables.
     pub config_values: Vec<ConfigValue>,
     /// One per flow.

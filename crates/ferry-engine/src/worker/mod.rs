@@ -265,6 +265,7 @@ impl Worker {
         outcome: Outcome,
     ) {
         let id = claimed.execution.id;
+        let logs = kept_logs(instance, &outcome.logs);
         let ending = match outcome.ended {
             Ended::Succeeded => Ending::succeeded(outcome.result),
             Ended::Failed(error) => match retry_at(&claimed.execution, retry) {
@@ -277,7 +278,7 @@ impl Worker {
             Ended::Cancelled => {
                 let released = self
                     .store
-                    .release_cancelled(claimed.org_id, id, &self.options.node_id, &outcome.logs)
+                    .release_cancelled(claimed.org_id, id, &self.options.node_id, logs)
                     .await;
                 if let Err(err) = released {
                     tracing::warn!(execution = %id, error = %err, "could not release a cancelled execution");
@@ -293,7 +294,7 @@ impl Worker {
             ExecutionStatus::Succeeded => state_writes(claimed, instance, &outcome.states),
             _ => Vec::new(),
         };
-        self.settle(claimed, &ending, &outcome.logs, &states).await;
+        self.settle(claimed, &ending, logs, &states).await;
     }
 
     async fn settle(
@@ -328,6 +329,14 @@ impl Worker {
                 tracing::warn!(execution = %id, error = %err, "could not record the end of an execution; it runs again when its lease ends")
             }
         }
+    }
+}
+
+/// The log lines to store: none for an instance that stores no logs or step results.
+fn kept_logs<'a>(instance: &ferry_core::instance::Instance, logs: &'a [LogLine]) -> &'a [LogLine] {
+    match instance.disable_logs_and_step_results {
+        true => &[],
+        false => logs,
     }
 }
 

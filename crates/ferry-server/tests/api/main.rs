@@ -12,6 +12,7 @@ mod harness;
 mod http;
 mod instances;
 mod integrations;
+mod records;
 mod retries;
 mod routing;
 mod schema;
