@@ -16,6 +16,7 @@ mod executions;
 mod instances;
 mod integrations;
 mod limits;
+mod notify;
 mod organizations;
 pub mod page;
 mod records;
@@ -42,6 +43,7 @@ pub use executions::{Enqueued, ExecutionFilter, NewExecution, WebhookTarget, DED
 pub use instances::{InstanceFilter, NewInstance, VersionChange};
 pub use integrations::{IntegrationDraft, IntegrationFilter, IntegrationSortField};
 pub use limits::ConcurrencyLimits;
+pub use notify::QueueListener;
 pub use organizations::Bootstrapped;
 pub use organizations::MAX_RETENTION_DAYS;
 pub use page::{Direction, Page, PageRequest, Sort};

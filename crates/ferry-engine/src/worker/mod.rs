@@ -107,6 +107,7 @@ impl Worker {
     /// period; those still running after it are picked up again when their lease runs out).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         self.recover().await;
+        let listening = tokio::spawn(self.clone().listen());
         let slots = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
         let mut running = JoinSet::new();
         while !*stop.borrow() {
@@ -133,6 +134,7 @@ impl Worker {
                 }
             }
         }
+        listening.abort();
         let finishing = async { while running.join_next().await.is_some() {} };
         if tokio::time::timeout(self.options.grace, finishing)
             .await
@@ -149,6 +151,28 @@ impl Worker {
                     tracing::warn!(error = %err, "could not hand back leases; they run out on their own")
                 }
             }
+        }
+    }
+
+    /// Wakes this worker whenever any node queues executions (PostgreSQL's notifications; on
+    /// SQLite there is nothing to listen to: the node's own signals wake it). A lost
+    /// connection is retried every few seconds; polling covers the gap.
+    async fn listen(self) {
+        loop {
+            match self.store.listen_queued().await {
+                Ok(None) => return,
+                Ok(Some(mut listener)) => {
+                    while let Ok(()) = listener.next().await {
+                        self.signals.queued();
+                    }
+                    // The connection broke and could not be made again at once.
+                    self.signals.queued();
+                }
+                Err(err) => {
+                    tracing::debug!(error = %err, "cannot listen for queued executions; polling meanwhile")
+                }
+            }
+            tokio::time::sleep(LISTEN_RETRY).await;
         }
     }
 
@@ -331,6 +355,9 @@ impl Worker {
         }
     }
 }
+
+/// How long a worker waits before listening again after its listener failed.
+const LISTEN_RETRY: Duration = Duration::from_secs(2);
 
 /// The log lines to store: none for an instance that stores no logs or step results.
 fn kept_logs<'a>(instance: &ferry_core::instance::Instance, logs: &'a [LogLine]) -> &'a [LogLine] {
