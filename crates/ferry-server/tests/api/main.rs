@@ -7,6 +7,7 @@ mod customers;
 mod engine;
 mod examples;
 mod fake_api;
+mod faults;
 mod flow_control;
 mod harness;
 mod http;
