@@ -20,6 +20,21 @@ ferry_store::store_tests!(
     an_execution_another_process_queues_wakes_an_idle_worker,
 );
 
+/// A worker with `options` running on the test's store; send `true` to stop it.
+fn start(
+    t: &TestStore,
+    options: WorkerOptions,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let worker = Worker::new(
+        t.store.clone(),
+        Arc::new(Definitions::default()),
+        Arc::new(Signals::default()),
+        options,
+    );
+    let (stop, stopped) = watch::channel(false);
+    (stop, tokio::spawn(worker.run(stopped)))
+}
+
 fn new_execution(f: &ferry_store::testing::Fixture, flow_key: &str) -> NewExecution {
     NewExecution {
         instance_id: f.instance.id,
@@ -46,14 +61,7 @@ async fn an_execution_another_process_queues_wakes_an_idle_worker(t: &TestStore)
     let f = fixture_with(&t.store, definition, &["quick"]).await;
     let mut options = WorkerOptions::new("idle");
     options.poll_interval = Duration::from_secs(60);
-    let worker = Worker::new(
-        t.store.clone(),
-        Arc::new(Definitions::default()),
-        Arc::new(Signals::default()),
-        options,
-    );
-    let (stop, stopped) = watch::channel(false);
-    let running = tokio::spawn(worker.run(stopped));
+    let (stop, running) = start(t, options);
     // The worker has polled once and is listening.
     tokio::time::sleep(Duration::from_secs(1)).await;
 
@@ -97,14 +105,7 @@ async fn a_stopping_worker_hands_back_what_outlives_its_grace_period(t: &TestSto
     let mut options = WorkerOptions::new("leaving");
     options.poll_interval = Duration::from_millis(20);
     options.grace = Duration::from_millis(200);
-    let worker = Worker::new(
-        t.store.clone(),
-        Arc::new(Definitions::default()),
-        Arc::new(Signals::default()),
-        options,
-    );
-    let (stop, stopped) = watch::channel(false);
-    let running = tokio::spawn(worker.run(stopped));
+    let (stop, running) = start(t, options);
     for _ in 0..100 {
         if t.store
             .execution(&f.org, execution.id)
@@ -151,14 +152,7 @@ async fn an_execution_that_keeps_losing_its_worker_is_failed(t: &TestStore) {
 
     let mut options = WorkerOptions::new("survivor");
     options.poll_interval = Duration::from_millis(50);
-    let worker = Worker::new(
-        t.store.clone(),
-        Arc::new(Definitions::default()),
-        Arc::new(Signals::default()),
-        options,
-    );
-    let (stop, stopped) = watch::channel(false);
-    let running = tokio::spawn(worker.run(stopped));
+    let (stop, running) = start(t, options);
     let mut ended = None;
     for _ in 0..100 {
         let found = t.store.execution(&f.org, execution.id).await.unwrap();

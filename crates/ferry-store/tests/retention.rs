@@ -3,7 +3,7 @@
 
 use chrono::{Duration, Utc};
 use ferry_core::execution::{LogLine, Severity, StepResult};
-use ferry_store::testing::{fixture, TestStore};
+use ferry_store::testing::{fixture, Fixture, TestStore};
 use ferry_store::{LogFilter, NewExecution, PageRequest, PruneScope};
 use serde_json::json;
 use uuid::{NoContext, Timestamp, Uuid};
@@ -19,8 +19,8 @@ fn id_days_ago(days: i64) -> Uuid {
     Uuid::new_v7(Timestamp::from_unix(NoContext, at.timestamp() as u64, 0))
 }
 
-async fn records_past_the_cutoff_are_pruned_in_batches(t: &TestStore) {
-    let f = fixture(&t.store, &["f"]).await;
+/// A queued execution of the fixture's flow, to hang records on.
+async fn execution(t: &TestStore, f: &Fixture) -> ferry_core::execution::Execution {
     let new = NewExecution {
         instance_id: f.instance.id,
         customer_id: f.customer,
@@ -33,7 +33,12 @@ async fn records_past_the_cutoff_are_pruned_in_batches(t: &TestStore) {
         cancellation_key: None,
         fifo: false,
     };
-    let execution = t.store.enqueue_execution(&f.org, new).await.unwrap();
+    t.store.enqueue_execution(&f.org, new).await.unwrap()
+}
+
+async fn records_past_the_cutoff_are_pruned_in_batches(t: &TestStore) {
+    let f = fixture(&t.store, &["f"]).await;
+    let execution = execution(t, &f).await;
     for (n, days) in [(0, 20), (1, 20), (2, 20), (3, 1)] {
         let mut line = LogLine::new(execution.id, Severity::Info, "line", None);
         line.id = id_days_ago(days);
@@ -98,19 +103,7 @@ async fn records_past_the_cutoff_are_pruned_in_batches(t: &TestStore) {
 
 async fn an_organization_with_its_own_period_is_pruned_by_it(t: &TestStore) {
     let f = fixture(&t.store, &["f"]).await;
-    let new = NewExecution {
-        instance_id: f.instance.id,
-        customer_id: f.customer,
-        flow_config_id: f.instance.flow_configs[0].id,
-        flow_key: "f".into(),
-        is_synchronous: false,
-        trigger_payload: json!({}),
-        invoked_by: None,
-        replay_for: None,
-        cancellation_key: None,
-        fifo: false,
-    };
-    let execution = t.store.enqueue_execution(&f.org, new).await.unwrap();
+    let execution = execution(t, &f).await;
     for (n, days) in [(0, 20), (1, 5), (2, 1)] {
         let step = StepResult {
             id: id_days_ago(days),

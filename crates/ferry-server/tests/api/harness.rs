@@ -107,6 +107,20 @@ impl TestServer {
             .to_string()
     }
 
+    /// Polls `query` (an `executionResult(id: $id)` query) until the execution is neither
+    /// queued nor running (20 s at most); gives the `executionResult`.
+    pub async fn ended(&self, query: &str, id: &Value) -> Value {
+        for _ in 0..200 {
+            let found = self.gql(query, json!({ "id": id })).await;
+            let execution = found["executionResult"].clone();
+            if !matches!(execution["status"].as_str(), Some("QUEUED" | "RUNNING")) {
+                return execution;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("execution {id} did not end");
+    }
+
     /// Creates a customer and returns its id.
     pub async fn customer(&self, name: &str, external_id: &str) -> String {
         let data = self

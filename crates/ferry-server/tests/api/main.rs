@@ -13,6 +13,7 @@ mod harness;
 mod http;
 mod instances;
 mod integrations;
+mod limits;
 mod records;
 mod retries;
 mod routing;

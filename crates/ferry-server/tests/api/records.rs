@@ -1,8 +1,6 @@
 //! What is kept of executions: an instance can store no step results or logs, and an
 //! organization can keep them for its own number of days.
 
-use std::time::Duration;
-
 use ferry_store::testing::TestStore;
 use serde_json::{json, Value};
 
@@ -25,7 +23,7 @@ flows:
 const EXECUTION: &str = "query ($id: ID!) { executionResult(id: $id) { status result \
     stepResults { totalCount } logs { totalCount } } }";
 
-/// Posts to `url` and waits for the execution to end (10 s at most).
+/// Posts to `url` and waits for the execution to end.
 async fn run(server: &TestServer, url: &Value, n: u32) -> Value {
     let response = server
         .http
@@ -36,16 +34,7 @@ async fn run(server: &TestServer, url: &Value, n: u32) -> Value {
         .unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    let id = body["executionId"].clone();
-    for _ in 0..100 {
-        let found = server.gql(EXECUTION, json!({ "id": id })).await;
-        let execution = found["executionResult"].clone();
-        if !matches!(execution["status"].as_str(), Some("QUEUED" | "RUNNING")) {
-            return execution;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("execution {id} did not end");
+    server.ended(EXECUTION, &body["executionId"]).await
 }
 
 async fn set_switch(server: &TestServer, instance: &str, disable: bool) -> Value {
