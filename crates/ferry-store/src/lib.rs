@@ -45,7 +45,7 @@ pub use integrations::{IntegrationDraft, IntegrationFilter, IntegrationSortField
 pub use limits::ConcurrencyLimits;
 pub use notify::QueueListener;
 pub use organizations::Bootstrapped;
-pub use organizations::MAX_RETENTION_DAYS;
+pub use organizations::{check_retention_days, MAX_RETENTION_DAYS};
 pub use page::{Direction, Page, PageRequest, Sort};
 pub use records::LogFilter;
 pub use retention::{PruneScope, Pruned};

@@ -158,16 +158,7 @@ impl Store {
         tenant: &Tenant,
         days: Option<i64>,
     ) -> Result<Organization, StoreError> {
-        if let Some(days) = days {
-            let mut problems = Problems::default();
-            if !(1..=i64::from(MAX_RETENTION_DAYS)).contains(&days) {
-                problems.add(
-                    "retentionDays",
-                    format!("is {days}; it must be between 1 and {MAX_RETENTION_DAYS} days"),
-                );
-            }
-            problems.finish()?;
-        }
+        check_retention_days(days)?;
         write!(self, pool => {
             sqlx::query("UPDATE organizations SET retention_days = $1 WHERE id = $2")
                 .bind(days.map(|d| d as i32)).bind(tenant.org_id)
@@ -187,6 +178,19 @@ impl Store {
             .filter_map(|(id, days)| Some((id, u32::try_from(days).ok()?)))
             .collect())
     }
+}
+
+/// Checks an organization's retention period (`None`, the server's, is always fine), so that
+/// a caller changing more than it can refuse the whole change before writing any of it.
+pub fn check_retention_days(days: Option<i64>) -> Result<(), StoreError> {
+    let mut problems = Problems::default();
+    if let Some(days) = days.filter(|d| !(1..=i64::from(MAX_RETENTION_DAYS)).contains(d)) {
+        problems.add(
+            "retentionDays",
+            format!("is {days}; it must be between 1 and {MAX_RETENTION_DAYS} days"),
+        );
+    }
+    Ok(problems.finish()?)
 }
 
 /// The longest retention period an organization may set: ten years.

@@ -103,15 +103,19 @@ impl OrganizationMutation {
             .require(Permission::ManageOrganization, "change the organization")
             .map_err(denied)?;
         let tenant = &actor.tenant;
-        let mut result = api.store.organization(tenant).await;
-        if let Some(name) = &input.name {
-            result = api.store.rename_organization(tenant, name).await;
-        }
         let days = match input.retention_days {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
             MaybeUndefined::Value(days) => Some(Some(days)),
         };
+        // Nothing is written unless every change is acceptable.
+        let mut result = match days.map(ferry_store::check_retention_days) {
+            Some(Err(err)) => Err(err),
+            _ => api.store.organization(tenant).await,
+        };
+        if let (Ok(_), Some(name)) = (&result, &input.name) {
+            result = api.store.rename_organization(tenant, name).await;
+        }
         if let (Ok(_), Some(days)) = (&result, days) {
             result = api.store.set_retention_days(tenant, days).await;
         }
