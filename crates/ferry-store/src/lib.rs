@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod blobs;
 mod customers;
 mod error;
 mod executions;
@@ -37,6 +38,7 @@ use uuid::Uuid;
 
 use backend::Backend;
 
+pub use blobs::BLOB_THRESHOLD;
 pub use customers::{CustomerFilter, CustomerSortField};
 pub use error::StoreError;
 pub use executions::{Enqueued, ExecutionFilter, NewExecution, WebhookTarget, DEDUPE_WINDOW};

@@ -130,8 +130,9 @@ impl Store {
         let at = now();
         let until = lease_end(lease);
         let columns = COLUMNS
-            .replace("SELECT ", "")
-            .replace(" FROM executions", "");
+            .strip_prefix("SELECT ")
+            .and_then(|c| c.strip_suffix(" FROM executions"))
+            .unwrap_or(COLUMNS);
         // A FIFO execution waits while an earlier one of its flow config (outside its own retry
         // chain) is queued, running, or failed with a retry pending.
         let tables = "executions e JOIN instances i ON i.id = e.instance_id";
@@ -268,9 +269,9 @@ impl Store {
                     // before anything that arrived after the first attempt).
                     sqlx::query(
                         "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
-                         trigger_payload, queued_at, retry_for, retry_attempt, not_before, cancellation_key, fifo) \
+                         trigger_payload, queued_at, retry_for, retry_attempt, not_before, cancellation_key, fifo, payload_blob) \
                          SELECT org_id, $1, instance_id, customer_id, flow_config_id, flow_key, 'QUEUED', FALSE, \
-                         trigger_payload, queued_at, COALESCE(retry_for, id), retry_attempt + 1, $2, cancellation_key, fifo FROM executions WHERE id = $3",
+                         trigger_payload, queued_at, COALESCE(retry_for, id), retry_attempt + 1, $2, cancellation_key, fifo, payload_blob FROM executions WHERE id = $3",
                     )
                     .bind(new_id()).bind(retry_at).bind(id)
                     .execute(&mut *tx).await?;

@@ -9,6 +9,7 @@ use crate::harness::TestServer;
 ferry_store::store_tests!(
     an_instance_can_store_no_step_results_or_logs,
     an_organization_sets_its_own_retention_period,
+    a_megabyte_webhook_payload_runs_through_the_blob_store,
 );
 
 const DEFINITION: &str = r#"
@@ -135,4 +136,40 @@ async fn an_organization_sets_its_own_retention_period(store: &TestStore) {
         cleared["updateOrganization"]["organization"]["retentionDays"],
         Value::Null
     );
+}
+
+async fn a_megabyte_webhook_payload_runs_through_the_blob_store(store: &TestStore) {
+    let server = TestServer::start(store).await;
+    let integration = server.publish(DEFINITION).await;
+    let customer = server.customer("Mars", "mars").await;
+    let (_, urls) = server.instance(&integration, &customer, json!([])).await;
+    let rows: Vec<Value> = (0..10_000)
+        .map(|n| json!({ "n": n, "text": "x".repeat(90) }))
+        .collect();
+    let body = json!({ "n": 42, "rows": rows });
+    assert!(body.to_string().len() > 1_000_000);
+    let response = server
+        .http
+        .post(urls["Note"].as_str().unwrap())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.json::<Value>().await.unwrap()["executionId"].clone();
+    let query = "query ($id: ID!) { executionResult(id: $id) { status \
+                 stepResults { nodes { stepName results } } logs { nodes { message } } } }";
+    let execution = server.ended(query, &id).await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{}", execution["status"]);
+    let trigger = &execution["stepResults"]["nodes"][0];
+    assert_eq!(
+        trigger["results"]["body"]["data"], body,
+        "the step saw the whole payload"
+    );
+    let said = execution["logs"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["message"] == "got 42");
+    assert!(said, "the flow read it");
 }
