@@ -79,12 +79,29 @@ pub struct ServeArgs {
         default_value = "api,worker,scheduler"
     )]
     role: Vec<Role>,
-    /// Days step results and logs are kept; 0 keeps them forever.
+    /// Executions of one organization that run at once, across every node on the store (the
+    /// excess stays queued and runs as others end); 0 means no limit.
+    #[arg(long, env = "FERRY_ORGANIZATION_CONCURRENCY", default_value_t = 0)]
+    organization_concurrency: u32,
+    /// Executions of one instance that run at once, across every node on the store (the
+    /// excess stays queued and runs as others end); 0 means no limit.
+    #[arg(long, env = "FERRY_INSTANCE_CONCURRENCY", default_value_t = 0)]
+    instance_concurrency: u32,
+    /// Days step results and logs are kept; 0 keeps them forever. An organization's
+    /// `retentionDays` overrides it.
     #[arg(long, env = "FERRY_RETENTION_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u64).range(0..=3650))]
     retention_days: u64,
 }
 
 impl ServeArgs {
+    fn concurrency_limits(&self) -> ferry_store::ConcurrencyLimits {
+        ferry_store::ConcurrencyLimits {
+            per_organization: (self.organization_concurrency > 0)
+                .then_some(self.organization_concurrency),
+            per_instance: (self.instance_concurrency > 0).then_some(self.instance_concurrency),
+        }
+    }
+
     fn server_options(&self) -> ServerOptions {
         let mut options = ServerOptions {
             public_url: self.public_url.clone(),
@@ -98,13 +115,10 @@ impl ServeArgs {
         }
         options.webhook_rate_limit =
             (self.webhook_rate_limit > 0).then_some(self.webhook_rate_limit);
-        options.retention = match (self.retention_days, options.retention.take()) {
-            (0, _) | (_, None) => None,
-            (days, Some(mut retention)) => {
-                retention.keep = Duration::from_secs(days * 24 * 3600);
-                Some(retention)
-            }
-        };
+        if let Some(retention) = options.retention.as_mut() {
+            retention.keep = (self.retention_days > 0)
+                .then(|| Duration::from_secs(self.retention_days * 24 * 3600));
+        }
         match options.worker.as_mut() {
             Some(_) if self.worker_concurrency == 0 => options.worker = None,
             Some(worker) => {
@@ -176,7 +190,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("FERRY_MASTER_KEY is not set: every node sharing this database must run with the same key");
     }
     tracing::info!(key = %master_key.id(), "master key loaded");
-    let store = store.with_sealer(ferry_store::secrets::Sealer::new(&master_key));
+    let store = store
+        .with_sealer(ferry_store::secrets::Sealer::new(&master_key))
+        .with_concurrency_limits(args.concurrency_limits());
     let boot = BootstrapOptions {
         organization: args.organization_name.clone(),
         owner_email: args.owner_email.clone(),

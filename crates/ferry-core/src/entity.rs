@@ -31,6 +31,9 @@ pub struct Organization {
     pub name: String,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// Days its step results and logs are kept, when it has its own retention period (else
+    /// the server's).
+    pub retention_days: Option<u32>,
 }
 
 /// One of the organization's customers.

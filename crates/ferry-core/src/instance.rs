@@ -32,6 +32,8 @@ pub struct Instance {
     /// Whether it is the system instance in which a shared endpoint's preprocess flow runs
     /// (one per integration version, on the system customer).
     pub is_router: bool,
+    /// Whether its executions store no step results and no log lines (for compliance).
+    pub disable_logs_and_step_results: bool,
     /// The values set for its config variables.
     pub config_values: Vec<ConfigValue>,
     /// One per flow.

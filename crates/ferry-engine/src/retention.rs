@@ -1,17 +1,18 @@
 //! The pruner: deletes step results and log lines older than the retention period (14 days
-//! by default), in bounded batches with a pause between them so that it never holds the store
+//! by default; an organization's own period where it set one), in bounded batches with a pause between them so that it never holds the store
 //! for long, every so often, until stopped.
 
 use std::time::Duration;
 
-use ferry_store::{Pruned, Store};
+use ferry_store::{PruneScope, Pruned, Store, StoreError};
 use tokio::sync::watch;
 
 /// How long records are kept, and how the pruner paces itself.
 #[derive(Debug, Clone)]
 pub struct RetentionOptions {
-    /// Step results and logs older than this are deleted.
-    pub keep: Duration,
+    /// Step results and logs older than this are deleted, except in organizations with their
+    /// own retention period; `None` keeps them (those organizations are still pruned).
+    pub keep: Option<Duration>,
     /// How often the pruner runs.
     pub every: Duration,
     /// Rows per statement.
@@ -23,7 +24,7 @@ pub struct RetentionOptions {
 impl Default for RetentionOptions {
     fn default() -> Self {
         RetentionOptions {
-            keep: Duration::from_secs(14 * 24 * 3600),
+            keep: Some(Duration::from_secs(14 * 24 * 3600)),
             every: Duration::from_secs(600),
             batch: 1000,
             pause: Duration::from_millis(20),
@@ -64,12 +65,33 @@ impl Pruner {
     }
 
     /// Deletes everything past retention, batch by batch; gives the totals.
-    pub async fn prune_once(&self) -> Result<Pruned, ferry_store::StoreError> {
-        let keep = chrono::Duration::from_std(self.options.keep).unwrap_or(chrono::Duration::MAX);
-        let cutoff = chrono::Utc::now() - keep;
+    pub async fn prune_once(&self) -> Result<Pruned, StoreError> {
         let mut total = Pruned::default();
+        if let Some(keep) = self.options.keep {
+            self.prune_scope(PruneScope::Default, keep, &mut total)
+                .await?;
+        }
+        for (org_id, days) in self.store.retention_overrides().await? {
+            let keep = Duration::from_secs(u64::from(days) * 24 * 3600);
+            self.prune_scope(PruneScope::Organization(org_id), keep, &mut total)
+                .await?;
+        }
+        Ok(total)
+    }
+
+    /// Prunes `scope`'s records older than `keep`, adding what went to `total`.
+    async fn prune_scope(
+        &self,
+        scope: PruneScope,
+        keep: Duration,
+        total: &mut Pruned,
+    ) -> Result<(), StoreError> {
+        let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+        let cutoff = chrono::Utc::now()
+            .checked_sub_signed(keep)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
         loop {
-            let pruned = self.store.prune(cutoff, self.options.batch).await?;
+            let pruned = self.store.prune(scope, cutoff, self.options.batch).await?;
             total.step_results += pruned.step_results;
             total.logs += pruned.logs;
             total.dedupe_keys += pruned.dedupe_keys;
@@ -77,7 +99,7 @@ impl Pruner {
                 .iter()
                 .any(|n| *n >= self.options.batch as u64);
             if !full {
-                return Ok(total);
+                return Ok(());
             }
             tokio::time::sleep(self.options.pause).await;
         }

@@ -17,7 +17,23 @@ use tokio::sync::watch;
 ferry_store::store_tests!(
     an_execution_that_keeps_losing_its_worker_is_failed,
     a_stopping_worker_hands_back_what_outlives_its_grace_period,
+    an_execution_another_process_queues_wakes_an_idle_worker,
 );
+
+/// A worker with `options` running on the test's store; send `true` to stop it.
+fn start(
+    t: &TestStore,
+    options: WorkerOptions,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let worker = Worker::new(
+        t.store.clone(),
+        Arc::new(Definitions::default()),
+        Arc::new(Signals::default()),
+        options,
+    );
+    let (stop, stopped) = watch::channel(false);
+    (stop, tokio::spawn(worker.run(stopped)))
+}
 
 fn new_execution(f: &ferry_store::testing::Fixture, flow_key: &str) -> NewExecution {
     NewExecution {
@@ -34,6 +50,50 @@ fn new_execution(f: &ferry_store::testing::Fixture, flow_key: &str) -> NewExecut
     }
 }
 
+/// PostgreSQL: an idle worker polling once a minute picks up, within seconds, an execution
+/// queued through another connection pool (as another node would), because the insert's
+/// notification wakes it. (SQLite has one process; its wake-ups are in-process signals.)
+async fn an_execution_another_process_queues_wakes_an_idle_worker(t: &TestStore) {
+    if t.store.kind() != "postgres" {
+        return;
+    }
+    let definition = "name: Quick\nflows:\n  - name: quick\n    trigger: { type: webhook }\n    steps:\n      - { name: Say, action: log.write, inputs: { message: hi } }\n";
+    let f = fixture_with(&t.store, definition, &["quick"]).await;
+    let mut options = WorkerOptions::new("idle");
+    options.poll_interval = Duration::from_secs(60);
+    let (stop, running) = start(t, options);
+    // The worker has polled once and is listening.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let other = ferry_store::Store::open(&ferry_store::StoreOptions::new(&t.url))
+        .await
+        .unwrap();
+    let queued_at = std::time::Instant::now();
+    let execution = other
+        .enqueue_execution(&f.org, new_execution(&f, "quick"))
+        .await
+        .unwrap();
+    let mut status = ExecutionStatus::Queued;
+    while queued_at.elapsed() < Duration::from_secs(20) && !status.is_final() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        status = t
+            .store
+            .execution(&f.org, execution.id)
+            .await
+            .unwrap()
+            .status;
+    }
+    assert_eq!(
+        status,
+        ExecutionStatus::Succeeded,
+        "picked up long before the next poll"
+    );
+    assert!(queued_at.elapsed() < Duration::from_secs(20));
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    other.close().await;
+}
+
 async fn a_stopping_worker_hands_back_what_outlives_its_grace_period(t: &TestStore) {
     let definition = "name: Slow\nflows:\n  - name: slow\n    trigger: { type: webhook }\n    steps:\n      - { name: Nap, action: sleep, inputs: { seconds: 30 } }\n";
     let f = fixture_with(&t.store, definition, &["slow"]).await;
@@ -45,14 +105,7 @@ async fn a_stopping_worker_hands_back_what_outlives_its_grace_period(t: &TestSto
     let mut options = WorkerOptions::new("leaving");
     options.poll_interval = Duration::from_millis(20);
     options.grace = Duration::from_millis(200);
-    let worker = Worker::new(
-        t.store.clone(),
-        Arc::new(Definitions::default()),
-        Arc::new(Signals::default()),
-        options,
-    );
-    let (stop, stopped) = watch::channel(false);
-    let running = tokio::spawn(worker.run(stopped));
+    let (stop, running) = start(t, options);
     for _ in 0..100 {
         if t.store
             .execution(&f.org, execution.id)
@@ -99,14 +152,7 @@ async fn an_execution_that_keeps_losing_its_worker_is_failed(t: &TestStore) {
 
     let mut options = WorkerOptions::new("survivor");
     options.poll_interval = Duration::from_millis(50);
-    let worker = Worker::new(
-        t.store.clone(),
-        Arc::new(Definitions::default()),
-        Arc::new(Signals::default()),
-        options,
-    );
-    let (stop, stopped) = watch::channel(false);
-    let running = tokio::spawn(worker.run(stopped));
+    let (stop, running) = start(t, options);
     let mut ended = None;
     for _ in 0..100 {
         let found = t.store.execution(&f.org, execution.id).await.unwrap();

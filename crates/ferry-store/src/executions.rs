@@ -24,16 +24,28 @@ macro_rules! insert_execution {
     };
     ($conn:expr, $org:expr, $execution:expr, $key:expr, $fifo:expr) => {{
         let e: &ferry_core::execution::Execution = $execution;
+        // A large payload goes to the blob store; the row keeps a JSON null and the blob's id.
+        let blob = $crate::blobs::oversized(&e.trigger_payload).then_some(e.id);
+        let payload = match blob {
+            Some(_) => &serde_json::Value::Null,
+            None => &e.trigger_payload,
+        };
         sqlx::query(
             "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
-             trigger_payload, queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, cancellation_key, fifo) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             trigger_payload, queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, cancellation_key, fifo, payload_blob) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind($org).bind(e.id).bind(e.instance_id).bind(e.customer_id).bind(e.flow_config_id).bind(&e.flow_key)
-        .bind(e.status.as_str()).bind(e.is_synchronous).bind(sqlx::types::Json(&e.trigger_payload)).bind(e.queued_at).bind(e.invoked_by)
-        .bind(e.retry_for).bind(e.retry_attempt).bind(e.replay_for).bind(e.not_before).bind($key).bind($fifo)
+        .bind(e.status.as_str()).bind(e.is_synchronous).bind(sqlx::types::Json(payload)).bind(e.queued_at).bind(e.invoked_by)
+        .bind(e.retry_for).bind(e.retry_attempt).bind(e.replay_for).bind(e.not_before).bind($key).bind($fifo).bind(blob)
         .execute($conn)
         .await?;
+        if let Some(id) = blob {
+            sqlx::query("INSERT INTO blobs (org_id, id, execution_id, data) VALUES ($1, $2, $2, $3)")
+                .bind($org).bind(id).bind(sqlx::types::Json(&e.trigger_payload))
+                .execute($conn)
+                .await?;
+        }
     }};
 }
 pub(crate) use insert_execution;
@@ -67,7 +79,8 @@ pub struct ExecutionFilter {
     pub retry_for: Option<Uuid>,
 }
 
-pub(crate) const COLUMNS: &str = "SELECT id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, trigger_payload, error, \
+pub(crate) const COLUMNS: &str = "SELECT id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
+     COALESCE((SELECT b.data FROM blobs b WHERE b.id = executions.payload_blob), executions.trigger_payload) AS trigger_payload, error, \
      queued_at, started_at, ended_at, attempt, result, invoked_by, retry_for, retry_attempt, replay_for, not_before FROM executions";
 
 fn push_where<DB: Dialect>(

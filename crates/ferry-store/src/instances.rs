@@ -77,6 +77,7 @@ struct InstanceRow {
     updated_at: DateTime<Utc>,
     is_test: bool,
     is_router: bool,
+    disable_logs_and_step_results: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -95,7 +96,8 @@ struct FlowConfigRow {
 
 const COLUMNS: &str =
     "SELECT id, customer_id, integration_id, version_id, name, description, enabled, \
-     last_deployed_at, created_at, updated_at, is_test, is_router FROM instances";
+     last_deployed_at, created_at, updated_at, is_test, is_router, \
+     disable_logs_and_step_results FROM instances";
 
 fn push_where<DB: Dialect>(
     sql: &mut QueryBuilder<'_, DB>,
@@ -283,6 +285,7 @@ impl Store {
             updated_at: row.updated_at,
             is_test: row.is_test,
             is_router: row.is_router,
+            disable_logs_and_step_results: row.disable_logs_and_step_results,
             config_values,
             flow_configs,
         })
@@ -405,6 +408,24 @@ impl Store {
                 message: format!("the customer already has an instance named {name:?}"),
             }),
             Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Turns the storage of an instance's step results and log lines off (`true`) or on again.
+    pub async fn set_disable_logs_and_step_results(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+        disable: bool,
+    ) -> Result<Instance, StoreError> {
+        let changed = write!(self, pool => {
+            sqlx::query("UPDATE instances SET disable_logs_and_step_results = $1, updated_at = $2 WHERE org_id = $3 AND id = $4")
+                .bind(disable).bind(now()).bind(tenant.org_id).bind(id)
+                .execute(pool).await.map(|done| done.rows_affected())
+        })?;
+        match changed {
+            0 => Err(StoreError::NotFound { kind: "instance" }),
+            _ => self.instance(tenant, id).await,
         }
     }
 

@@ -10,11 +10,14 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod blobs;
 mod customers;
 mod error;
 mod executions;
 mod instances;
 mod integrations;
+mod limits;
+mod notify;
 mod organizations;
 pub mod page;
 mod records;
@@ -35,15 +38,19 @@ use uuid::Uuid;
 
 use backend::Backend;
 
+pub use blobs::BLOB_THRESHOLD;
 pub use customers::{CustomerFilter, CustomerSortField};
 pub use error::StoreError;
 pub use executions::{Enqueued, ExecutionFilter, NewExecution, WebhookTarget, DEDUPE_WINDOW};
 pub use instances::{InstanceFilter, NewInstance, VersionChange};
 pub use integrations::{IntegrationDraft, IntegrationFilter, IntegrationSortField};
+pub use limits::ConcurrencyLimits;
+pub use notify::QueueListener;
 pub use organizations::Bootstrapped;
+pub use organizations::{check_retention_days, MAX_RETENTION_DAYS};
 pub use page::{Direction, Page, PageRequest, Sort};
 pub use records::LogFilter;
-pub use retention::Pruned;
+pub use retention::{PruneScope, Pruned};
 pub use runs::{Claimed, Ending, LeaseState, StateWrite};
 pub use schedules::{Cadence, NewSchedule, Schedule, Tick, TickOutcome};
 pub use test_instances::DraftShape;
@@ -101,6 +108,7 @@ impl StoreOptions {
 pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) sealer: Option<std::sync::Arc<secrets::Sealer>>,
+    pub(crate) limits: ConcurrencyLimits,
 }
 
 impl Store {
@@ -118,6 +126,7 @@ impl Store {
         Ok(Store {
             backend,
             sealer: None,
+            limits: ConcurrencyLimits::default(),
         })
     }
 
@@ -130,6 +139,7 @@ impl Store {
         Ok(Store {
             backend,
             sealer: None,
+            limits: ConcurrencyLimits::default(),
         })
     }
 
@@ -139,6 +149,11 @@ impl Store {
             sealer: Some(std::sync::Arc::new(sealer)),
             ..self
         }
+    }
+
+    /// The store, whose claims keep to `limits` (executions over them stay queued).
+    pub fn with_concurrency_limits(self, limits: ConcurrencyLimits) -> Store {
+        Store { limits, ..self }
     }
 
     /// `"sqlite"` or `"postgres"`.

@@ -28,6 +28,7 @@ struct OrganizationRow {
     id: Uuid,
     name: String,
     created_at: DateTime<Utc>,
+    retention_days: Option<i32>,
 }
 
 impl From<OrganizationRow> for Organization {
@@ -36,6 +37,7 @@ impl From<OrganizationRow> for Organization {
             id: row.id,
             name: row.name,
             created_at: row.created_at,
+            retention_days: row.retention_days.and_then(|days| u32::try_from(days).ok()),
         }
     }
 }
@@ -73,6 +75,7 @@ impl Store {
             id: new_id(),
             name: org_name.trim().to_string(),
             created_at: now(),
+            retention_days: None,
         };
         let owner = User {
             id: new_id(),
@@ -119,7 +122,7 @@ impl Store {
     /// The tenant's organization.
     pub async fn organization(&self, tenant: &Tenant) -> Result<Organization, StoreError> {
         let row: Option<OrganizationRow> = read!(self, pool => {
-            sqlx::query_as("SELECT id, name, created_at FROM organizations WHERE id = $1")
+            sqlx::query_as("SELECT id, name, created_at, retention_days FROM organizations WHERE id = $1")
                 .bind(tenant.org_id)
                 .fetch_optional(pool)
                 .await
@@ -147,4 +150,48 @@ impl Store {
         })?;
         self.organization(tenant).await
     }
+
+    /// Sets how many days the organization's step results and logs are kept (1 to 3650), or
+    /// with `None` goes back to the server's retention period.
+    pub async fn set_retention_days(
+        &self,
+        tenant: &Tenant,
+        days: Option<i64>,
+    ) -> Result<Organization, StoreError> {
+        check_retention_days(days)?;
+        write!(self, pool => {
+            sqlx::query("UPDATE organizations SET retention_days = $1 WHERE id = $2")
+                .bind(days.map(|d| d as i32)).bind(tenant.org_id)
+                .execute(pool).await.map(|done| done.rows_affected())
+        })?;
+        self.organization(tenant).await
+    }
+
+    /// The organizations with their own retention period, and its days.
+    pub async fn retention_overrides(&self) -> Result<Vec<(Uuid, u32)>, StoreError> {
+        let rows: Vec<(Uuid, i32)> = read!(self, pool => {
+            sqlx::query_as("SELECT id, retention_days FROM organizations WHERE retention_days IS NOT NULL")
+                .fetch_all(pool).await
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, days)| Some((id, u32::try_from(days).ok()?)))
+            .collect())
+    }
 }
+
+/// Checks an organization's retention period (`None`, the server's, is always fine), so that
+/// a caller changing more than it can refuse the whole change before writing any of it.
+pub fn check_retention_days(days: Option<i64>) -> Result<(), StoreError> {
+    let mut problems = Problems::default();
+    if let Some(days) = days.filter(|d| !(1..=i64::from(MAX_RETENTION_DAYS)).contains(d)) {
+        problems.add(
+            "retentionDays",
+            format!("is {days}; it must be between 1 and {MAX_RETENTION_DAYS} days"),
+        );
+    }
+    Ok(problems.finish()?)
+}
+
+/// The longest retention period an organization may set: ten years.
+pub const MAX_RETENTION_DAYS: u32 = 3650;

@@ -10,6 +10,7 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use crate::backend::{read, write, Dialect};
+use crate::blobs::oversized;
 use crate::page::{HasId, IdOrder, Listing, Page, PageRequest, Sort};
 use crate::{Direction, Store, StoreError, Tenant};
 
@@ -98,7 +99,8 @@ impl TryFrom<LogRow> for LogLine {
     }
 }
 
-const STEP_COLUMNS: &str = "SELECT id, execution_id, step_key, step_name, loop_path, results, error, started_at, ended_at \
+const STEP_COLUMNS: &str = "SELECT id, execution_id, step_key, step_name, loop_path, \
+     COALESCE((SELECT b.data FROM blobs b WHERE b.id = step_results.results_blob), step_results.results) AS results, error, started_at, ended_at \
      FROM step_results";
 const LOG_COLUMNS: &str =
     "SELECT id, execution_id, severity, message, step_name, at FROM execution_logs";
@@ -154,16 +156,28 @@ impl Store {
         step: &StepResult,
         logs: &[LogLine],
     ) -> Result<(), StoreError> {
+        // A large result goes to the blob store; the row keeps its id.
+        let blob = step
+            .results
+            .as_ref()
+            .filter(|r| oversized(r))
+            .map(|_| step.id);
+        let results = step.results.as_ref().filter(|_| blob.is_none()).map(Json);
         write!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO step_results (org_id, id, execution_id, step_key, step_name, loop_path, results, error, started_at, ended_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (execution_id, step_key) DO NOTHING",
+            let inserted = sqlx::query(
+                "INSERT INTO step_results (org_id, id, execution_id, step_key, step_name, loop_path, results, error, started_at, ended_at, results_blob) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (execution_id, step_key) DO NOTHING",
             )
             .bind(org_id).bind(step.id).bind(step.execution_id).bind(&step.step_key).bind(&step.step_name)
-            .bind(&step.loop_path).bind(step.results.as_ref().map(Json)).bind(&step.error)
-            .bind(step.started_at).bind(step.ended_at)
-            .execute(&mut *tx).await?;
+            .bind(&step.loop_path).bind(results).bind(&step.error)
+            .bind(step.started_at).bind(step.ended_at).bind(blob)
+            .execute(&mut *tx).await?.rows_affected();
+            if let (Some(id), Some(value), 1) = (blob, &step.results, inserted) {
+                sqlx::query("INSERT INTO blobs (org_id, id, execution_id, step_result_id, data) VALUES ($1, $2, $3, $2, $4)")
+                    .bind(org_id).bind(id).bind(step.execution_id).bind(Json(value))
+                    .execute(&mut *tx).await?;
+            }
             insert_logs!(&mut *tx, org_id, logs);
             tx.commit().await?;
             Ok(())
@@ -175,8 +189,7 @@ impl Store {
     pub async fn checkpoints(&self, execution_id: Uuid) -> Result<Vec<StepResult>, StoreError> {
         let rows: Vec<StepRow> = read!(self, pool => {
             sqlx::query_as(
-                "SELECT id, execution_id, step_key, step_name, loop_path, results, error, started_at, ended_at \
-                 FROM step_results WHERE execution_id = $1 ORDER BY id",
+                &format!("{STEP_COLUMNS} WHERE execution_id = $1 ORDER BY id"),
             )
             .bind(execution_id).fetch_all(pool).await
         })?;

@@ -1,6 +1,8 @@
 //! Retention: step results and log lines older than a cutoff are deleted in bounded batches,
 //! so that the database does not grow without bound and no single statement holds the store
-//! for long; expired dedupe keys go too. Executions themselves are kept.
+//! for long; expired dedupe keys go too. Executions themselves are kept. An organization with
+//! its own retention period (`organizations.retention_days`) is pruned by it, and left out of
+//! the server-wide pass.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -37,17 +39,62 @@ fn first_id_at(at: DateTime<Utc>) -> Uuid {
     Uuid::from_bytes(bytes)
 }
 
+/// Whose records a pruning batch deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PruneScope {
+    /// Every organization without its own retention period (the server's period applies).
+    Default,
+    /// One organization, by its own retention period.
+    Organization(Uuid),
+}
+
+impl PruneScope {
+    /// The SQL condition on `org_id` (`$3` is the organization's id when there is one).
+    fn condition(&self) -> &'static str {
+        match self {
+            PruneScope::Default => {
+                "org_id NOT IN (SELECT id FROM organizations WHERE retention_days IS NOT NULL)"
+            }
+            PruneScope::Organization(_) => "org_id = $3",
+        }
+    }
+
+    fn org_id(&self) -> Option<Uuid> {
+        match self {
+            PruneScope::Default => None,
+            PruneScope::Organization(id) => Some(*id),
+        }
+    }
+}
+
 impl Store {
-    /// Deletes up to `batch` step results and up to `batch` log lines created before `cutoff`,
-    /// and up to `batch` expired dedupe keys. Call it again while it deletes a full batch.
-    pub async fn prune(&self, cutoff: DateTime<Utc>, batch: i64) -> Result<Pruned, StoreError> {
+    /// Deletes up to `batch` step results and up to `batch` log lines of `scope` created
+    /// before `cutoff`, and up to `batch` expired dedupe keys. Call it again while it deletes
+    /// a full batch.
+    pub async fn prune(
+        &self,
+        scope: PruneScope,
+        cutoff: DateTime<Utc>,
+        batch: i64,
+    ) -> Result<Pruned, StoreError> {
         let bound = first_id_at(cutoff);
         let at = now();
+        let sql = |table: &str| {
+            format!(
+                "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE id < $1 AND {} LIMIT $2)",
+                scope.condition()
+            )
+        };
+        let (step_sql, log_sql) = (sql("step_results"), sql("execution_logs"));
         Ok(write!(self, pool => {
-            let step_results = sqlx::query("DELETE FROM step_results WHERE id IN (SELECT id FROM step_results WHERE id < $1 LIMIT $2)")
-                .bind(bound).bind(batch).execute(pool).await?.rows_affected();
-            let logs = sqlx::query("DELETE FROM execution_logs WHERE id IN (SELECT id FROM execution_logs WHERE id < $1 LIMIT $2)")
-                .bind(bound).bind(batch).execute(pool).await?.rows_affected();
+            let mut steps = sqlx::query(&step_sql).bind(bound).bind(batch);
+            let mut lines = sqlx::query(&log_sql).bind(bound).bind(batch);
+            if let Some(org_id) = scope.org_id() {
+                steps = steps.bind(org_id);
+                lines = lines.bind(org_id);
+            }
+            let step_results = steps.execute(pool).await?.rows_affected();
+            let logs = lines.execute(pool).await?.rows_affected();
             let dedupe_keys = sqlx::query(
                 "DELETE FROM dedupe_keys WHERE (flow_config_id, dedupe_key) IN \
                  (SELECT flow_config_id, dedupe_key FROM dedupe_keys WHERE expires_at < $1 LIMIT $2)",

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::backend::{read, write, Backend};
 use crate::executions::{ExecutionRow, COLUMNS};
+use crate::limits::{limited_pick, CLAIM_LOCK};
 use crate::records::insert_logs;
 use crate::{new_id, now, Store, StoreError};
 
@@ -103,6 +104,17 @@ struct ClaimedRow {
     execution: ExecutionRow,
 }
 
+fn claimed(rows: Vec<ClaimedRow>) -> Result<Vec<Claimed>, StoreError> {
+    rows.into_iter()
+        .map(|row| {
+            Ok(Claimed {
+                org_id: row.org_id,
+                execution: Execution::try_from(row.execution)?,
+            })
+        })
+        .collect()
+}
+
 fn lease_end(lease: Duration) -> DateTime<Utc> {
     now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
 }
@@ -118,37 +130,88 @@ impl Store {
         let at = now();
         let until = lease_end(lease);
         let columns = COLUMNS
-            .replace("SELECT ", "")
-            .replace(" FROM executions", "");
+            .strip_prefix("SELECT ")
+            .and_then(|c| c.strip_suffix(" FROM executions"))
+            .unwrap_or(COLUMNS);
         // A FIFO execution waits while an earlier one of its flow config (outside its own retry
         // chain) is queued, running, or failed with a retry pending.
-        let pick = "SELECT e.id FROM executions e JOIN instances i ON i.id = e.instance_id \
-             WHERE i.enabled AND ((e.status = 'QUEUED' AND (e.not_before IS NULL OR e.not_before <= $3)) \
+        let tables = "executions e JOIN instances i ON i.id = e.instance_id";
+        let conditions = "i.enabled AND ((e.status = 'QUEUED' AND (e.not_before IS NULL OR e.not_before <= $3)) \
                 OR (e.status = 'RUNNING' AND e.lease_until < $3)) \
              AND (NOT e.fifo OR NOT EXISTS (SELECT 1 FROM executions o WHERE o.flow_config_id = e.flow_config_id AND o.fifo \
                 AND COALESCE(o.retry_for, o.id) <> COALESCE(e.retry_for, e.id) \
-                AND (o.status IN ('RUNNING', 'FAILED_RETRY_PENDING') OR (o.status = 'QUEUED' AND o.queued_at < e.queued_at)))) \
-             ORDER BY e.queued_at LIMIT $4";
+                AND (o.status IN ('RUNNING', 'FAILED_RETRY_PENDING') OR (o.status = 'QUEUED' AND o.queued_at < e.queued_at))))";
+        let limited = limited_pick(&self.limits, tables, conditions);
+        let pick = limited.as_deref().map(str::to_owned).unwrap_or_else(|| {
+            format!(
+                "SELECT e.id FROM {tables} WHERE {conditions} ORDER BY e.queued_at LIMIT $4{lock}",
+                lock = match &self.backend {
+                    Backend::Sqlite(_) => "",
+                    Backend::Postgres(_) => " FOR UPDATE OF e SKIP LOCKED",
+                }
+            )
+        });
+        // A limited claim's pick does not lock its rows, so the status is checked again on the
+        // row being updated (one may have been cancelled or taken meanwhile).
+        let recheck = match limited {
+            Some(_) => " AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_until < $3))",
+            None => "",
+        };
         let update = format!(
             "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_until = $2, \
              started_at = COALESCE(started_at, $3), attempt = attempt + 1 \
-             WHERE id IN ({pick}{lock}) RETURNING org_id, {columns}",
-            lock = match &self.backend {
-                Backend::Sqlite(_) => "",
-                Backend::Postgres(_) => " FOR UPDATE OF e SKIP LOCKED",
-            }
+             WHERE id IN ({pick}){recheck} RETURNING org_id, {columns}"
         );
+        if limited.is_some() {
+            return self
+                .claim_within_limits(&update, owner, until, at, limit)
+                .await;
+        }
         let rows: Vec<ClaimedRow> = write!(self, pool => {
             sqlx::query_as(&update).bind(owner).bind(until).bind(at).bind(limit).fetch_all(pool).await
         })?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(Claimed {
-                    org_id: row.org_id,
-                    execution: Execution::try_from(row.execution)?,
-                })
-            })
-            .collect()
+        claimed(rows)
+    }
+
+    /// Runs a limited claim's `update` while holding the claim lock (PostgreSQL; SQLite's single
+    /// writer already runs one claim at a time), so that no other claim counts running
+    /// executions before this one's are marked.
+    async fn claim_within_limits(
+        &self,
+        update: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+        at: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let rows: Vec<ClaimedRow> = match &self.backend {
+            Backend::Sqlite(pools) => {
+                sqlx::query_as(update)
+                    .bind(owner)
+                    .bind(until)
+                    .bind(at)
+                    .bind(limit)
+                    .fetch_all(&pools.writer)
+                    .await?
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(CLAIM_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                let rows = sqlx::query_as(update)
+                    .bind(owner)
+                    .bind(until)
+                    .bind(at)
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows
+            }
+        };
+        claimed(rows)
     }
 
     /// Extends `owner`'s lease on execution `id`, and says whether the worker should go on.
@@ -206,9 +269,9 @@ impl Store {
                     // before anything that arrived after the first attempt).
                     sqlx::query(
                         "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
-                         trigger_payload, queued_at, retry_for, retry_attempt, not_before, cancellation_key, fifo) \
+                         trigger_payload, queued_at, retry_for, retry_attempt, not_before, cancellation_key, fifo, payload_blob) \
                          SELECT org_id, $1, instance_id, customer_id, flow_config_id, flow_key, 'QUEUED', FALSE, \
-                         trigger_payload, queued_at, COALESCE(retry_for, id), retry_attempt + 1, $2, cancellation_key, fifo FROM executions WHERE id = $3",
+                         trigger_payload, queued_at, COALESCE(retry_for, id), retry_attempt + 1, $2, cancellation_key, fifo, payload_blob FROM executions WHERE id = $3",
                     )
                     .bind(new_id()).bind(retry_at).bind(id)
                     .execute(&mut *tx).await?;

@@ -207,3 +207,20 @@ pub async fn fixture_with(store: &Store, definition: &str, flow_keys: &[&str]) -
         instance,
     }
 }
+
+/// What an execution's rows hold, for tests of the blob store: the bytes of the
+/// `trigger_payload` column, the bytes of its step results' `results` columns, and its blobs.
+pub async fn stored_sizes(store: &Store, execution_id: uuid::Uuid) -> (i64, i64, i64) {
+    let sizes: Result<(i64, i64, i64), StoreError> = crate::backend::read!(store, pool => {
+        sqlx::query_as(
+            "SELECT CAST(LENGTH(CAST(trigger_payload AS TEXT)) AS BIGINT), \
+             (SELECT CAST(COALESCE(SUM(LENGTH(CAST(results AS TEXT))), 0) AS BIGINT) FROM step_results WHERE execution_id = $1), \
+             (SELECT COUNT(*) FROM blobs WHERE execution_id = $1) FROM executions WHERE id = $1",
+        )
+        .bind(execution_id)
+        .fetch_one(pool)
+        .await
+        .map_err(StoreError::from)
+    });
+    sizes.expect("stored sizes")
+}

@@ -13,6 +13,7 @@ ferry_store::store_tests!(
     a_queued_execution_is_claimed_once_and_ends_with_its_result,
     an_expired_lease_lets_another_worker_take_the_execution,
     paused_instances_keep_their_executions_queued,
+    deleting_an_instance_drops_its_queued_executions,
     step_results_and_logs_are_committed_and_listed,
     cancelling_stops_a_running_execution_and_ends_a_queued_one,
     state_is_written_when_an_execution_ends,
@@ -150,6 +151,29 @@ async fn an_expired_lease_lets_another_worker_take_the_execution(t: &TestStore) 
         t.store.renew_lease(id, "survivor", LEASE).await.unwrap(),
         LeaseState::Held
     );
+}
+
+async fn deleting_an_instance_drops_its_queued_executions(t: &TestStore) {
+    let s = setup(t).await;
+    let queued = [
+        enqueue(t, &s, json!({"n": 1})).await,
+        enqueue(t, &s, json!({"n": 2})).await,
+    ];
+    t.store.delete_instance(&s.org, s.instance).await.unwrap();
+    assert!(
+        t.store
+            .claim_executions("w", 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing of the deleted instance is left to run"
+    );
+    for id in queued {
+        assert!(
+            t.store.execution(&s.org, id).await.is_err(),
+            "its queued executions are gone"
+        );
+    }
 }
 
 async fn paused_instances_keep_their_executions_queued(t: &TestStore) {

@@ -107,6 +107,7 @@ impl Worker {
     /// period; those still running after it are picked up again when their lease runs out).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         self.recover().await;
+        let listening = tokio::spawn(self.clone().listen());
         let slots = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
         let mut running = JoinSet::new();
         while !*stop.borrow() {
@@ -133,6 +134,7 @@ impl Worker {
                 }
             }
         }
+        listening.abort();
         let finishing = async { while running.join_next().await.is_some() {} };
         if tokio::time::timeout(self.options.grace, finishing)
             .await
@@ -149,6 +151,28 @@ impl Worker {
                     tracing::warn!(error = %err, "could not hand back leases; they run out on their own")
                 }
             }
+        }
+    }
+
+    /// Wakes this worker whenever any node queues executions (PostgreSQL's notifications; on
+    /// SQLite there is nothing to listen to: the node's own signals wake it). A lost
+    /// connection is retried every few seconds; polling covers the gap.
+    async fn listen(self) {
+        loop {
+            match self.store.listen_queued().await {
+                Ok(None) => return,
+                Ok(Some(mut listener)) => {
+                    while let Ok(()) = listener.next().await {
+                        self.signals.queued();
+                    }
+                    // The connection broke and could not be made again at once.
+                    self.signals.queued();
+                }
+                Err(err) => {
+                    tracing::debug!(error = %err, "cannot listen for queued executions; polling meanwhile")
+                }
+            }
+            tokio::time::sleep(LISTEN_RETRY).await;
         }
     }
 
@@ -265,6 +289,7 @@ impl Worker {
         outcome: Outcome,
     ) {
         let id = claimed.execution.id;
+        let logs = kept_logs(instance, &outcome.logs);
         let ending = match outcome.ended {
             Ended::Succeeded => Ending::succeeded(outcome.result),
             Ended::Failed(error) => match retry_at(&claimed.execution, retry) {
@@ -277,7 +302,7 @@ impl Worker {
             Ended::Cancelled => {
                 let released = self
                     .store
-                    .release_cancelled(claimed.org_id, id, &self.options.node_id, &outcome.logs)
+                    .release_cancelled(claimed.org_id, id, &self.options.node_id, logs)
                     .await;
                 if let Err(err) = released {
                     tracing::warn!(execution = %id, error = %err, "could not release a cancelled execution");
@@ -293,7 +318,7 @@ impl Worker {
             ExecutionStatus::Succeeded => state_writes(claimed, instance, &outcome.states),
             _ => Vec::new(),
         };
-        self.settle(claimed, &ending, &outcome.logs, &states).await;
+        self.settle(claimed, &ending, logs, &states).await;
     }
 
     async fn settle(
@@ -328,6 +353,17 @@ impl Worker {
                 tracing::warn!(execution = %id, error = %err, "could not record the end of an execution; it runs again when its lease ends")
             }
         }
+    }
+}
+
+/// How long a worker waits before listening again after its listener failed.
+const LISTEN_RETRY: Duration = Duration::from_secs(2);
+
+/// The log lines to store: none for an instance that stores no logs or step results.
+fn kept_logs<'a>(instance: &ferry_core::instance::Instance, logs: &'a [LogLine]) -> &'a [LogLine] {
+    match instance.disable_logs_and_step_results {
+        true => &[],
+        false => logs,
     }
 }
 

@@ -53,6 +53,11 @@ impl InstanceNode {
     async fn enabled(&self) -> bool {
         self.0.enabled
     }
+    /// Whether its executions store no step results and no log lines (for compliance); their
+    /// status, payload and final result are still kept.
+    async fn disable_logs_and_step_results(&self) -> bool {
+        self.0.disable_logs_and_step_results
+    }
     /// When it was last deployed.
     async fn last_deployed_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_deployed_at
@@ -335,6 +340,8 @@ pub struct UpdateInstanceInput {
     description: Option<String>,
     /// Enable (true) or pause (false).
     enabled: Option<bool>,
+    /// Store no step results or log lines for its executions (true), or store them again (false).
+    disable_logs_and_step_results: Option<bool>,
     /// Another published version of the integration (an upgrade or a roll-back).
     version: Option<ID>,
 }
@@ -606,6 +613,15 @@ impl InstanceMutation {
             if let Err(err) = api
                 .store
                 .change_version(&tenant, instance.id, &change)
+                .await
+            {
+                return Ok(InstancePayload::failed(payload_errors(ctx, err)?));
+            }
+        }
+        if let Some(disable) = input.disable_logs_and_step_results {
+            if let Err(err) = api
+                .store
+                .set_disable_logs_and_step_results(&tenant, instance.id, disable)
                 .await
             {
                 return Ok(InstancePayload::failed(payload_errors(ctx, err)?));

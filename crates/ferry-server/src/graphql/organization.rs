@@ -1,6 +1,6 @@
 //! The organization: `organization { id name users }` and `updateOrganization`.
 
-use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use ferry_core::entity::Organization;
 use ferry_core::id::{self, Kind};
@@ -28,6 +28,11 @@ impl OrganizationNode {
     /// When it was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    /// Days its step results and logs are kept before they are pruned, when it has its own
+    /// retention period; null means the server's (`FERRY_RETENTION_DAYS`, 14 by default).
+    async fn retention_days(&self) -> Option<u32> {
+        self.0.retention_days
     }
     /// The organization's team members.
     async fn users(
@@ -67,7 +72,9 @@ impl OrganizationQuery {
 #[derive(InputObject)]
 pub struct UpdateOrganizationInput {
     /// A new name.
-    name: String,
+    name: Option<String>,
+    /// Days step results and logs are kept (1 to 3650); null goes back to the server's period.
+    retention_days: MaybeUndefined<i64>,
 }
 
 /// The result of `updateOrganization`.
@@ -85,7 +92,7 @@ pub struct OrganizationMutation;
 
 #[Object]
 impl OrganizationMutation {
-    /// Renames the organization (owners only).
+    /// Renames the organization, or sets its retention period (owners only).
     async fn update_organization(
         &self,
         ctx: &Context<'_>,
@@ -95,21 +102,32 @@ impl OrganizationMutation {
         actor
             .require(Permission::ManageOrganization, "change the organization")
             .map_err(denied)?;
-        Ok(
-            match api
-                .store
-                .rename_organization(&actor.tenant, &input.name)
-                .await
-            {
-                Ok(org) => OrganizationPayload {
-                    organization: Some(OrganizationNode(org)),
-                    errors: Vec::new(),
-                },
-                Err(err) => OrganizationPayload {
-                    organization: None,
-                    errors: payload_errors(ctx, err)?,
-                },
+        let tenant = &actor.tenant;
+        let days = match input.retention_days {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(days) => Some(Some(days)),
+        };
+        // Nothing is written unless every change is acceptable.
+        let mut result = match days.map(ferry_store::check_retention_days) {
+            Some(Err(err)) => Err(err),
+            _ => api.store.organization(tenant).await,
+        };
+        if let (Ok(_), Some(name)) = (&result, &input.name) {
+            result = api.store.rename_organization(tenant, name).await;
+        }
+        if let (Ok(_), Some(days)) = (&result, days) {
+            result = api.store.set_retention_days(tenant, days).await;
+        }
+        Ok(match result {
+            Ok(org) => OrganizationPayload {
+                organization: Some(OrganizationNode(org)),
+                errors: Vec::new(),
             },
-        )
+            Err(err) => OrganizationPayload {
+                organization: None,
+                errors: payload_errors(ctx, err)?,
+            },
+        })
     }
 }

@@ -135,17 +135,9 @@ const EXECUTION: &str =
     stepResults { totalCount nodes { stepName loopPath results error } } \
     logs { nodes { severity message stepName } } } }";
 
-/// Polls the execution until it ends (10 s at most).
+/// Waits for the execution to end.
 async fn ended(server: &TestServer, id: &str) -> Value {
-    for _ in 0..100 {
-        let found = server.gql(EXECUTION, json!({ "id": id })).await;
-        let execution = found["executionResult"].clone();
-        if !matches!(execution["status"].as_str(), Some("QUEUED" | "RUNNING")) {
-            return execution;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("execution {id} did not end");
+    server.ended(EXECUTION, &json!(id)).await
 }
 
 async fn post_order(server: &TestServer, url: &Value, order: Value) -> String {

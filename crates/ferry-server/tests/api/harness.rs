@@ -29,8 +29,16 @@ impl TestServer {
         store: &TestStore,
         adjust: impl FnOnce(&mut ServerOptions),
     ) -> TestServer {
+        Self::start_on(&store.store, adjust).await
+    }
+
+    /// Starts a server on `store` (a handle of the test's store opened another way).
+    pub async fn start_on(
+        store: &ferry_store::Store,
+        adjust: impl FnOnce(&mut ServerOptions),
+    ) -> TestServer {
         let data_dir = tempfile::tempdir().unwrap();
-        bootstrap::run(&store.store, data_dir.path(), &BootstrapOptions::default())
+        bootstrap::run(store, data_dir.path(), &BootstrapOptions::default())
             .await
             .unwrap();
         let token = std::fs::read_to_string(bootstrap::token_path(data_dir.path()))
@@ -46,15 +54,13 @@ impl TestServer {
             worker.poll_interval = std::time::Duration::from_millis(200);
         }
         adjust(&mut options);
-        let handle = ferry_server::start(&options, store.store.clone())
-            .await
-            .unwrap();
-        let org_id = store.store.bootstrap_organization().await.unwrap().unwrap();
+        let handle = ferry_server::start(&options, store.clone()).await.unwrap();
+        let org_id = store.bootstrap_organization().await.unwrap().unwrap();
         TestServer {
             base: format!("http://{}", handle.addr()),
             token,
             http: reqwest::Client::new(),
-            store: store.store.clone(),
+            store: store.clone(),
             tenant: ferry_store::Tenant::organization(org_id),
             handle: Some(handle),
             _data_dir: data_dir,
@@ -99,6 +105,20 @@ impl TestServer {
             .as_str()
             .unwrap_or_else(|| panic!("expected an error, got {body}"))
             .to_string()
+    }
+
+    /// Polls `query` (an `executionResult(id: $id)` query) until the execution is neither
+    /// queued nor running (20 s at most); gives the `executionResult`.
+    pub async fn ended(&self, query: &str, id: &Value) -> Value {
+        for _ in 0..200 {
+            let found = self.gql(query, json!({ "id": id })).await;
+            let execution = found["executionResult"].clone();
+            if !matches!(execution["status"].as_str(), Some("QUEUED" | "RUNNING")) {
+                return execution;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("execution {id} did not end");
     }
 
     /// Creates a customer and returns its id.
