@@ -3,7 +3,7 @@
 //! API reads them through.
 
 use chrono::{DateTime, Utc};
-use ferry_core::execution::{LogLine, Severity, StepResult};
+use ferry_core::execution::{LogLine, Severity, StepEffects, StepResult};
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::QueryBuilder;
@@ -48,6 +48,7 @@ struct StepRow {
     loop_path: String,
     results: Option<Json<Value>>,
     error: Option<String>,
+    effects: Option<Json<StepEffects>>,
     started_at: DateTime<Utc>,
     ended_at: DateTime<Utc>,
 }
@@ -62,6 +63,7 @@ impl From<StepRow> for StepResult {
             loop_path: row.loop_path,
             results: row.results.map(|json| json.0),
             error: row.error,
+            effects: row.effects.map(|json| json.0).unwrap_or_default(),
             started_at: row.started_at,
             ended_at: row.ended_at,
         }
@@ -98,7 +100,7 @@ impl TryFrom<LogRow> for LogLine {
     }
 }
 
-const STEP_COLUMNS: &str = "SELECT id, execution_id, step_key, step_name, loop_path, results, error, started_at, ended_at \
+const STEP_COLUMNS: &str = "SELECT id, execution_id, step_key, step_name, loop_path, results, error, effects, started_at, ended_at \
      FROM step_results";
 const LOG_COLUMNS: &str =
     "SELECT id, execution_id, severity, message, step_name, at FROM execution_logs";
@@ -157,11 +159,12 @@ impl Store {
         write!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO step_results (org_id, id, execution_id, step_key, step_name, loop_path, results, error, started_at, ended_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (execution_id, step_key) DO NOTHING",
+                "INSERT INTO step_results (org_id, id, execution_id, step_key, step_name, loop_path, results, error, effects, started_at, ended_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (execution_id, step_key) DO NOTHING",
             )
             .bind(org_id).bind(step.id).bind(step.execution_id).bind(&step.step_key).bind(&step.step_name)
             .bind(&step.loop_path).bind(step.results.as_ref().map(Json)).bind(&step.error)
+            .bind((!step.effects.is_empty()).then_some(Json(&step.effects)))
             .bind(step.started_at).bind(step.ended_at)
             .execute(&mut *tx).await?;
             insert_logs!(&mut *tx, org_id, logs);
@@ -175,7 +178,7 @@ impl Store {
     pub async fn checkpoints(&self, execution_id: Uuid) -> Result<Vec<StepResult>, StoreError> {
         let rows: Vec<StepRow> = read!(self, pool => {
             sqlx::query_as(
-                "SELECT id, execution_id, step_key, step_name, loop_path, results, error, started_at, ended_at \
+                "SELECT id, execution_id, step_key, step_name, loop_path, results, error, effects, started_at, ended_at \
                  FROM step_results WHERE execution_id = $1 ORDER BY id",
             )
             .bind(execution_id).fetch_all(pool).await

@@ -42,6 +42,7 @@ async fn records_past_the_cutoff_are_pruned_in_batches(t: &TestStore) {
             loop_path: n.to_string(),
             results: Some(json!(n)),
             error: None,
+            effects: Default::default(),
             started_at: Utc::now(),
             ended_at: Utc::now(),
         };
