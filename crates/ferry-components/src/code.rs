@@ -63,7 +63,10 @@ mod tests {
         let js = inputs(&[("code", json!("module.exports = async () => ({ data: 1 })"))]);
         assert!(check(&js).is_empty());
         let ts = inputs(&[
-            ("code", json!("const n: number = 1;\nmodule.exports = async () => ({ data: n });")),
+            (
+                "code",
+                json!("const n: number = 1;\nmodule.exports = async () => ({ data: n });"),
+            ),
             ("language", json!("typescript")),
         ]);
         assert!(check(&ts).is_empty());
@@ -72,7 +75,10 @@ mod tests {
     #[test]
     fn names_the_line_and_column_of_a_typescript_syntax_error() {
         let ts = inputs(&[
-            ("code", json!("interface A { a: number }\nconst x: A = { a: 1 ;\n")),
+            (
+                "code",
+                json!("interface A { a: number }\nconst x: A = { a: 1 ;\n"),
+            ),
             ("language", json!("typescript")),
         ]);
         let problems = check(&ts);

@@ -302,7 +302,8 @@ module.exports = async (context: { logger: Logger }, stepResults: any) => {
   return { data: { id: order.id, total: total(order.lines), bySku: tally.totals, status: Status.Done satisfies string } };
 };"#,
     );
-    let lines = json!([{ "sku": "a", "qty": 2 }, { "sku": "b", "qty": 3 }, { "sku": "a", "qty": 1 }]);
+    let lines =
+        json!([{ "sku": "a", "qty": 2 }, { "sku": "b", "qty": 3 }, { "sku": "a", "qty": 1 }]);
     let (outcome, host) = run(job(
         &steps,
         json!({ "body": { "data": { "id": 7, "lines": lines } } }),
@@ -311,6 +312,8 @@ module.exports = async (context: { logger: Logger }, stepResults: any) => {
     assert_eq!(outcome.ended, Ended::Succeeded, "{:?}", host.messages());
     assert_eq!(
         outcome.result,
-        Some(json!({ "data": { "id": 7, "total": 6, "bySku": { "a": 3, "b": 3 }, "status": "done" } }))
+        Some(
+            json!({ "data": { "id": 7, "total": 6, "bySku": { "a": 3, "b": 3 }, "status": "done" } })
+        )
     );
 }

@@ -72,7 +72,10 @@ mod tests {
     fn keeps_bytecode_by_the_hash_of_the_code() {
         let cache = CodeCache::default();
         cache.put(key_of(Language::JavaScript, "a"), vec![1, 2]);
-        assert_eq!(cache.get(&key_of(Language::JavaScript, "a")).as_deref(), Some(&[1u8, 2][..]));
+        assert_eq!(
+            cache.get(&key_of(Language::JavaScript, "a")).as_deref(),
+            Some(&[1u8, 2][..])
+        );
         assert!(cache.get(&key_of(Language::JavaScript, "b")).is_none());
     }
 
@@ -90,6 +93,8 @@ mod tests {
             cache.put(key_of(Language::JavaScript, &i.to_string()), vec![0]);
         }
         assert!(cache.get(&key_of(Language::JavaScript, "0")).is_none());
-        assert!(cache.get(&key_of(Language::JavaScript, &MAX_ENTRIES.to_string())).is_some());
+        assert!(cache
+            .get(&key_of(Language::JavaScript, &MAX_ENTRIES.to_string()))
+            .is_some());
     }
 }

@@ -24,11 +24,24 @@ export default function run(order: Order, lines: Line[]): Totals { return { n: p
         "step.ts",
     )
     .unwrap();
-    for gone in ["interface", "type ", "Order", "Line", "<T>", ": T", "declare", " as ", "!;"] {
+    for gone in [
+        "interface",
+        "type ",
+        "Order",
+        "Line",
+        "<T>",
+        ": T",
+        "declare",
+        " as ",
+        "!;",
+    ] {
         assert!(!js.contains(gone), "{gone:?} is still in:\n{js}");
     }
     assert!(js.contains("import { price } from \"./line\""), "{js}");
-    assert!(js.contains("export default function run(order, lines)"), "{js}");
+    assert!(
+        js.contains("export default function run(order, lines)"),
+        "{js}"
+    );
 }
 
 #[test]
@@ -60,7 +73,9 @@ fn a_syntax_error_names_its_line_and_column_in_the_typescript() {
 
     let error = strip_types("let s = 'é';\nlet n: number = = 2;\n", "step.ts").unwrap_err();
     assert!(
-        error.to_string().starts_with("syntax error at line 2, column 17: "),
+        error
+            .to_string()
+            .starts_with("syntax error at line 2, column 17: "),
         "{error}"
     );
 }
@@ -68,7 +83,10 @@ fn a_syntax_error_names_its_line_and_column_in_the_typescript() {
 #[test]
 fn jsx_is_refused_and_commonjs_exports_stay() {
     let error = strip_types("const a = <div/>;", "view.tsx").unwrap_err();
-    assert!(error.to_string().contains("JSX is not supported"), "{error}");
+    assert!(
+        error.to_string().contains("JSX is not supported"),
+        "{error}"
+    );
     let js = strip_types("module.exports = (x: number) => x;", "bundle.ts").unwrap();
     assert!(js.contains("module.exports = (x) => x"), "{js}");
 }
@@ -83,7 +101,12 @@ module.exports = async (context: unknown, stepResults: { trigger: { results: Inp
   ({ data: double(stepResults.trigger.results.n) });
 "#;
     for n in [2, 5] {
-        let mut step = call(code, json!({}), json!({ "trigger": { "results": { "n": n } } }), 10.0);
+        let mut step = call(
+            code,
+            json!({}),
+            json!({ "trigger": { "results": { "n": n } } }),
+            10.0,
+        );
         step.language = Language::TypeScript;
         let output = runtime.run_code(step, &Host::default()).await.unwrap();
         assert_eq!(output.data, json!(n * 2));

@@ -372,9 +372,13 @@ async fn a_checkpoint_keeps_what_its_step_did_besides_its_result(t: &TestStore) 
     t.store.claim_executions("w", 1, LEASE).await.unwrap();
     let mut effects = StepEffects::default();
     effects.response.insert("statusCode".into(), json!(201));
-    effects.response.insert("headers".into(), json!({"x-a": "1"}));
+    effects
+        .response
+        .insert("headers".into(), json!({"x-a": "1"}));
     let changes = json!({"cursor": 7, "old": null});
-    effects.state.insert("flow".into(), changes.as_object().unwrap().clone());
+    effects
+        .state
+        .insert("flow".into(), changes.as_object().unwrap().clone());
     let mut code = step(id, "reply:", json!({"ok": true}));
     code.effects = effects.clone();
     t.store.record_step(s.org.org_id, &code, &[]).await.unwrap();
@@ -391,5 +395,5 @@ async fn a_checkpoint_keeps_what_its_step_did_besides_its_result(t: &TestStore) 
         .step_results(&s.org, id, None, &PageRequest::new(Some(5), None).unwrap())
         .await
         .unwrap();
-    assert_eq!(page.items[0].effects, effects);
+    assert_eq!(page.items[0].0.effects, effects);
 }

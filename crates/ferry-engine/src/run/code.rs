@@ -11,9 +11,9 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use ferry_components::Inputs;
 use ferry_core::execution::{Severity, StepEffects};
 use ferry_definition::model::Step;
-use ferry_components::Inputs;
 use ferry_js::{CodeCall, CodeHost, CodeOutput, Language, LogLevel};
 use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
@@ -115,7 +115,9 @@ fn apply<H: Host>(run: &Run<'_, H>, key: &str, output: CodeOutput) -> Result<Val
         effects.response.insert("statusCode".into(), json!(status));
     }
     if let Some(headers) = output.headers {
-        effects.response.insert("headers".into(), Value::Object(headers));
+        effects
+            .response
+            .insert("headers".into(), Value::Object(headers));
     }
     if let Some(content_type) = output.content_type {
         effects

@@ -6,9 +6,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ferry_js::{
-    CodeCall, CodeHost, CodeOutput, JsError, JsOptions, JsRuntime, Language, LogLevel,
-};
+use ferry_js::{CodeCall, CodeHost, CodeOutput, JsError, JsOptions, JsRuntime, Language, LogLevel};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 

@@ -253,16 +253,25 @@ async fn typescript_code_steps_are_checked_at_import(store: &TestStore) {
     );
     let result = import(&server, &broken, None).await;
     assert_eq!(result["integration"], Value::Null);
-    assert_eq!(result["errors"][0]["field"], "flows[0].steps[0].inputs.code");
+    assert_eq!(
+        result["errors"][0]["field"],
+        "flows[0].steps[0].inputs.code"
+    );
     let message = result["errors"][0]["messages"][0].as_str().unwrap();
     assert!(
         message.starts_with("line 10: TypeScript syntax error at line 2, column 55 of the code: "),
         "{message}"
     );
 
-    let unknown = code_definition("coffeescript", "module.exports = async () => ({ data: 1 });");
+    let unknown = code_definition(
+        "coffeescript",
+        "module.exports = async () => ({ data: 1 });",
+    );
     let result = import(&server, &unknown, None).await;
-    assert_eq!(result["errors"][0]["field"], "flows[0].steps[0].inputs.language");
+    assert_eq!(
+        result["errors"][0]["field"],
+        "flows[0].steps[0].inputs.language"
+    );
     assert_eq!(
         result["errors"][0]["messages"][0],
         "line 9: expected javascript or typescript, got \"coffeescript\""
