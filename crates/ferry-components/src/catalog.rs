@@ -1,6 +1,9 @@
 //! The built-in actions: keys, shapes, descriptions and inputs (`*` marks a required input).
 
-use ferry_definition::{ActionKind, ActionSpec, Catalog, InputSpec};
+use std::collections::BTreeMap;
+
+use ferry_definition::{ActionKind, ActionSpec, Catalog, InputProblem, InputSpec};
+use serde_json::Value;
 
 /// One input of a built-in action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,12 +215,19 @@ static ACTIONS: &[BuiltinAction] = &[
     plain("loop.break", "Ends the enclosing loop", "Nothing", &[]),
     plain(
         "code.run",
-        "Runs JavaScript",
+        "Runs JavaScript or TypeScript",
         "The `data` the code returns (with `statusCode`, `headers`, `contentType` when given)",
-        &[req(
-            "code",
-            "module.exports = async (context, stepResults) => ({ data })",
-        )],
+        &[
+            req(
+                "code",
+                "module.exports = async (context, stepResults) => ({ data })",
+            ),
+            opt(
+                "language",
+                "javascript (default) or typescript: TypeScript has its types stripped (no \
+                 type checking) and is checked for syntax errors at import",
+            ),
+        ],
     ),
     plain(
         "log.write",
@@ -614,6 +624,13 @@ impl Catalog for Builtins {
             kind: action.kind,
             inputs,
         })
+    }
+
+    fn check_inputs(&self, key: &str, inputs: &BTreeMap<String, Value>) -> Vec<InputProblem> {
+        match key {
+            "code.run" => crate::code::check(inputs),
+            _ => Vec::new(),
+        }
     }
 }
 

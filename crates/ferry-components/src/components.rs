@@ -37,7 +37,7 @@ static COMPONENTS: &[BuiltinComponent] = &[
     BuiltinComponent {
         key: "code",
         label: "Code",
-        description: "Runs JavaScript",
+        description: "Runs JavaScript or TypeScript",
     },
     BuiltinComponent {
         key: "log",
@@ -116,7 +116,9 @@ pub fn catalogue_markdown() -> String {
          `code.run` runs its `code` (not a template) in a QuickJS sandbox: \
          `module.exports = async (context, stepResults) => ({ data })`, with the \
          web globals (`fetch`, `URL`, `crypto.subtle`, timers, …), a memory limit \
-         and the execution's time limit; see `crates/ferry-js`.\n",
+         and the execution's time limit; with `language: typescript` its types \
+         are stripped first (no type checking; syntax errors are reported at import). \
+         See `crates/ferry-js`.\n",
     );
     for component in builtin_components() {
         let _ = write!(

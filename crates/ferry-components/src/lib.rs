@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod catalog;
+mod code;
 mod components;
 pub mod run;
 

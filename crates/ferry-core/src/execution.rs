@@ -1,7 +1,10 @@
 //! Executions: one run of a flow of an instance, from its trigger's payload to its end.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 /// Where an execution stands.
@@ -122,10 +125,33 @@ pub struct StepResult {
     pub results: Option<Value>,
     /// Why it failed.
     pub error: Option<String>,
+    /// What else it did, for a resumed run to replay.
+    pub effects: StepEffects,
     /// When it started.
     pub started_at: DateTime<Utc>,
     /// When it ended.
     pub ended_at: DateTime<Utc>,
+}
+
+/// What a step did besides giving its result, committed with it, so that a resumed execution
+/// takes the step's whole outcome from its checkpoint instead of running it again. Only code
+/// steps have any.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepEffects {
+    /// What it said of the execution's response: `statusCode`, `headers`, `contentType`.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub response: Map<String, Value>,
+    /// The state it changed: scope (`execution`, `flow`, `instance`, `integration`) → key →
+    /// new value, `null` deleting.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub state: BTreeMap<String, Map<String, Value>>,
+}
+
+impl StepEffects {
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.response.is_empty() && self.state.is_empty()
+    }
 }
 
 /// How serious a log line is.

@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{job, run};
-use ferry_engine::run::{Ended, Scope, States};
+use common::{job, run, Recorder};
+use ferry_engine::run::{Checkpoint, Ended, Job, Outcome, Scope, States};
 use serde_json::json;
 
 /// A `code.run` step named `name` running `code` (any number of lines).
@@ -201,24 +201,119 @@ async fn code_is_not_a_template() {
     );
 }
 
+/// Runs `job` to its end, then again as a resumed execution that finds every step the first
+/// run committed (a worker lost after its last checkpoint, before ending the execution).
+async fn run_and_resume(j: Job) -> (Outcome, Outcome, Recorder) {
+    let (first, host) = run(j.clone()).await;
+    let mut again = j;
+    again.checkpoints = Checkpoint::of(host.steps.lock().unwrap().clone());
+    let (resumed, host) = run(again).await;
+    (first, resumed, host)
+}
+
 #[tokio::test]
-async fn a_code_step_that_names_state_runs_again_when_the_execution_resumes() {
+async fn a_resumed_execution_keeps_the_status_headers_and_content_type_of_its_last_code_step() {
+    let answer = code_step(
+        "Answer",
+        r#"module.exports = async () => ({ data: "<ok/>", statusCode: 202, headers: { "X-Ferry": "1" }, contentType: "application/xml" });"#,
+    );
+    let (first, resumed, _) = run_and_resume(job(&answer, json!({}))).await;
+    assert_eq!(resumed.ended, Ended::Succeeded);
+    assert_eq!(resumed.result, first.result);
+    assert_eq!(resumed.result.unwrap()["statusCode"], json!(202));
+}
+
+#[tokio::test]
+async fn a_resumed_code_step_is_not_run_again_and_its_state_changes_are_replayed() {
+    // The state scope is named only through a computed key, and the code has a side effect
+    // (a fresh id, a log line): a resumed run must neither lose the state nor run the code.
     let steps = code_step(
         "Count",
-        "module.exports = async () => ({ data: 'ran', integrationState: { runs: 1 } });",
+        r#"module.exports = async ({ logger }) => {
+  logger.info("counting");
+  return { data: crypto.randomUUID(), ["integration" + "State"]: { runs: 1 }, executionState: { seen: true } };
+};"#,
     );
-    let mut j = job(&steps, json!({}));
-    j.checkpoints.insert("count:".into(), json!("from before"));
-    let (outcome, _) = run(j).await;
-    assert_eq!(outcome.result, Some(json!({ "data": "ran" })));
+    let steps = format!(
+        "{steps}- name: Seen\n  action: state.get\n  inputs: {{ scope: execution, key: seen }}"
+    );
+    let (first, resumed, host) = run_and_resume(job(&steps, json!({}))).await;
+    assert_eq!(resumed.ended, Ended::Succeeded);
+    assert!(!host.messages().contains(&"counting".to_string()));
+    assert_eq!(resumed.result, Some(json!({ "data": true })));
+    assert_eq!(resumed.states.changed(), first.states.changed());
     assert_eq!(
-        outcome.states.changed(),
+        resumed.states.changed(),
         vec![(Scope::Integration, json!({ "runs": 1 }))]
     );
+}
 
-    let pure = code_step("Pure", "module.exports = async () => ({ data: 'ran' });");
-    let mut j = job(&pure, json!({}));
-    j.checkpoints.insert("pure:".into(), json!("from before"));
-    let (outcome, _) = run(j).await;
-    assert_eq!(outcome.result, Some(json!({ "data": "from before" })));
+#[tokio::test]
+async fn past_the_time_limit_a_code_step_fails_the_execution_with_the_time_limit_s_error() {
+    // The sandbox stops the code at the same deadline as the executor: whichever notices first,
+    // the execution fails naming its time limit, and the step's error handler does not apply.
+    for handler in ["", "  errorHandler: { type: ignore }\n"] {
+        let spin = format!(
+            "{}{handler}",
+            code_step("Spin", "module.exports = async () => { while (true) {} };")
+        );
+        let mut j = job(&spin, json!({}));
+        j.limits.time = Duration::from_secs(1);
+        let (outcome, _) = run(j).await;
+        assert_eq!(
+            outcome.ended,
+            Ended::Failed("the execution ran past its time limit of 1 s".into()),
+            "with {handler:?}"
+        );
+    }
+}
+
+/// A TypeScript `code.run` step named `name`.
+fn typescript_step(name: &str, code: &str) -> String {
+    code_step(name, code).replace(
+        "  inputs:\n    code: |\n",
+        "  inputs:\n    language: typescript\n    code: |\n",
+    )
+}
+
+#[tokio::test]
+async fn a_typescript_code_step_runs_with_its_types_stripped() {
+    let steps = typescript_step(
+        "Typed",
+        r#"import type { Logger } from "ferry";
+
+interface Order { id: number; lines: Array<{ sku: string; qty: number }> }
+type Totals = Record<string, number>;
+enum Status { Open = "open", Done = "done" }
+
+function total<T extends { qty: number }>(lines: T[]): number {
+  return lines.reduce((sum: number, line: T) => sum + line.qty, 0);
+}
+
+class Tally {
+  constructor(private readonly seen: Totals = {}) {}
+  add(sku: string, qty: number): this { this.seen[sku] = (this.seen[sku] ?? 0) + qty; return this; }
+  get totals(): Totals { return this.seen; }
+}
+
+module.exports = async (context: { logger: Logger }, stepResults: any) => {
+  const order = stepResults.trigger.results.body.data as Order;
+  const tally = order.lines.reduce((t, l) => t.add(l.sku, l.qty), new Tally());
+  return { data: { id: order.id, total: total(order.lines), bySku: tally.totals, status: Status.Done satisfies string } };
+};"#,
+    );
+    let lines =
+        json!([{ "sku": "a", "qty": 2 }, { "sku": "b", "qty": 3 }, { "sku": "a", "qty": 1 }]);
+    let (outcome, host) = run(job(
+        &steps,
+        json!({ "body": { "data": { "id": 7, "lines": lines } } }),
+    ))
+    .await;
+    assert_eq!(outcome.ended, Ended::Succeeded, "{:?}", host.messages());
+    assert_eq!(
+        outcome.result,
+        Some(
+            json!({ "data": { "id": 7, "total": 6, "bySku": { "a": 3, "b": 3 }, "status": "done" } })
+        )
+    );
 }

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use ferry_core::execution::Severity;
-use ferry_engine::run::{Ended, Executor, Scope, States};
+use ferry_engine::run::{Checkpoint, Ended, Executor, Scope, States};
 use serde_json::json;
 
 mod common;
@@ -329,14 +329,31 @@ async fn state_changes_are_handed_back_for_writing() {
 async fn committed_steps_are_not_run_again_when_an_execution_resumes() {
     let (url, calls) = flaky(0).await;
     let mut j = job(&fetch(&url, "{ type: fail }"), json!({}));
-    j.checkpoints
-        .insert("fetch:".into(), json!({ "data": "from before" }));
+    j.checkpoints.insert(
+        "fetch:".into(),
+        Checkpoint {
+            results: json!({ "data": "from before" }),
+            ..Checkpoint::default()
+        },
+    );
     let (outcome, _) = run(j).await;
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     assert_eq!(
         outcome.result,
         Some(json!({ "data": { "data": "from before" } }))
     );
+}
+
+#[tokio::test]
+async fn a_committed_flow_stop_still_ends_the_resumed_execution_with_its_response() {
+    let steps = "- name: Stop\n  action: flow.stop\n  inputs: { statusCode: 204, body: bye }\n- name: After\n  action: log.write\n  inputs: { message: after }";
+    let (first, host) = run(job(steps, json!({}))).await;
+    let mut j = job(steps, json!({}));
+    j.checkpoints = Checkpoint::of(host.steps.lock().unwrap().clone());
+    let (resumed, host) = run(j).await;
+    assert_eq!(resumed.ended, Ended::Succeeded);
+    assert_eq!(resumed.result, first.result);
+    assert!(!host.messages().contains(&"after".to_string()));
 }
 
 #[tokio::test]

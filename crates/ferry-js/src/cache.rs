@@ -1,11 +1,13 @@
-//! Compiled code, cached as QuickJS bytecode under the SHA-256 of the code's text and shared by
-//! every sandbox thread. Bounded: past the limits the cache is emptied and fills again with
+//! Compiled code, cached as QuickJS bytecode under the SHA-256 of the code's language and text
+//! and shared by every sandbox thread (TypeScript is stripped only on a miss). Bounded: past the limits the cache is emptied and fills again with
 //! what runs next.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
+
+use crate::Language;
 
 /// The most code texts kept.
 const MAX_ENTRIES: usize = 1024;
@@ -16,9 +18,13 @@ const MAX_BYTES: usize = 64 * 1024 * 1024;
 /// A code text's key.
 pub(crate) type CodeKey = [u8; 32];
 
-/// The key of `code`.
-pub(crate) fn key_of(code: &str) -> CodeKey {
-    Sha256::digest(code.as_bytes()).into()
+/// The key of `code` written in `language`.
+pub(crate) fn key_of(language: Language, code: &str) -> CodeKey {
+    let mut hash = Sha256::new();
+    hash.update(language.as_str().as_bytes());
+    hash.update([0]);
+    hash.update(code.as_bytes());
+    hash.finalize().into()
 }
 
 /// Bytecode by code key.
@@ -65,18 +71,30 @@ mod tests {
     #[test]
     fn keeps_bytecode_by_the_hash_of_the_code() {
         let cache = CodeCache::default();
-        cache.put(key_of("a"), vec![1, 2]);
-        assert_eq!(cache.get(&key_of("a")).as_deref(), Some(&[1u8, 2][..]));
-        assert!(cache.get(&key_of("b")).is_none());
+        cache.put(key_of(Language::JavaScript, "a"), vec![1, 2]);
+        assert_eq!(
+            cache.get(&key_of(Language::JavaScript, "a")).as_deref(),
+            Some(&[1u8, 2][..])
+        );
+        assert!(cache.get(&key_of(Language::JavaScript, "b")).is_none());
+    }
+
+    #[test]
+    fn keeps_the_same_text_apart_by_language() {
+        let cache = CodeCache::default();
+        cache.put(key_of(Language::TypeScript, "a"), vec![1]);
+        assert!(cache.get(&key_of(Language::JavaScript, "a")).is_none());
     }
 
     #[test]
     fn empties_itself_when_full_instead_of_growing() {
         let cache = CodeCache::default();
         for i in 0..MAX_ENTRIES + 1 {
-            cache.put(key_of(&i.to_string()), vec![0]);
+            cache.put(key_of(Language::JavaScript, &i.to_string()), vec![0]);
         }
-        assert!(cache.get(&key_of("0")).is_none());
-        assert!(cache.get(&key_of(&MAX_ENTRIES.to_string())).is_some());
+        assert!(cache.get(&key_of(Language::JavaScript, "0")).is_none());
+        assert!(cache
+            .get(&key_of(Language::JavaScript, &MAX_ENTRIES.to_string()))
+            .is_some());
     }
 }

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! (`export default` works too.) The code is an ES module, so strict mode applies and there is
-//! no `require`. [`JsRuntime::run_code`] runs one such step and gives its [`CodeOutput`];
+//! no `require`. It may be TypeScript ([`Language::TypeScript`]): its types are stripped in
+//! Rust ([`typescript::strip_types`]) before QuickJS compiles it. [`JsRuntime::run_code`] runs one such step and gives its [`CodeOutput`];
 //! everything the step needs from the engine goes through a [`CodeHost`].
 //!
 //! # How runs are isolated
@@ -44,8 +45,8 @@
 //!
 //! # Speed
 //!
-//! Compiled code is cached as QuickJS bytecode keyed by the SHA-256 of its text, shared by all
-//! threads; the built-in globals are compiled once per thread, and only their core is loaded
+//! Compiled code is cached as QuickJS bytecode keyed by the SHA-256 of its language and text,
+//! shared by all threads (so TypeScript is stripped once, when first compiled); the built-in globals are compiled once per thread, and only their core is loaded
 //! into every context (the rest when a step first names it). A thread prepares the next
 //! context, and collects the last one, after it has sent a step's answer, so a step waits for
 //! neither. What is left per step: the thread hop, loading the bytecode, the call, and the
@@ -67,6 +68,7 @@ mod fetch;
 mod pool;
 mod runtime;
 mod sandbox;
+pub mod typescript;
 
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};
@@ -74,6 +76,7 @@ use std::time::{Duration, Instant};
 
 pub use error::JsError;
 pub use runtime::JsRuntime;
+pub use typescript::Language;
 
 /// How the sandboxes are set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,8 +117,11 @@ impl Default for JsOptions {
 /// One code step to run.
 #[derive(Debug, Clone)]
 pub struct CodeCall {
-    /// The JavaScript.
+    /// The code: JavaScript, or TypeScript when `language` says so.
     pub code: String,
+    /// What `code` is written in. TypeScript has its types stripped ([`typescript`]) when it
+    /// is first compiled; the cache keeps the result under the hash of the TypeScript.
+    pub language: Language,
     /// What `context` carries besides its functions: `configVars`, `customer`, `instance`,
     /// `flow`, `integration`, `executionId`, `stepId`, `webhookUrls`, `webhookApiKeys`,
     /// `debug`, and the state scopes' current values (`executionState`, `instanceState`,

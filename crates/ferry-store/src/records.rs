@@ -3,7 +3,7 @@
 //! API reads them through.
 
 use chrono::{DateTime, Utc};
-use ferry_core::execution::{LogLine, Severity, StepResult};
+use ferry_core::execution::{LogLine, Severity, StepEffects, StepResult};
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::QueryBuilder;
@@ -49,6 +49,7 @@ struct StepRow {
     loop_path: String,
     results: Option<Json<Value>>,
     error: Option<String>,
+    effects: Option<Json<StepEffects>>,
     started_at: DateTime<Utc>,
     ended_at: DateTime<Utc>,
 }
@@ -63,6 +64,7 @@ impl From<StepRow> for StepResult {
             loop_path: row.loop_path,
             results: row.results.map(|json| json.0),
             error: row.error,
+            effects: row.effects.map(|json| json.0).unwrap_or_default(),
             started_at: row.started_at,
             ended_at: row.ended_at,
         }
@@ -100,7 +102,7 @@ impl TryFrom<LogRow> for LogLine {
 }
 
 const STEP_COLUMNS: &str = "SELECT id, execution_id, step_key, step_name, loop_path, \
-     COALESCE((SELECT b.data FROM blobs b WHERE b.id = step_results.results_blob), step_results.results) AS results, error, started_at, ended_at \
+     COALESCE((SELECT b.data FROM blobs b WHERE b.id = step_results.results_blob), step_results.results) AS results, error, effects, started_at, ended_at \
      FROM step_results";
 const LOG_COLUMNS: &str =
     "SELECT id, execution_id, severity, message, step_name, at FROM execution_logs";
@@ -166,11 +168,12 @@ impl Store {
         write!(self, pool => {
             let mut tx = pool.begin().await?;
             let inserted = sqlx::query(
-                "INSERT INTO step_results (org_id, id, execution_id, step_key, step_name, loop_path, results, error, started_at, ended_at, results_blob) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (execution_id, step_key) DO NOTHING",
+                "INSERT INTO step_results (org_id, id, execution_id, step_key, step_name, loop_path, results, error, effects, started_at, ended_at, results_blob) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (execution_id, step_key) DO NOTHING",
             )
             .bind(org_id).bind(step.id).bind(step.execution_id).bind(&step.step_key).bind(&step.step_name)
             .bind(&step.loop_path).bind(results).bind(&step.error)
+            .bind((!step.effects.is_empty()).then_some(Json(&step.effects)))
             .bind(step.started_at).bind(step.ended_at).bind(blob)
             .execute(&mut *tx).await?.rows_affected();
             if let (Some(id), Some(value), 1) = (blob, &step.results, inserted) {

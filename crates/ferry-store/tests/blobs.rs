@@ -116,6 +116,7 @@ async fn a_large_step_result_round_trips_and_is_pruned_with_its_result(t: &TestS
         loop_path: String::new(),
         results: Some(results),
         error: None,
+        effects: Default::default(),
         started_at: Utc::now(),
         ended_at: Utc::now(),
     };

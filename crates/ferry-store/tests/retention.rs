@@ -50,6 +50,7 @@ async fn records_past_the_cutoff_are_pruned_in_batches(t: &TestStore) {
             loop_path: n.to_string(),
             results: Some(json!(n)),
             error: None,
+            effects: Default::default(),
             started_at: Utc::now(),
             ended_at: Utc::now(),
         };
@@ -113,6 +114,7 @@ async fn an_organization_with_its_own_period_is_pruned_by_it(t: &TestStore) {
             loop_path: n.to_string(),
             results: Some(json!(n)),
             error: None,
+            effects: Default::default(),
             started_at: Utc::now(),
             ended_at: Utc::now(),
         };

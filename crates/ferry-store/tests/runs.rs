@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ferry_core::execution::{ExecutionStatus, LogLine, Severity, StepResult};
+use ferry_core::execution::{ExecutionStatus, LogLine, Severity, StepEffects, StepResult};
 use ferry_store::testing::{fixture, TestStore};
 use ferry_store::{Ending, LeaseState, LogFilter, NewExecution, PageRequest, StateWrite, Tenant};
 use serde_json::json;
@@ -17,6 +17,7 @@ ferry_store::store_tests!(
     step_results_and_logs_are_committed_and_listed,
     cancelling_stops_a_running_execution_and_ends_a_queued_one,
     state_is_written_when_an_execution_ends,
+    a_checkpoint_keeps_what_its_step_did_besides_its_result,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -64,6 +65,7 @@ fn step(execution_id: Uuid, key: &str, results: serde_json::Value) -> StepResult
         loop_path: String::new(),
         results: Some(results),
         error: None,
+        effects: StepEffects::default(),
         started_at: at,
         ended_at: at,
     }
@@ -386,4 +388,36 @@ async fn state_is_written_when_an_execution_ends(t: &TestStore) {
             .unwrap(),
         None
     );
+}
+
+async fn a_checkpoint_keeps_what_its_step_did_besides_its_result(t: &TestStore) {
+    let s = setup(t).await;
+    let id = enqueue(t, &s, json!({})).await;
+    t.store.claim_executions("w", 1, LEASE).await.unwrap();
+    let mut effects = StepEffects::default();
+    effects.response.insert("statusCode".into(), json!(201));
+    effects
+        .response
+        .insert("headers".into(), json!({"x-a": "1"}));
+    let changes = json!({"cursor": 7, "old": null});
+    effects
+        .state
+        .insert("flow".into(), changes.as_object().unwrap().clone());
+    let mut code = step(id, "reply:", json!({"ok": true}));
+    code.effects = effects.clone();
+    t.store.record_step(s.org.org_id, &code, &[]).await.unwrap();
+    t.store
+        .record_step(s.org.org_id, &step(id, "plain:", json!(1)), &[])
+        .await
+        .unwrap();
+
+    let checkpoints = t.store.checkpoints(id).await.unwrap();
+    assert_eq!(checkpoints[0].effects, effects);
+    assert!(checkpoints[1].effects.is_empty());
+    let page = t
+        .store
+        .step_results(&s.org, id, None, &PageRequest::new(Some(5), None).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.items[0].0.effects, effects);
 }

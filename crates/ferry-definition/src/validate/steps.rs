@@ -149,6 +149,10 @@ impl Walker<'_, '_> {
                 format!("unknown input {key:?}; {} takes {takes}", step.action),
             );
         }
+        for problem in self.catalog.check_inputs(&step.action, &step.inputs) {
+            self.report
+                .add(&format!("{path}.inputs.{}", problem.input), problem.message);
+        }
         match spec.kind {
             ActionKind::Branch if step.branches.is_empty() => self
                 .report

@@ -1,16 +1,20 @@
-//! `code.run` steps: the step's JavaScript runs in a `ferry-js` sandbox with a `context` built
+//! `code.run` steps: the step's JavaScript (or TypeScript, by its `language` input) runs in a
+//! `ferry-js` sandbox with a `context` built
 //! from the execution (config variables, customer, instance, flow, integration, ids, webhook
 //! URLs, the four state scopes) and `stepResults` from the frame. Its log lines go to the
 //! execution's logs under the step's name, `invokeFlow` goes through the host (synchronously,
 //! with an idempotency key per call), the state it returns is applied (null deleting), and the
 //! response fields it gives (`statusCode`, `headers`, `contentType`) are kept for the final
-//! result should the step be the last.
+//! result should the step be the last. Both are committed with the step's result, so a resumed
+//! execution replays them from the checkpoint instead of running the code again.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ferry_core::execution::Severity;
+use ferry_components::Inputs;
+use ferry_core::execution::{Severity, StepEffects};
 use ferry_definition::model::Step;
-use ferry_js::{CodeCall, CodeHost, CodeOutput, LogLevel};
+use ferry_js::{CodeCall, CodeHost, CodeOutput, Language, LogLevel};
 use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 
@@ -23,12 +27,13 @@ pub(super) async fn run<H: Host>(
     run: &Run<'_, H>,
     step: &Step,
     frame: &Frame,
-    code: String,
+    inputs: &Inputs,
     key: &str,
 ) -> Result<Value, String> {
     let (deadline, time_limit) = run.deadline();
     let call = CodeCall {
-        code,
+        code: inputs.text("code").map_err(|e| e.to_string())?,
+        language: language(inputs)?,
         context: context(run, key),
         step_results: Value::Object(frame.steps.clone()),
         deadline: deadline.into_std(),
@@ -47,6 +52,16 @@ pub(super) async fn run<H: Host>(
         .await
         .map_err(|e| e.to_string())?;
     apply(run, key, output)
+}
+
+/// The `language` input: JavaScript when not given.
+fn language(inputs: &Inputs) -> Result<Language, String> {
+    match inputs.opt_text("language").map_err(|e| e.to_string())? {
+        None => Ok(Language::JavaScript),
+        Some(name) => Language::parse(&name).ok_or_else(|| {
+            format!("input `language`: expected javascript or typescript, got {name:?}")
+        }),
+    }
 }
 
 /// `context`, less its functions (the sandbox adds `logger` and `invokeFlow`).
@@ -80,31 +95,52 @@ const SCOPES: [(&str, Scope); 4] = [
     ("integrationState", Scope::Integration),
 ];
 
-/// Applies what the code returned besides `data`, and gives `data`.
+/// Applies what the code returned besides `data`, notes it to commit with the step's result
+/// (so a resumed run replays it instead of running the code again), and gives `data`.
 fn apply<H: Host>(run: &Run<'_, H>, key: &str, output: CodeOutput) -> Result<Value, String> {
     let changes = output.state_changes;
-    run.with_states(|states| {
-        states.apply(vec![
-            (Scope::Execution, changes.execution),
-            (Scope::Flow, changes.flow),
-            (Scope::Instance, changes.instance),
-            (Scope::Integration, changes.integration),
-        ])
-    })?;
-    let mut response = Map::new();
+    let mut effects = StepEffects::default();
+    for (scope, changed) in [
+        (Scope::Execution, changes.execution),
+        (Scope::Flow, changes.flow),
+        (Scope::Instance, changes.instance),
+        (Scope::Integration, changes.integration),
+    ] {
+        if !changed.is_empty() {
+            effects.state.insert(scope.as_str().to_string(), changed);
+        }
+    }
+    apply_state(run, &effects.state)?;
     if let Some(status) = output.status_code {
-        response.insert("statusCode".into(), json!(status));
+        effects.response.insert("statusCode".into(), json!(status));
     }
     if let Some(headers) = output.headers {
-        response.insert("headers".into(), Value::Object(headers));
+        effects
+            .response
+            .insert("headers".into(), Value::Object(headers));
     }
     if let Some(content_type) = output.content_type {
-        response.insert("contentType".into(), Value::String(content_type));
+        effects
+            .response
+            .insert("contentType".into(), Value::String(content_type));
     }
-    if !response.is_empty() {
-        run.note_response(key, response);
+    if !effects.is_empty() {
+        run.note_effects(key, effects);
     }
     Ok(output.data)
+}
+
+/// Applies the state changes a code step gave, now or in the run that committed them: scope
+/// name → key → new value, `null` deleting.
+pub(super) fn apply_state<H: Host>(
+    run: &Run<'_, H>,
+    state: &BTreeMap<String, Map<String, Value>>,
+) -> Result<(), String> {
+    let mut changes = Vec::with_capacity(state.len());
+    for (name, changed) in state {
+        changes.push((Scope::parse(name)?, changed.clone()));
+    }
+    run.with_states(|states| states.apply(changes))
 }
 
 /// What the sandbox asks of the execution, for one step.

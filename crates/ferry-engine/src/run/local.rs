@@ -86,10 +86,7 @@ pub(super) async fn call<H: Host>(
             run.host.invoke_flow(invocation).await
         }
         "branch.selectExecutedStepResult" => select(run, frame, &inputs),
-        "code.run" => {
-            let code = inputs.text("code").map_err(text)?;
-            super::code::run(run, step, frame, code, key).await
-        }
+        "code.run" => super::code::run(run, step, frame, &inputs, key).await,
         action => {
             let idempotency_key = run.idempotency_key(key);
             let call = StepCall {

@@ -9,10 +9,13 @@
 //! - A failing step follows its error handler: fail (the default), ignore (its result carries
 //!   `error`), or retry with a wait, optionally doubling, then fail or ignore.
 //! - A step whose result was committed by an earlier run of the same execution (a worker lost
-//!   mid-run) is not run again: its committed result is used. State steps run again, since
-//!   state lives in memory until the execution ends.
+//!   mid-run) is not run again: its committed [`Checkpoint`] is used, and what else the step
+//!   did (a code step's state changes and response fields) is replayed from it. State steps
+//!   run again, since state lives in memory until the execution ends.
 //! - Cancellation and the time limit are checked before each step; the time limit also bounds
-//!   each action.
+//!   each action. An action that fails once the time limit has passed (a code step's sandbox
+//!   stops at the same deadline) fails the execution with the time limit's error, never with
+//!   the action's, and no error handler turns it into anything else.
 //! - `code.run` steps run JavaScript in `ferry-js` sandboxes; the state they return is applied,
 //!   and when such a step is the last, its `statusCode`, `headers` and `contentType` join its
 //!   `data` in the final result.
@@ -30,7 +33,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use ferry_core::execution::{LogLine, Severity, StepResult};
+use ferry_core::execution::{LogLine, Severity, StepEffects, StepResult};
 use ferry_definition::model::Flow;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -113,10 +116,38 @@ pub struct Job {
     pub context: Map<String, Value>,
     /// The state scopes, as stored.
     pub states: States,
-    /// Results an earlier run of this execution committed, by step key.
-    pub checkpoints: HashMap<String, Value>,
+    /// What an earlier run of this execution committed, by step key.
+    pub checkpoints: HashMap<String, Checkpoint>,
     /// What the execution may use.
     pub limits: Limits,
+}
+
+/// A step's outcome an earlier run of the execution committed: a resumed run uses it instead
+/// of running the step again.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Checkpoint {
+    /// Its result.
+    pub results: Value,
+    /// What else it did, replayed on resume.
+    pub effects: StepEffects,
+}
+
+impl Checkpoint {
+    /// The checkpoints in what an earlier run committed, by step key (failed steps have none,
+    /// so they run again).
+    pub fn of(committed: Vec<StepResult>) -> HashMap<String, Checkpoint> {
+        committed
+            .into_iter()
+            .filter(|step| step.error.is_none())
+            .filter_map(|step| {
+                let checkpoint = Checkpoint {
+                    results: step.results?,
+                    effects: step.effects,
+                };
+                Some((step.step_key, checkpoint))
+            })
+            .collect()
+    }
 }
 
 /// How an execution ended.

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ferry_core::execution::{now_micros, LogLine, Severity, StepResult};
+use ferry_core::execution::{now_micros, LogLine, Severity, StepEffects, StepResult};
 use ferry_definition::model::{ErrorHandlerType, Flow, Step, TriggerType};
 use ferry_definition::reference_name;
 use futures::future::BoxFuture;
@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::{control, local, poll, Ended, Executor, Host, Job, States};
+use super::{code, control, local, poll, Checkpoint, Ended, Executor, Host, Job, States};
 
 /// What the step list does next.
 pub(super) enum Control {
@@ -68,9 +68,9 @@ struct Shared {
     last: Option<Value>,
     /// What a code step said of the response (`statusCode`, `headers`, `contentType`) when it
     /// gave the latest result.
-    last_response: Option<Map<String, Value>>,
-    /// Response fields code steps gave, by step key, until their step completes.
-    responses: HashMap<String, Map<String, Value>>,
+    last_response: Map<String, Value>,
+    /// What code steps did besides their results, by step key, until their step commits.
+    effects: HashMap<String, StepEffects>,
     response: Option<Value>,
 }
 
@@ -87,7 +87,7 @@ pub(super) struct Run<'a, H> {
     pub(super) execution_id: Uuid,
     context: &'a Map<String, Value>,
     trigger: &'a Value,
-    checkpoints: &'a HashMap<String, Value>,
+    checkpoints: &'a HashMap<String, Checkpoint>,
     deadline: Instant,
     limits: super::Limits,
     shared: Mutex<Shared>,
@@ -108,8 +108,8 @@ impl<'a, H: Host> Run<'a, H> {
                 logs: Vec::new(),
                 states: job.states.clone(),
                 last: None,
-                last_response: None,
-                responses: HashMap::new(),
+                last_response: Map::new(),
+                effects: HashMap::new(),
                 response: None,
             }),
         }
@@ -133,24 +133,20 @@ impl<'a, H: Host> Run<'a, H> {
 
     /// Makes `results` the latest step result: the execution's result if nothing follows.
     pub(super) fn set_last(&self, results: &Value) {
-        self.set_last_with(results, None);
+        self.set_last_with(results, Map::new());
     }
 
     /// Makes `results` the latest step result, with the response fields its step gave.
-    fn set_last_with(&self, results: &Value, response: Option<Map<String, Value>>) {
+    fn set_last_with(&self, results: &Value, response: Map<String, Value>) {
         let mut shared = self.lock();
         shared.last = Some(results.clone());
         shared.last_response = response;
     }
 
-    /// Keeps the response fields (`statusCode`, `headers`, `contentType`) the step at `key`
-    /// gave, for when it completes.
-    pub(super) fn note_response(&self, key: &str, fields: Map<String, Value>) {
-        self.lock().responses.insert(key.to_string(), fields);
-    }
-
-    fn take_response(&self, key: &str) -> Option<Map<String, Value>> {
-        self.lock().responses.remove(key)
+    /// Keeps what the step at `key` did besides its result (a code step's response fields
+    /// and state changes), to commit with its result.
+    pub(super) fn note_effects(&self, key: &str, effects: StepEffects) {
+        self.lock().effects.insert(key.to_string(), effects);
     }
 
     /// The trigger's result.
@@ -206,8 +202,8 @@ impl<'a, H: Host> Run<'a, H> {
     /// kept again), else a new poll's. A failed poll fails the execution.
     async fn polled(&self, flow: &Flow, key: &str, frame: &Frame) -> Result<Value, Halt> {
         if let Some(saved) = self.checkpoints.get(key) {
-            poll::remember(self, &saved["polling"]["cursor"]).map_err(Halt::Failed)?;
-            return Ok(saved.clone());
+            poll::remember(self, &saved.results["polling"]["cursor"]).map_err(Halt::Failed)?;
+            return Ok(saved.results.clone());
         }
         match poll::poll(self, &flow.trigger, self.trigger, key).await {
             Ok(results) => Ok(results),
@@ -227,7 +223,7 @@ impl<'a, H: Host> Run<'a, H> {
         let mut shared = self.lock();
         match walked {
             Ok(_) => {
-                let mut result = shared.last_response.take().unwrap_or_default();
+                let mut result = std::mem::take(&mut shared.last_response);
                 let last = shared.last.take().unwrap_or(Value::Null);
                 result.insert("data".into(), last);
                 (Ended::Succeeded, Some(Value::Object(result)))
@@ -297,10 +293,9 @@ impl<'a, H: Host> Run<'a, H> {
         let reference = reference_name(&step.name);
         let key = frame.key(&reference);
         if let Some(saved) = self.checkpoints.get(&key) {
-            if !reruns_on_resume(step) {
-                self.set_last(saved);
-                frame.set_results(&reference, saved.clone());
-                return Ok(());
+            // State lives in memory until the execution ends: state steps simply run again.
+            if !step.action.starts_with("state.") {
+                return self.resume(step, frame, &reference, saved);
             }
         }
         let started = now_micros();
@@ -313,22 +308,42 @@ impl<'a, H: Host> Run<'a, H> {
             .attempts(step, frame, &key)
             .await
             .and_then(|results| self.within_limit(results));
-        let response = self.take_response(&key);
         let (results, response) = match attempted {
             Ok(results) => {
-                self.commit(&step.name, &key, frame, started, Ok(&results))
+                let effects = self
+                    .commit(&step.name, &key, frame, started, Ok(&results))
                     .await?;
-                (results, response)
+                (results, effects.response)
             }
             Err(Attempt::Halt(halt)) => return Err(halt),
             Err(Attempt::Failed(error)) => {
                 let results = self.failed(step, frame, &key, started, error).await?;
-                (results, None)
+                (results, Map::new())
             }
         };
         self.set_last_with(&results, response);
         frame.set_results(&reference, results);
         if step.action == "flow.stop" {
+            return Err(Halt::Stopped);
+        }
+        Ok(())
+    }
+
+    /// Takes a step's outcome from the checkpoint an earlier run committed: its result, the
+    /// state changes and response fields it gave (replayed), and, for `flow.stop`, the end.
+    fn resume(
+        &self,
+        step: &Step,
+        frame: &mut Frame,
+        reference: &str,
+        saved: &Checkpoint,
+    ) -> Result<(), Halt> {
+        code::apply_state(self, &saved.effects.state)
+            .map_err(|e| Halt::Failed(format!("step {:?} could not be resumed: {e}", step.name)))?;
+        self.set_last_with(&saved.results, saved.effects.response.clone());
+        frame.set_results(reference, saved.results.clone());
+        if step.action == "flow.stop" {
+            self.set_response(saved.results.clone());
             return Err(Halt::Stopped);
         }
         Ok(())
@@ -399,6 +414,11 @@ impl<'a, H: Host> Run<'a, H> {
                 Ok(Err(error)) => error,
                 Err(_) => return Err(Attempt::Halt(self.over_time())),
             };
+            // An action that stops at the same deadline (a code step's sandbox) may answer
+            // before the timeout fires; past the deadline, the time limit is the cause.
+            if Instant::now() >= self.deadline {
+                return Err(Attempt::Halt(self.over_time()));
+            }
             if attempt >= retries {
                 return Err(Attempt::Failed(error));
             }
@@ -436,7 +456,8 @@ impl<'a, H: Host> Run<'a, H> {
         Ok(results)
     }
 
-    /// Commits a step's result (or error) with the log lines written so far.
+    /// Commits a step's result (or error) with the log lines written so far and what else the
+    /// step did (noted by [`Run::note_effects`]), which it gives back.
     pub(super) async fn commit(
         &self,
         name: &str,
@@ -444,7 +465,7 @@ impl<'a, H: Host> Run<'a, H> {
         frame: &Frame,
         started: DateTime<Utc>,
         outcome: Result<&Value, &String>,
-    ) -> Result<(), Halt> {
+    ) -> Result<StepEffects, Halt> {
         let (results, error) = match outcome {
             Ok(results) => (Some(results.clone()), None),
             Err(error) => (None, Some(error.clone())),
@@ -457,14 +478,17 @@ impl<'a, H: Host> Run<'a, H> {
             loop_path: frame.path_text(),
             results,
             error,
+            effects: self.lock().effects.remove(key).unwrap_or_default(),
             started_at: started,
             ended_at: now_micros(),
         };
         let logs = std::mem::take(&mut self.lock().logs);
+        let effects = record.effects.clone();
         self.host
             .checkpoint(record, logs)
             .await
-            .map_err(Halt::Interrupted)
+            .map_err(Halt::Interrupted)?;
+        Ok(effects)
     }
 
     /// The context expressions are evaluated against, with `frame`'s step results.
@@ -480,25 +504,6 @@ impl<'a, H: Host> Run<'a, H> {
         let path = if path.is_empty() { "0" } else { path };
         format!("{}:{reference}:{path}", self.execution_id)
     }
-}
-
-/// Whether a step whose result an earlier run committed runs again when the execution
-/// resumes: state steps do, and code steps whose code names a state scope, because state lives
-/// in memory until the execution succeeds and their changes would be lost otherwise.
-fn reruns_on_resume(step: &Step) -> bool {
-    const SCOPES: [&str; 4] = [
-        "executionState",
-        "instanceState",
-        "crossFlowState",
-        "integrationState",
-    ];
-    let code_with_state = step.action == "code.run"
-        && step
-            .inputs
-            .get("code")
-            .and_then(Value::as_str)
-            .is_some_and(|code| SCOPES.iter().any(|scope| code.contains(scope)));
-    step.action.starts_with("state.") || code_with_state
 }
 
 /// Why an attempt at a step did not give a result.

@@ -14,7 +14,7 @@ use ferry_store::{Claimed, StoreError, Tenant};
 use serde_json::{json, Map, Value};
 
 use super::Worker;
-use crate::run::{Job, Scope, States};
+use crate::run::{Checkpoint, Job, Scope, States};
 
 /// Why a claimed execution cannot run.
 #[derive(Debug)]
@@ -135,16 +135,11 @@ impl Worker {
     async fn checkpoints(
         &self,
         execution: &Execution,
-    ) -> Result<HashMap<String, Value>, StoreError> {
+    ) -> Result<HashMap<String, Checkpoint>, StoreError> {
         if execution.attempt <= 1 {
             return Ok(HashMap::new());
         }
-        let saved = self.store.checkpoints(execution.id).await?;
-        Ok(saved
-            .into_iter()
-            .filter(|step| step.error.is_none())
-            .filter_map(|step| Some((step.step_key, step.results?)))
-            .collect())
+        Ok(Checkpoint::of(self.store.checkpoints(execution.id).await?))
     }
 }
 

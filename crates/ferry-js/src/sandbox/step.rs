@@ -1,8 +1,9 @@
 //! One step inside its fresh context: install the natives and the prelude, load the code
-//! (bytecode from the cache, or compiled and cached), find its exported function, call it, and
+//! (bytecode from the cache, or compiled, after stripping TypeScript's types, and cached), find its exported function, call it, and
 //! run the event loop — microtasks, due timers, answers to host work — until its promise
 //! settles, the deadline passes, or nothing is left that could settle it.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Instant;
@@ -18,7 +19,8 @@ use super::{evaluate, load, Prelude, Watch};
 use crate::cache;
 use crate::channel::{Answer, FetchResponse, Reply};
 use crate::pool::Settings;
-use crate::{CodeCall, CodeOutput, JsError};
+use crate::typescript::strip_types;
+use crate::{CodeCall, CodeOutput, JsError, Language};
 
 /// What a step reads besides its context.
 pub(super) struct Parts<'a> {
@@ -97,12 +99,16 @@ impl<'js> Events<'_, 'js> {
 
     /// The code's exported function: `export default`, or `module.exports`.
     fn load_code(&self) -> Result<Function<'js>, JsError> {
-        let code = &self.parts.call.code;
-        let key = cache::key_of(code);
+        let call = self.parts.call;
+        let key = cache::key_of(call.language, &call.code);
         let module = match self.parts.settings.cache.get(&key) {
             Some(bytecode) => load(self.ctx, &bytecode).map_err(|e| self.fail(e))?,
             None => {
-                let declared = Module::declare(self.ctx.clone(), CODE_FILE, code.as_str())
+                let code = match call.language {
+                    Language::JavaScript => Cow::Borrowed(call.code.as_str()),
+                    Language::TypeScript => Cow::Owned(strip_types(&call.code, "code.ts")?),
+                };
+                let declared = Module::declare(self.ctx.clone(), CODE_FILE, &*code)
                     .map_err(|e| failure::compile(self.ctx, e, self.parts.limits))?;
                 if let Ok(bytecode) = declared.write(rquickjs::WriteOptions::default()) {
                     self.parts.settings.cache.put(key, bytecode);

@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ferry_js::{CodeCall, CodeHost, CodeOutput, JsError, JsOptions, JsRuntime, LogLevel};
+use ferry_js::{CodeCall, CodeHost, CodeOutput, JsError, JsOptions, JsRuntime, Language, LogLevel};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
@@ -55,6 +55,7 @@ pub fn call(code: &str, context: Value, step_results: Value, seconds: f64) -> Co
     let time_limit = Duration::from_secs_f64(seconds);
     CodeCall {
         code: code.to_string(),
+        language: Language::JavaScript,
         context,
         step_results,
         deadline: Instant::now() + time_limit,

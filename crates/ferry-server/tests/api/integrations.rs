@@ -10,6 +10,7 @@ ferry_store::store_tests!(
     invalid_definitions_report_every_problem_and_store_nothing,
     reimport_replaces_the_draft_and_export_round_trips,
     integrations_follow_the_role_matrix,
+    typescript_code_steps_are_checked_at_import,
 );
 
 const ORDERS: &str = include_str!("../../../ferry-definition/tests/fixtures/orders.yml");
@@ -228,4 +229,51 @@ async fn integrations_follow_the_role_matrix(store: &TestStore) {
         .error_as(&admin, "{ integrations { totalCount } }", json!({}))
         .await;
     assert!(message.contains("may not view integrations"), "{message}");
+}
+
+/// An integration whose one step runs `code` in `language`.
+fn code_definition(language: &str, code: &str) -> String {
+    let code: String = code.lines().map(|l| format!("            {l}\n")).collect();
+    format!(
+        "name: Typed\nflows:\n  - name: Flow\n    trigger: {{ type: webhook }}\n    steps:\n      - name: Shape\n        action: code.run\n        inputs:\n          language: {language}\n          code: |\n{code}"
+    )
+}
+
+async fn typescript_code_steps_are_checked_at_import(store: &TestStore) {
+    let server = TestServer::start(store).await;
+    let good = code_definition(
+        "typescript",
+        "interface Out { data: number }\nmodule.exports = async (): Promise<Out> => ({ data: 1 });",
+    );
+    assert_eq!(import(&server, &good, None).await["errors"], json!([]));
+
+    let broken = code_definition(
+        "typescript",
+        "interface Out { data: number }\nmodule.exports = async (): Promise<Out> => ({ data: 1 ;",
+    );
+    let result = import(&server, &broken, None).await;
+    assert_eq!(result["integration"], Value::Null);
+    assert_eq!(
+        result["errors"][0]["field"],
+        "flows[0].steps[0].inputs.code"
+    );
+    let message = result["errors"][0]["messages"][0].as_str().unwrap();
+    assert!(
+        message.starts_with("line 10: TypeScript syntax error at line 2, column 55 of the code: "),
+        "{message}"
+    );
+
+    let unknown = code_definition(
+        "coffeescript",
+        "module.exports = async () => ({ data: 1 });",
+    );
+    let result = import(&server, &unknown, None).await;
+    assert_eq!(
+        result["errors"][0]["field"],
+        "flows[0].steps[0].inputs.language"
+    );
+    assert_eq!(
+        result["errors"][0]["messages"][0],
+        "line 9: expected javascript or typescript, got \"coffeescript\""
+    );
 }
