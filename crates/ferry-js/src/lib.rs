@@ -62,6 +62,7 @@
 
 mod cache;
 mod channel;
+pub mod component;
 mod error;
 mod fetch;
 mod pool;
@@ -73,6 +74,7 @@ use serde_json::{Map, Value};
 use std::time::{Duration, Instant};
 
 pub use error::JsError;
+pub use component::{prepare_bundle, ComponentCall, Operation};
 pub use runtime::JsRuntime;
 
 /// How the sandboxes are set up.
