@@ -592,6 +592,7 @@ impl Catalog for Builtins {
         Some(ActionSpec {
             kind: action.kind,
             inputs,
+            any_inputs: false,
         })
     }
 }

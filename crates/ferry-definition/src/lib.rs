@@ -17,7 +17,7 @@ pub mod values;
 
 use std::fmt;
 
-pub use catalog::{ActionKind, ActionSpec, Catalog, InputSpec};
+pub use catalog::{ActionKind, ActionSpec, Catalog, InputSpec, SyncSupport, TriggerSpec};
 pub use model::Definition;
 pub use names::reference_name;
 

@@ -197,7 +197,7 @@ impl FlowNode {
 
 /// A draft definition (checked when it was imported), read again.
 fn stored_definition(text: &str) -> async_graphql::Result<ferry_definition::Definition> {
-    ferry_definition::parse(text, &Builtins)
+    ferry_definition::parse(text, &ferry_components::custom::Stored)
         .map_err(|err| async_graphql::Error::new(err.to_string()))
 }
 
