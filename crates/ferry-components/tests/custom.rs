@@ -53,9 +53,9 @@ fn unknown_input_types_and_duplicate_keys_name_the_action_and_input() {
     assert!(found
         .iter()
         .any(|p| p == "actions.createContact.inputs.pageSize.label: an input needs a label"));
-    assert!(found.iter().any(|p| p.starts_with(
-        "triggers.createContact: duplicate key \"createContact\""
-    )));
+    assert!(found
+        .iter()
+        .any(|p| p.starts_with("triggers.createContact: duplicate key \"createContact\"")));
     assert!(found
         .iter()
         .any(|p| p.starts_with("connections[1]: duplicate key \"apiKey\"")));
@@ -68,13 +68,17 @@ fn keys_perform_functions_and_support_values_are_checked() {
     bad["actions"][0]["hasPerform"] = json!(false);
     bad["triggers"][0]["synchronousResponseSupport"] = json!("sometimes");
     let found = problems(bad);
-    assert!(found.contains(&"key: \"http\" is a built-in component's key; choose another".to_string()));
+    assert!(
+        found.contains(&"key: \"http\" is a built-in component's key; choose another".to_string())
+    );
     assert!(found.contains(&"actions.createContact.perform: must be a function".to_string()));
     assert!(found.iter().any(|p| p.starts_with(
         "triggers.contactEvents.synchronousResponseSupport: unknown value \"sometimes\""
     )));
     let nameless = problems(json!({ "key": "-x-", "actions": [] }));
-    assert!(nameless.iter().any(|p| p.starts_with("key: \"-x-\" must be")));
+    assert!(nameless
+        .iter()
+        .any(|p| p.starts_with("key: \"-x-\" must be")));
     assert!(nameless.iter().any(|p| p.contains("declares no actions")));
 }
 
@@ -118,16 +122,25 @@ fn an_import_is_checked_against_the_pinned_manifests_with_paths_and_lines() {
         "flows[0].steps[2].action (line 17): unknown action \"acme.doThing\": no built-in component \"acme\"; a custom component must be pinned in componentVersions",
     ];
     for line in expected {
-        assert!(found.contains(&line.to_string()), "{line}\nnot in {found:#?}");
+        assert!(
+            found.contains(&line.to_string()),
+            "{line}\nnot in {found:#?}"
+        );
     }
     assert_eq!(found.len(), expected.len(), "{found:#?}");
 }
 
 #[test]
 fn a_stored_definition_reads_again_without_its_manifests() {
-    let text = INTEGRATION.replace("componentVersions: { crm: 2, erp: 7 }", "componentVersions: { crm: 2 }");
+    let text = INTEGRATION.replace(
+        "componentVersions: { crm: 2, erp: 7 }",
+        "componentVersions: { crm: 2 }",
+    );
     let definition = ferry_definition::parse(&text, &Stored).unwrap();
-    assert_eq!(definition.flows[0].trigger.action.as_deref(), Some("crm.contactEvents"));
+    assert_eq!(
+        definition.flows[0].trigger.action.as_deref(),
+        Some("crm.contactEvents")
+    );
     let builtin = text.replace("crm.deleteContact", "http.nothing");
     assert!(ferry_definition::parse(&builtin, &Stored).is_err());
 }

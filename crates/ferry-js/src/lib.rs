@@ -73,8 +73,8 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use std::time::{Duration, Instant};
 
-pub use error::JsError;
 pub use component::{prepare_bundle, ComponentCall, Operation};
+pub use error::JsError;
 pub use runtime::JsRuntime;
 
 /// How the sandboxes are set up.

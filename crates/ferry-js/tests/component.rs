@@ -135,23 +135,33 @@ async fn an_action_runs_with_defaults_cleaned_inputs_and_connection_values() {
     );
     assert_eq!(output.state_changes.instance["greeted"], "Ada");
     assert_eq!(host.messages(), ["greeting Ada"]);
-    let twice = run(GREETER, action("greet", json!({ "name": "Bo", "times": "2" }))).await;
+    let twice = run(
+        GREETER,
+        action("greet", json!({ "name": "Bo", "times": "2" })),
+    )
+    .await;
     assert_eq!(twice.0.unwrap().data["text"], "hello Bohello Bo");
 }
 
 #[tokio::test]
 async fn missing_and_unclean_inputs_and_thrown_errors_name_the_action_and_input() {
-    let missing = run(GREETER, action("greet", json!({}))).await.0.unwrap_err();
+    let missing = run(GREETER, action("greet", json!({})))
+        .await
+        .0
+        .unwrap_err();
     assert!(
         missing
             .to_string()
             .contains(r#"action "greet": input "name" (Name) is required"#),
         "{missing}"
     );
-    let unclean = run(GREETER, action("greet", json!({ "name": "A", "times": "many" })))
-        .await
-        .0
-        .unwrap_err();
+    let unclean = run(
+        GREETER,
+        action("greet", json!({ "name": "A", "times": "many" })),
+    )
+    .await
+    .0
+    .unwrap_err();
     assert!(
         unclean
             .to_string()
@@ -241,7 +251,9 @@ async fn the_component_error_hook_rewrites_thrown_errors() {
     "#;
     let failed = run(bundle, action("fail", json!({}))).await.0.unwrap_err();
     assert!(
-        failed.to_string().starts_with("Error: Acme said: status 500"),
+        failed
+            .to_string()
+            .starts_with("Error: Acme said: status 500"),
         "{failed}"
     );
 }
@@ -275,7 +287,9 @@ async fn bad_bundles_fail_naming_the_place() {
     );
     let other = manifest("const fs = require('fs');").await.unwrap_err();
     assert!(
-        other.to_string().contains("may require only \"@ferry/sdk\""),
+        other
+            .to_string()
+            .contains("may require only \"@ferry/sdk\""),
         "{other}"
     );
     let shape = manifest(

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod components;
 mod customers;
 mod error;
 mod executions;
@@ -35,6 +36,7 @@ use uuid::Uuid;
 
 use backend::Backend;
 
+pub use components::NewComponentVersion;
 pub use customers::{CustomerFilter, CustomerSortField};
 pub use error::StoreError;
 pub use executions::{Enqueued, ExecutionFilter, NewExecution, WebhookTarget, DEDUPE_WINDOW};

@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use ferry_definition::{
-    ActionKind, ActionSpec, Catalog, InputSpec, SyncSupport, TriggerSpec,
-};
+use ferry_definition::{ActionKind, ActionSpec, Catalog, InputSpec, SyncSupport, TriggerSpec};
 
 use super::manifest::{InputManifest, Manifest};
 use crate::components::builtin_components;

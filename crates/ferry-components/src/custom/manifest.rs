@@ -300,7 +300,10 @@ impl Manifest {
             problems.perform(trigger.has_perform, &path);
             problems.inputs(&trigger.inputs, &path);
             for (field, value) in [
-                ("synchronousResponseSupport", &trigger.synchronous_response_support),
+                (
+                    "synchronousResponseSupport",
+                    &trigger.synchronous_response_support,
+                ),
                 ("scheduleSupport", &trigger.schedule_support),
             ] {
                 problems.one_of(value, SUPPORT, &format!("{path}.{field}"), "value");
@@ -379,7 +382,10 @@ impl Problems {
         if !allowed.contains(&value) {
             self.add(
                 path,
-                format!("unknown {what} {value:?}; use one of: {}", allowed.join(", ")),
+                format!(
+                    "unknown {what} {value:?}; use one of: {}",
+                    allowed.join(", ")
+                ),
             );
         }
     }
@@ -390,7 +396,12 @@ impl Problems {
             if input.label.as_deref().is_none_or(|l| l.trim().is_empty()) {
                 self.add(&format!("{path}.label"), "an input needs a label");
             }
-            self.one_of(&input.kind, INPUT_TYPES, &format!("{path}.type"), "input type");
+            self.one_of(
+                &input.kind,
+                INPUT_TYPES,
+                &format!("{path}.type"),
+                "input type",
+            );
             if let Some(collection) = &input.collection {
                 let name = collection.as_str().unwrap_or_default();
                 let field = format!("{path}.collection");

@@ -180,12 +180,20 @@ impl Walker<'_, '_> {
             return;
         };
         if !spec.any_inputs {
-            check_inputs(self.report, &flow.trigger.inputs, &spec.inputs, path, action);
+            check_inputs(
+                self.report,
+                &flow.trigger.inputs,
+                &spec.inputs,
+                path,
+                action,
+            );
         }
         let synchronous = flow.trigger.is_synchronous;
         let refusal = match spec.synchronous {
             SyncSupport::Invalid if synchronous => "does not answer synchronous calls",
-            SyncSupport::Required if !synchronous => "answers only synchronous calls; set isSynchronous: true",
+            SyncSupport::Required if !synchronous => {
+                "answers only synchronous calls; set isSynchronous: true"
+            }
             _ => return,
         };
         self.report.add(
