@@ -80,6 +80,21 @@ pub struct Invalid {
     pub problems: Vec<Problem>,
 }
 
+/// The custom component versions a definition's text pins (`componentVersions`), read before
+/// the whole definition is checked (so that the caller can find their manifests); empty when
+/// the text does not say, or does not parse.
+pub fn component_pins(text: &str) -> std::collections::BTreeMap<String, u32> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Pins {
+        #[serde(default)]
+        component_versions: std::collections::BTreeMap<String, u32>,
+    }
+    serde_yaml::from_str::<Pins>(text)
+        .map(|pins| pins.component_versions)
+        .unwrap_or_default()
+}
+
 /// Reads and checks a definition.
 pub fn parse(text: &str, catalog: &dyn Catalog) -> Result<Definition, Invalid> {
     let (value, lines) = source::parse(text).map_err(|problem| Invalid {

@@ -50,7 +50,7 @@ pub(super) async fn run<H: Host>(
 }
 
 /// `context`, less its functions (the sandbox adds `logger` and `invokeFlow`).
-fn context<H: Host>(run: &Run<'_, H>, key: &str) -> Value {
+pub(super) fn context<H: Host>(run: &Run<'_, H>, key: &str) -> Value {
     let mut context = run.base_context().clone();
     let execution_id = context
         .get("execution")
@@ -81,7 +81,11 @@ const SCOPES: [(&str, Scope); 4] = [
 ];
 
 /// Applies what the code returned besides `data`, and gives `data`.
-fn apply<H: Host>(run: &Run<'_, H>, key: &str, output: CodeOutput) -> Result<Value, String> {
+pub(super) fn apply<H: Host>(
+    run: &Run<'_, H>,
+    key: &str,
+    output: CodeOutput,
+) -> Result<Value, String> {
     let changes = output.state_changes;
     run.with_states(|states| {
         states.apply(vec![
@@ -108,11 +112,11 @@ fn apply<H: Host>(run: &Run<'_, H>, key: &str, output: CodeOutput) -> Result<Val
 }
 
 /// What the sandbox asks of the execution, for one step.
-struct StepHost<'r, 'a, H> {
-    run: &'r Run<'a, H>,
-    step: &'r str,
-    key: &'r str,
-    invocations: AtomicUsize,
+pub(super) struct StepHost<'r, 'a, H> {
+    pub(super) run: &'r Run<'a, H>,
+    pub(super) step: &'r str,
+    pub(super) key: &'r str,
+    pub(super) invocations: AtomicUsize,
 }
 
 impl<H: Host> CodeHost for StepHost<'_, '_, H> {

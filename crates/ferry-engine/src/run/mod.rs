@@ -16,9 +16,12 @@
 //! - `code.run` steps run JavaScript in `ferry-js` sandboxes; the state they return is applied,
 //!   and when such a step is the last, its `statusCode`, `headers` and `contentType` join its
 //!   `data` in the final result.
+//! - Steps calling a custom component's action (`<component>.<action>`) run its `perform` in a
+//!   sandbox, from the bundle of the version the definition pins, like a code step.
 
 mod code;
 mod control;
+mod custom;
 mod local;
 pub mod state;
 mod walk;
@@ -111,6 +114,8 @@ pub struct Job {
     pub states: States,
     /// Results an earlier run of this execution committed, by step key.
     pub checkpoints: HashMap<String, Value>,
+    /// The bundles of the custom components the definition pins, by component key.
+    pub components: HashMap<String, std::sync::Arc<str>>,
     /// What the execution may use.
     pub limits: Limits,
 }

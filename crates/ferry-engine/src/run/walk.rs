@@ -88,6 +88,7 @@ pub(super) struct Run<'a, H> {
     context: &'a Map<String, Value>,
     trigger: &'a Value,
     checkpoints: &'a HashMap<String, Value>,
+    components: &'a HashMap<String, std::sync::Arc<str>>,
     deadline: Instant,
     limits: super::Limits,
     shared: Mutex<Shared>,
@@ -102,6 +103,7 @@ impl<'a, H: Host> Run<'a, H> {
             context: &job.context,
             trigger: &job.trigger,
             checkpoints: &job.checkpoints,
+            components: &job.components,
             deadline: Instant::now() + job.limits.time,
             limits: job.limits,
             shared: Mutex::new(Shared {
@@ -151,6 +153,11 @@ impl<'a, H: Host> Run<'a, H> {
 
     fn take_response(&self, key: &str) -> Option<Map<String, Value>> {
         self.lock().responses.remove(key)
+    }
+
+    /// The bundle of custom component `key`, as the definition pins it.
+    pub(super) fn bundle(&self, key: &str) -> Option<&str> {
+        self.components.get(key).map(|bundle| &**bundle)
     }
 
     /// The trigger's result.
@@ -266,7 +273,7 @@ impl<'a, H: Host> Run<'a, H> {
         let reference = reference_name(&step.name);
         let key = frame.key(&reference);
         if let Some(saved) = self.checkpoints.get(&key) {
-            if !reruns_on_resume(step) {
+            if !reruns_on_resume(step, self.components) {
                 self.set_last(saved);
                 frame.set_results(&reference, saved.clone());
                 return Ok(());
@@ -452,9 +459,10 @@ impl<'a, H: Host> Run<'a, H> {
 }
 
 /// Whether a step whose result an earlier run committed runs again when the execution
-/// resumes: state steps do, and code steps whose code names a state scope, because state lives
-/// in memory until the execution succeeds and their changes would be lost otherwise.
-fn reruns_on_resume(step: &Step) -> bool {
+/// resumes: state steps do, and code steps (and custom actions) whose code names a state scope,
+/// because state lives in memory until the execution succeeds and their changes would be lost
+/// otherwise.
+fn reruns_on_resume(step: &Step, components: &HashMap<String, std::sync::Arc<str>>) -> bool {
     const SCOPES: [&str; 4] = [
         "executionState",
         "instanceState",
@@ -467,7 +475,10 @@ fn reruns_on_resume(step: &Step) -> bool {
             .get("code")
             .and_then(Value::as_str)
             .is_some_and(|code| SCOPES.iter().any(|scope| code.contains(scope)));
-    step.action.starts_with("state.") || code_with_state
+    let custom_with_state = ferry_components::custom::custom_member(&step.action)
+        .and_then(|(component, _)| components.get(component))
+        .is_some_and(|bundle| SCOPES.iter().any(|scope| bundle.contains(scope)));
+    step.action.starts_with("state.") || code_with_state || custom_with_state
 }
 
 /// Why an attempt at a step did not give a result.

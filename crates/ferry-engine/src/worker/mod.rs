@@ -77,6 +77,7 @@ pub struct Worker {
     executor: Arc<Executor>,
     options: Arc<WorkerOptions>,
     observer: Option<Arc<dyn Observer>>,
+    bundles: Arc<crate::bundles::Bundles>,
 }
 
 impl Worker {
@@ -94,6 +95,7 @@ impl Worker {
             executor: Arc::new(Executor::with_js(options.js.clone())),
             options: Arc::new(options),
             observer: None,
+            bundles: Arc::default(),
         }
     }
 

@@ -8,6 +8,7 @@
 mod components;
 mod config_values;
 mod connection;
+mod custom_components;
 mod customers;
 mod errors;
 mod executions;
@@ -55,6 +56,7 @@ pub struct Mutation(
     customers::CustomerMutation,
     users::UserMutation,
     integrations::IntegrationMutation,
+    custom_components::ComponentMutation,
     instances::InstanceMutation,
     runs::RunMutation,
     organization::OrganizationMutation,
@@ -73,6 +75,8 @@ pub(crate) struct Api {
     pub(crate) definitions: Arc<ferry_engine::definitions::Definitions>,
     /// Wakes this node's worker when a mutation queues an execution.
     pub(crate) signals: Arc<ferry_engine::signals::Signals>,
+    /// Sandboxes for custom components' manifests and deploy and delete hooks.
+    pub(crate) js: Arc<ferry_js::JsRuntime>,
 }
 
 /// Set by a resolver whose store call failed, so that the response becomes a 503.
