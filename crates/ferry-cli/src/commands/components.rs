@@ -112,7 +112,11 @@ impl CodeHost for Recorder {
     }
 
     fn invoke_flow(&self, name: String, _data: Value) -> BoxFuture<'_, Result<Value, String>> {
-        Box::pin(async move { Err(format!("no flow {name:?}: components:test runs one action alone")) })
+        Box::pin(async move {
+            Err(format!(
+                "no flow {name:?}: components:test runs one action alone"
+            ))
+        })
     }
 }
 
@@ -131,7 +135,10 @@ fn inputs(args: &TestArgs, manifest: &Manifest) -> anyhow::Result<Map<String, Va
         None => Map::new(),
         Some(path) => match serde_json::from_str(&read(path)?) {
             Ok(Value::Object(map)) => map,
-            Ok(_) => bail!("{} must hold a JSON object of input key → value", path.display()),
+            Ok(_) => bail!(
+                "{} must hold a JSON object of input key → value",
+                path.display()
+            ),
             Err(e) => bail!("{} is not JSON: {e}", path.display()),
         },
     };
@@ -160,11 +167,19 @@ pub async fn test(args: TestArgs) -> anyhow::Result<()> {
         .with_context(|| format!("{} cannot be loaded", args.path.display()))?;
     let manifest = Manifest::check(described).map_err(|problems| {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("the component's manifest is invalid:\n  {}", lines.join("\n  "))
+        anyhow::anyhow!(
+            "the component's manifest is invalid:\n  {}",
+            lines.join("\n  ")
+        )
     })?;
     if manifest.action(&args.action).is_none() {
         let known: Vec<&str> = manifest.actions.iter().map(|a| a.key.as_str()).collect();
-        bail!("component {:?} has no action {:?}; its actions: {}", manifest.key(), args.action, known.join(", "));
+        bail!(
+            "component {:?} has no action {:?}; its actions: {}",
+            manifest.key(),
+            args.action,
+            known.join(", ")
+        );
     }
     let call = ComponentCall {
         bundle,

@@ -36,7 +36,9 @@ pub(super) async fn run<H: Host>(
         step,
     } = call;
     let bundle = run.bundle(component).ok_or_else(|| {
-        format!("custom component {component:?} is not pinned in the integration's componentVersions")
+        format!(
+            "custom component {component:?} is not pinned in the integration's componentVersions"
+        )
     })?;
     let (deadline, time_limit) = run.deadline();
     let call = ComponentCall {

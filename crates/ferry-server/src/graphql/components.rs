@@ -95,7 +95,10 @@ impl ComponentNode {
         }
     }
     /// Its published versions, newest first (none for built-in components).
-    async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ComponentVersionNode>> {
+    async fn versions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ComponentVersionNode>> {
         let ComponentNode::Custom(component, _) = self else {
             return Ok(Vec::new());
         };
@@ -105,7 +108,10 @@ impl ComponentNode {
             .component_versions(&actor.tenant, &component.key)
             .await
             .map_err(|e| query_error(ctx, e))?;
-        Ok(versions.into_iter().map(ComponentVersionNode::from).collect())
+        Ok(versions
+            .into_iter()
+            .map(ComponentVersionNode::from)
+            .collect())
     }
 }
 
@@ -380,7 +386,10 @@ async fn custom_node(
         .await
         .map_err(|e| query_error(ctx, e))?;
     let manifest = read_manifest(&latest.manifest);
-    Ok(ComponentNode::Custom(Box::new(component), Box::new(manifest)))
+    Ok(ComponentNode::Custom(
+        Box::new(component),
+        Box::new(manifest),
+    ))
 }
 
 fn key_of(node: &ComponentNode) -> String {

@@ -479,9 +479,10 @@ impl IntegrationMutation {
                 )))
             }
         };
-        let catalog = crate::graphql::custom_components::pinned_catalog(api, &tenant, &input.definition)
-            .await
-            .map_err(|e| query_error(ctx, e))?;
+        let catalog =
+            crate::graphql::custom_components::pinned_catalog(api, &tenant, &input.definition)
+                .await
+                .map_err(|e| query_error(ctx, e))?;
         let definition = match ferry_definition::parse(&input.definition, &catalog) {
             Ok(definition) => definition,
             Err(invalid) => return Ok(IntegrationPayload::failed(definition_errors(invalid))),

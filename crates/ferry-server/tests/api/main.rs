@@ -3,6 +3,7 @@
 mod auth;
 mod bad_input;
 mod components;
+mod custom_components;
 mod customers;
 mod engine;
 mod examples;
