@@ -25,6 +25,7 @@ use crate::definitions::Definitions;
 use crate::run::{Ended, Executor, JsOptions, Limits, Outcome, Scope};
 use crate::signals::Signals;
 pub use host::INVOKE_TIMEOUT;
+pub use prepare::config_vars;
 use prepare::{Prepared, Unrunnable};
 
 /// How a worker runs.

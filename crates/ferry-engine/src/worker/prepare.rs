@@ -152,7 +152,7 @@ impl Worker {
 }
 
 /// `configVars`: every variable by key, its value typed, else its default.
-fn config_vars(definition: &Definition, instance: &Instance) -> Value {
+pub fn config_vars(definition: &Definition, instance: &Instance) -> Value {
     let values: HashMap<&str, &str> = instance
         .config_values
         .iter()

@@ -12,6 +12,7 @@ use crate::harness::TestServer;
 
 ferry_store::store_tests!(
     the_crm_component_lists_pages_and_creates_contacts_in_a_flow,
+    the_crm_trigger_reshapes_webhook_requests_and_answers_the_caller,
     bad_bundles_are_refused_naming_the_place_and_the_server_stays_up,
     imports_are_checked_against_the_pinned_component_version,
     a_custom_action_failure_names_the_action_and_the_place,
@@ -157,6 +158,58 @@ async fn the_crm_component_lists_pages_and_creates_contacts_in_a_flow(store: &Te
     assert_eq!(
         posted.body,
         json!({ "email": "new@example.com", "name": "Nia", "tags": { "source": "ferry" } })
+    );
+}
+
+async fn the_crm_trigger_reshapes_webhook_requests_and_answers_the_caller(store: &TestStore) {
+    let server = TestServer::start(store).await;
+    let crm = fake_crm().await;
+    publish_component(&server, CRM).await;
+    let integration = server.publish(INTEGRATION).await;
+    let customer = server.customer("Mars", "mars").await;
+    let connection = json!({ "baseUrl": crm.url, "apiKey": "crm-key" }).to_string();
+    let values = json!([{ "key": "CRM Connection", "value": connection }]);
+    let (_, urls) = server.instance(&integration, &customer, values).await;
+    let event = json!({ "id": "ev-1", "type": "contact.created", "contact": { "email": "zoe@example.com" } });
+    let response = reqwest::Client::new()
+        .post(urls["Contact Events"].as_str().unwrap())
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["ferry-executionid"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({ "received": "ev-1" })
+    );
+    let execution = ended(&server, &id).await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    let trigger = &execution["stepResults"]["nodes"][0];
+    assert_eq!(
+        trigger["results"]["body"]["data"]["email"],
+        "zoe@example.com"
+    );
+    assert_eq!(trigger["results"]["event"], "contact.created");
+    let logs = execution["logs"]["nodes"].to_string();
+    assert!(logs.contains("contact.created: zoe@example.com"), "{logs}");
+    // A request the trigger cannot read is refused, naming the trigger, and nothing runs.
+    let refused = reqwest::Client::new()
+        .post(urls["Contact Events"].as_str().unwrap())
+        .header("content-type", "application/json")
+        .body("null")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let message = refused.json::<Value>().await.unwrap()["error"].to_string();
+    assert!(
+        message.contains("trigger acme-crm.contactEvents refused the request: TypeError"),
+        "{message}"
     );
 }
 
