@@ -224,3 +224,26 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Replaces one state scope's value outside an execution (a custom trigger's deploy or
+    /// delete hook returning state).
+    pub async fn set_state(
+        &self,
+        org_id: Uuid,
+        state: &crate::StateWrite,
+    ) -> Result<(), StoreError> {
+        let at = now();
+        write!(self, pool => {
+            sqlx::query(
+                "INSERT INTO flow_state (org_id, scope, owner_id, value, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (scope, owner_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(org_id).bind(state.scope).bind(state.owner_id).bind(sqlx::types::Json(&state.value)).bind(at)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+}

@@ -114,6 +114,8 @@ fn own_frames(stack: &str) -> Option<String> {
     let frames: Vec<&str> = stack
         .lines()
         .filter(|line| !line.trim().is_empty() && !line.contains(PRELUDE_PREFIX))
+        // Prelude functions are compiled without debug information: their frames say `<null>`.
+        .filter(|line| !line.contains("<null>"))
         .collect();
     (!frames.is_empty()).then(|| frames.join("\n"))
 }

@@ -19,6 +19,7 @@ mod organization;
 mod runs;
 mod test_instances;
 mod tokens;
+mod trigger_hooks;
 mod users;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -63,32 +63,15 @@ pub(super) async fn handle(
         .instance(&tenant, target.instance_id)
         .await
         .map_err(|e| unavailable(state, e))?;
-    let mut context = Map::new();
-    context.insert(
-        "configVars".into(),
-        ferry_engine::worker::config_vars(definition, &instance),
-    );
-    context.insert(
-        "customer".into(),
-        json!({ "id": id::encode(Kind::Customer, target.customer_id) }),
-    );
-    context.insert(
-        "instance".into(),
-        json!({ "id": id::encode(Kind::Instance, instance.id), "name": instance.name }),
-    );
-    context.insert("flow".into(), json!({ "id": id::encode(Kind::InstanceFlowConfig, target.flow_config_id), "name": flow.name }));
-    context.insert("integration".into(), json!({ "id": id::encode(Kind::Integration, target.integration_id), "name": definition.name }));
-    let params = evaluate_inputs(flow, &Value::Object(context.clone()))
+    let site = Site {
+        definition,
+        flow,
+        instance: &instance,
+        flow_config_id: target.flow_config_id,
+    };
+    let (context, params) = site
+        .context(payload["webhookUrls"].clone(), json!({}))
         .map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("trigger {action}: {e}")))?;
-    context.insert("webhookUrls".into(), payload["webhookUrls"].clone());
-    for scope in [
-        "executionState",
-        "instanceState",
-        "crossFlowState",
-        "integrationState",
-    ] {
-        context.insert(scope.into(), json!({}));
-    }
     let call = ComponentCall {
         bundle,
         operation: Operation::Trigger {
@@ -96,7 +79,7 @@ pub(super) async fn handle(
             payload,
             params,
         },
-        context: Value::Object(context),
+        context,
         deadline: Instant::now() + TRIGGER_TIME_LIMIT,
         time_limit: TRIGGER_TIME_LIMIT,
     };
@@ -116,6 +99,48 @@ pub(super) async fn handle(
         payload: data["payload"].take(),
         response,
     })
+}
+
+/// Where a custom trigger runs: the flow of an instance.
+pub(crate) struct Site<'a> {
+    pub(crate) definition: &'a Definition,
+    pub(crate) flow: &'a Flow,
+    pub(crate) instance: &'a ferry_core::instance::Instance,
+    pub(crate) flow_config_id: uuid::Uuid,
+}
+
+impl Site<'_> {
+    /// The `context` a trigger's functions get (`crossFlowState` as given, other state
+    /// scopes empty) and its inputs, evaluated against the config variables.
+    pub(crate) fn context(
+        &self,
+        webhook_urls: Value,
+        cross_flow_state: Value,
+    ) -> Result<(Value, Value), String> {
+        let (definition, instance) = (self.definition, self.instance);
+        let mut context = Map::new();
+        context.insert(
+            "configVars".into(),
+            ferry_engine::worker::config_vars(definition, instance),
+        );
+        context.insert(
+            "customer".into(),
+            json!({ "id": id::encode(Kind::Customer, instance.customer_id) }),
+        );
+        context.insert(
+            "instance".into(),
+            json!({ "id": id::encode(Kind::Instance, instance.id), "name": instance.name }),
+        );
+        context.insert("flow".into(), json!({ "id": id::encode(Kind::InstanceFlowConfig, self.flow_config_id), "name": self.flow.name }));
+        context.insert("integration".into(), json!({ "id": id::encode(Kind::Integration, instance.integration_id), "name": definition.name }));
+        let params = evaluate_inputs(self.flow, &Value::Object(context.clone()))?;
+        context.insert("webhookUrls".into(), webhook_urls);
+        for scope in ["executionState", "instanceState", "integrationState"] {
+            context.insert(scope.into(), json!({}));
+        }
+        context.insert("crossFlowState".into(), cross_flow_state);
+        Ok((Value::Object(context), params))
+    }
 }
 
 /// The trigger's inputs, their expressions evaluated against `context`.
@@ -169,9 +194,9 @@ fn response_of(given: &Value) -> Response {
     response
 }
 
-/// A trigger runs before its execution exists: its log lines go to the server's log.
-struct TriggerHost<'a> {
-    action: &'a str,
+/// A trigger (or its hooks) runs outside any execution: its log lines go to the server's log.
+pub(crate) struct TriggerHost<'a> {
+    pub(crate) action: &'a str,
 }
 
 impl CodeHost for TriggerHost<'_> {

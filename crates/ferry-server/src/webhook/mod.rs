@@ -4,7 +4,7 @@
 //! custom component trigger on the request; `respond` answers synchronous calls with the
 //! execution's result.
 
-mod custom_trigger;
+pub(crate) mod custom_trigger;
 pub(crate) mod ingress;
 pub(crate) mod limit;
 pub mod payload;

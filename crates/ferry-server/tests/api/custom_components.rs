@@ -13,6 +13,7 @@ use crate::harness::TestServer;
 ferry_store::store_tests!(
     the_crm_component_lists_pages_and_creates_contacts_in_a_flow,
     the_crm_trigger_reshapes_webhook_requests_and_answers_the_caller,
+    a_deploy_hook_that_throws_refuses_the_deploy_naming_the_flow,
     bad_bundles_are_refused_naming_the_place_and_the_server_stays_up,
     imports_are_checked_against_the_pinned_component_version,
     a_custom_action_failure_names_the_action_and_the_place,
@@ -169,7 +170,25 @@ async fn the_crm_trigger_reshapes_webhook_requests_and_answers_the_caller(store:
     let customer = server.customer("Mars", "mars").await;
     let connection = json!({ "baseUrl": crm.url, "apiKey": "crm-key" }).to_string();
     let values = json!([{ "key": "CRM Connection", "value": connection }]);
-    let (_, urls) = server.instance(&integration, &customer, values).await;
+    let (instance, urls) = server.instance(&integration, &customer, values).await;
+    // Deploying registers the flow's URL with the CRM (the trigger's onInstanceDeploy).
+    let deploy =
+        "mutation ($id: ID!) { deployInstance(input: { id: $id }) { errors { field messages } } }";
+    let deployed = server.gql(deploy, json!({ "id": instance })).await;
+    assert_eq!(
+        deployed["deployInstance"]["errors"],
+        json!([]),
+        "{deployed}"
+    );
+    let hook = crm
+        .received()
+        .into_iter()
+        .find(|r| r.path == "/webhooks")
+        .unwrap();
+    assert_eq!(
+        hook.body,
+        json!({ "url": urls["Contact Events"], "events": ["contact.created", "contact.updated"] })
+    );
     let event = json!({ "id": "ev-1", "type": "contact.created", "contact": { "email": "zoe@example.com" } });
     let response = reqwest::Client::new()
         .post(urls["Contact Events"].as_str().unwrap())
@@ -211,6 +230,43 @@ async fn the_crm_trigger_reshapes_webhook_requests_and_answers_the_caller(store:
         message.contains("trigger acme-crm.contactEvents refused the request: TypeError"),
         "{message}"
     );
+    // Deleting the instance removes the CRM webhook the deploy stored (onInstanceDelete).
+    let delete =
+        "mutation ($id: ID!) { deleteInstance(input: { id: $id }) { errors { field messages } } }";
+    let deleted = server.gql(delete, json!({ "id": instance })).await;
+    assert_eq!(deleted["deleteInstance"]["errors"], json!([]), "{deleted}");
+    let removed = crm
+        .received()
+        .into_iter()
+        .any(|r| r.method == "DELETE" && r.path == "/webhooks/wh-1");
+    assert!(removed, "{:?}", crm.received());
+}
+
+async fn a_deploy_hook_that_throws_refuses_the_deploy_naming_the_flow(store: &TestStore) {
+    let server = TestServer::start(store).await;
+    let crm = fake_crm().await;
+    publish_component(&server, CRM).await;
+    let integration = server.publish(INTEGRATION).await;
+    let customer = server.customer("Mars", "mars").await;
+    let connection = json!({ "baseUrl": crm.url, "apiKey": "wrong" }).to_string();
+    let values = json!([{ "key": "CRM Connection", "value": connection }]);
+    let (instance, _) = server.instance(&integration, &customer, values).await;
+    let deploy = "mutation ($id: ID!) { deployInstance(input: { id: $id }) { instance { lastDeployedAt } errors { field messages } } }";
+    let refused = server.gql(deploy, json!({ "id": instance })).await;
+    let errors = &refused["deployInstance"]["errors"];
+    assert_eq!(errors[0]["field"], "flows[1].trigger", "{refused}");
+    let message = errors[0]["messages"][0].as_str().unwrap();
+    assert!(
+        message.starts_with("flow \"Contact Events\": onInstanceDeploy of acme-crm.contactEvents failed: ConnectionError: the CRM refused the API key\n    at crm (component.js:"),
+        "{message}"
+    );
+    let found = server
+        .gql(
+            "query ($id: ID!) { instance(id: $id) { lastDeployedAt } }",
+            json!({ "id": instance }),
+        )
+        .await;
+    assert!(found["instance"]["lastDeployedAt"].is_null(), "{found}");
 }
 
 async fn bad_bundles_are_refused_naming_the_place_and_the_server_stays_up(store: &TestStore) {
