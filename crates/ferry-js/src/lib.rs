@@ -36,7 +36,8 @@
 //! # The sandbox
 //!
 //! QuickJS without its `std`/`os` modules: no file system, no process, no environment, no
-//! module loading. Added globals: `console`, `fetch` (http and https only, bodies capped, with
+//! module loading (a custom component's bundle may load `@ferry/sdk`, nothing else; see
+//! [`component`]). Added globals: `console`, `fetch` (http and https only, bodies capped, with
 //! a timeout) with `Headers`/`Response`/`AbortController`, `URL`, `URLSearchParams`,
 //! `TextEncoder`/`TextDecoder`, `atob`/`btoa`, `crypto.randomUUID`/`getRandomValues`,
 //! `crypto.subtle` (`digest`, HMAC `importKey`/`sign`/`verify`), `setTimeout`/`setInterval`

@@ -2,6 +2,7 @@
 //! management commands against it, on SQLite and PostgreSQL.
 
 mod basics;
+mod components;
 mod crash;
 mod harness;
 mod roles;
