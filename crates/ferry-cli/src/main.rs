@@ -69,6 +69,15 @@ enum Command {
     /// List the roles you may give to users.
     #[command(name = "users:roles")]
     UsersRoles(commands::users::RolesArgs),
+    /// Load a custom component's bundle, check its manifest and publish it as the next version.
+    #[command(name = "components:publish")]
+    ComponentsPublish(commands::components::PublishArgs),
+    /// List components: the built-in ones, then the organization's custom ones.
+    #[command(name = "components:list")]
+    ComponentsList(commands::components::ListArgs),
+    /// Run one action of a local bundle with given inputs and connection; print result and logs.
+    #[command(name = "components:test")]
+    ComponentsTest(commands::components::TestArgs),
     /// Check a YAML definition and import it as a new integration, or as an integration's draft.
     #[command(name = "integrations:import")]
     IntegrationsImport(commands::integrations::ImportArgs),
@@ -158,6 +167,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::UsersCreate(args) => commands::users::create(&conn, args).await,
         Command::UsersDelete(args) => commands::users::delete(&conn, args).await,
         Command::UsersRoles(args) => commands::users::roles(&conn, args).await,
+        Command::ComponentsPublish(args) => commands::components::publish(&conn, args).await,
+        Command::ComponentsList(args) => commands::components::list(&conn, args).await,
+        Command::ComponentsTest(args) => commands::components::test(args).await,
         Command::IntegrationsImport(args) => commands::integrations::import(&conn, args).await,
         Command::IntegrationsExport(args) => commands::integrations::export(&conn, args).await,
         Command::IntegrationsPublish(args) => commands::integrations::publish(&conn, args).await,

@@ -623,6 +623,7 @@ impl Catalog for Builtins {
         Some(ActionSpec {
             kind: action.kind,
             inputs,
+            any_inputs: false,
         })
     }
 

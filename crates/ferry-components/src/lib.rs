@@ -5,11 +5,13 @@
 //! definitions are checked against it on import, `docs/components.md` is generated from it,
 //! and the `components` query serves it. [`run`] runs the actions that need nothing from the
 //! engine (HTTP, collections, text, formats, dates, hashes, sleep); the engine runs the rest.
+//! [`custom`] checks custom components' manifests and gives the catalogues that know them.
 #![deny(missing_docs)]
 
 mod catalog;
 mod code;
 mod components;
+pub mod custom;
 pub mod run;
 
 pub use catalog::{builtin_actions, BuiltinAction, BuiltinInput, Builtins};

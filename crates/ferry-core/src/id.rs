@@ -36,12 +36,18 @@ pub enum Kind {
     StepResult,
     /// One log line.
     Log,
+    /// A custom component.
+    Component,
+    /// A published version of a custom component.
+    ComponentVersion,
 }
 
 impl Kind {
     /// The type name written inside the id.
     pub fn type_name(self) -> &'static str {
         match self {
+            Kind::Component => "Component",
+            Kind::ComponentVersion => "ComponentVersion",
             Kind::Organization => "Organization",
             Kind::Customer => "Customer",
             Kind::User => "User",

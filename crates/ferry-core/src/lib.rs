@@ -5,12 +5,14 @@
 //! - [`entity`]: organizations, customers, users and API tokens, and the validation of
 //!   what a caller may write into them.
 //! - [`integration`]: integrations and their published versions.
+//! - [`component`]: custom components and their published versions.
 //! - [`instance`]: instances, their config values and flow configs.
 //! - [`execution`]: executions and their statuses.
 //!
 //! Nothing here knows SQL, HTTP or GraphQL; the store and the server translate at their edges.
 #![deny(missing_docs)]
 
+pub mod component;
 pub mod entity;
 pub mod execution;
 pub mod id;

@@ -17,7 +17,9 @@ pub mod values;
 
 use std::fmt;
 
-pub use catalog::{ActionKind, ActionSpec, Catalog, InputProblem, InputSpec};
+pub use catalog::{
+    ActionKind, ActionSpec, Catalog, InputProblem, InputSpec, SyncSupport, TriggerSpec,
+};
 pub use model::Definition;
 pub use names::reference_name;
 
@@ -78,6 +80,21 @@ impl fmt::Display for Problem {
 pub struct Invalid {
     /// The problems, in document order where possible.
     pub problems: Vec<Problem>,
+}
+
+/// The custom component versions a definition's text pins (`componentVersions`), read before
+/// the whole definition is checked (so that the caller can find their manifests); empty when
+/// the text does not say, or does not parse.
+pub fn component_pins(text: &str) -> std::collections::BTreeMap<String, u32> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Pins {
+        #[serde(default)]
+        component_versions: std::collections::BTreeMap<String, u32>,
+    }
+    serde_yaml::from_str::<Pins>(text)
+        .map(|pins| pins.component_versions)
+        .unwrap_or_default()
 }
 
 /// Reads and checks a definition.

@@ -32,7 +32,11 @@ impl Catalog for TestCatalog {
                 required: *required,
             })
             .collect();
-        Some(ActionSpec { kind, inputs })
+        Some(ActionSpec {
+            kind,
+            inputs,
+            any_inputs: false,
+        })
     }
 }
 

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ferry_components::Builtins;
+use ferry_components::custom::Stored;
 use ferry_core::integration::IntegrationVersion;
 use ferry_definition::{Definition, Invalid};
 use uuid::Uuid;
@@ -30,7 +30,7 @@ impl Definitions {
             return Ok(found.clone());
         }
         // Parsed outside the lock; two first uses at once both parse, and either result is right.
-        let parsed = Arc::new(ferry_definition::parse(&version.definition, &Builtins)?);
+        let parsed = Arc::new(ferry_definition::parse(&version.definition, &Stored)?);
         if !version.is_draft {
             self.lock().insert(version.id, parsed.clone());
         }

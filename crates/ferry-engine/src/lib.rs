@@ -9,9 +9,11 @@
 //! - [`signals`]: wake-ups and completion notices between a node's ingress and its workers;
 //! - [`scheduler`]: cron schedules in time zones, and the loop that fires due schedules;
 //! - [`retention`]: the pruner that deletes step results and logs past their retention;
-//! - [`definitions`]: published definitions, parsed once per process.
+//! - [`definitions`]: published definitions, parsed once per process;
+//! - [`bundles`]: custom component bundles, loaded once per process.
 #![deny(missing_docs)]
 
+pub mod bundles;
 pub mod condition;
 pub mod definitions;
 pub mod expr;

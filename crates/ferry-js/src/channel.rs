@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::component::ComponentCall;
 use crate::{CodeCall, CodeOutput, JsError, LogLevel};
 
 /// One step for a sandbox thread.
 pub(crate) struct Job {
     /// The step.
-    pub(crate) call: CodeCall,
+    pub(crate) task: Task,
     /// Where host work goes.
     pub(crate) requests: tokio::sync::mpsc::UnboundedSender<Request>,
     /// Where its answers come from; closed when the caller stopped waiting.
@@ -21,6 +22,32 @@ pub(crate) struct Job {
     pub(crate) abandoned: Abandoned,
     /// Where the step's end goes.
     pub(crate) done: tokio::sync::oneshot::Sender<Result<CodeOutput, JsError>>,
+}
+
+/// What a sandbox thread runs: a code step, or an operation of a custom component.
+pub(crate) enum Task {
+    /// A `code.run` step.
+    Code(CodeCall),
+    /// A custom component's manifest, action, trigger, hook or data source.
+    Component(ComponentCall),
+}
+
+impl Task {
+    /// When it must have ended.
+    pub(crate) fn deadline(&self) -> std::time::Instant {
+        match self {
+            Task::Code(call) => call.deadline,
+            Task::Component(call) => call.deadline,
+        }
+    }
+
+    /// The time limit its deadline comes from.
+    pub(crate) fn time_limit(&self) -> std::time::Duration {
+        match self {
+            Task::Code(call) => call.time_limit,
+            Task::Component(call) => call.time_limit,
+        }
+    }
 }
 
 /// Host work the code asks for.

@@ -20,6 +20,12 @@ pub enum JsError {
         /// What it is instead (`an object`, `undefined`, …).
         found: String,
     },
+    /// A component bundle ran but exported no component.
+    #[error("the bundle must export a component made with component({{ … }}) (export default, module.exports or exports.default), but it exports {found}")]
+    NoComponent {
+        /// What it exports instead.
+        found: String,
+    },
     /// The code threw, or its promise was rejected.
     #[error("{message}{}", stack.as_deref().map(|s| format!("\n{s}")).unwrap_or_default())]
     Thrown {

@@ -37,7 +37,8 @@
 //! # The sandbox
 //!
 //! QuickJS without its `std`/`os` modules: no file system, no process, no environment, no
-//! module loading. Added globals: `console`, `fetch` (http and https only, bodies capped, with
+//! module loading (a custom component's bundle may load `@ferry/sdk`, nothing else; see
+//! [`component`]). Added globals: `console`, `fetch` (http and https only, bodies capped, with
 //! a timeout) with `Headers`/`Response`/`AbortController`, `URL`, `URLSearchParams`,
 //! `TextEncoder`/`TextDecoder`, `atob`/`btoa`, `crypto.randomUUID`/`getRandomValues`,
 //! `crypto.subtle` (`digest`, HMAC `importKey`/`sign`/`verify`), `setTimeout`/`setInterval`
@@ -63,6 +64,7 @@
 
 mod cache;
 mod channel;
+pub mod component;
 mod error;
 mod fetch;
 mod pool;
@@ -74,6 +76,7 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use std::time::{Duration, Instant};
 
+pub use component::{prepare_bundle, ComponentCall, Operation};
 pub use error::JsError;
 pub use runtime::JsRuntime;
 pub use typescript::Language;

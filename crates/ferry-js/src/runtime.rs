@@ -5,7 +5,7 @@
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::channel::{Abandoned, Answer, Job, Reply, Request};
+use crate::channel::{Abandoned, Answer, Job, Reply, Request, Task};
 use crate::fetch::Fetcher;
 use crate::pool::Pool;
 use crate::{CodeCall, CodeHost, CodeOutput, JsError, JsOptions};
@@ -33,12 +33,21 @@ impl JsRuntime {
         call: CodeCall,
         host: &dyn CodeHost,
     ) -> Result<CodeOutput, JsError> {
+        self.run_task(Task::Code(call), host).await
+    }
+
+    /// Runs `task` on a sandbox thread, doing its host work meanwhile.
+    pub(crate) async fn run_task(
+        &self,
+        task: Task,
+        host: &dyn CodeHost,
+    ) -> Result<CodeOutput, JsError> {
         let (requests_tx, mut requests) = tokio::sync::mpsc::unbounded_channel();
         let (answers, answers_rx) = std::sync::mpsc::channel();
         let (done_tx, mut done) = tokio::sync::oneshot::channel();
         let guard = AbandonOnDrop(Abandoned::default());
         self.pool.submit(Job {
-            call,
+            task,
             requests: requests_tx,
             answers: answers_rx,
             abandoned: guard.0.clone(),

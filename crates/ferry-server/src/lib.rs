@@ -95,6 +95,8 @@ pub(crate) struct AppState {
     pub(crate) signals: Arc<Signals>,
     pub(crate) sync_timeout: std::time::Duration,
     pub(crate) rate_limit: Option<Arc<webhook::limit::RateLimiter>>,
+    /// Sandboxes for custom triggers.
+    pub(crate) js: Arc<ferry_js::JsRuntime>,
 }
 
 /// A running server.
@@ -132,6 +134,18 @@ impl Handle {
     }
 }
 
+/// The sandboxes this node uses outside executions (custom components' manifests, triggers and
+/// hooks): the worker's limits, with fewer threads.
+fn api_js_options(options: &ServerOptions) -> ferry_js::JsOptions {
+    let mut js = options
+        .worker
+        .as_ref()
+        .map(|worker| worker.js.clone())
+        .unwrap_or_default();
+    js.max_runtimes = js.max_runtimes.clamp(1, 4);
+    js
+}
+
 fn public_url(options: &ServerOptions, addr: SocketAddr) -> String {
     match &options.public_url {
         Some(url) => url.trim_end_matches('/').to_string(),
@@ -154,7 +168,9 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
     let metrics = Arc::new(metrics::Metrics::new());
     let signals = Arc::new(Signals::default());
     let definitions = Arc::new(ferry_engine::definitions::Definitions::default());
+    let js = Arc::new(ferry_js::JsRuntime::new(api_js_options(options)));
     let api = graphql::Api {
+        js: js.clone(),
         store: store.clone(),
         metrics: metrics.clone(),
         public_url: public_url(options, addr),
@@ -173,6 +189,7 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
         tokio::spawn(worker.run(stop.subscribe()))
     });
     let state = AppState {
+        js,
         schema: graphql::schema(api),
         public_url: public_url(options, addr),
         store,

@@ -11,6 +11,7 @@
 
 mod backend;
 mod blobs;
+mod components;
 mod customers;
 mod error;
 mod executions;
@@ -39,6 +40,7 @@ use uuid::Uuid;
 use backend::Backend;
 
 pub use blobs::BLOB_THRESHOLD;
+pub use components::NewComponentVersion;
 pub use customers::{CustomerFilter, CustomerSortField};
 pub use error::StoreError;
 pub use executions::{Enqueued, ExecutionFilter, NewExecution, WebhookTarget, DEDUPE_WINDOW};

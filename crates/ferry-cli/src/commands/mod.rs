@@ -1,5 +1,6 @@
 //! The management commands, one file per topic.
 
+pub mod components;
 pub mod customers;
 pub mod executions;
 pub mod flow_test;

@@ -3,6 +3,7 @@
 
 mod basics;
 mod cluster;
+mod components;
 mod crash;
 mod harness;
 mod roles;

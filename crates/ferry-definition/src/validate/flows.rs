@@ -55,6 +55,13 @@ fn check_trigger(definition: &Definition, flow: &Flow, path: &str, report: &mut 
             "isSynchronous and queueConfig apply to webhook and crossFlow triggers only",
         );
     }
+    let takes_action = matches!(trigger.kind, TriggerType::Webhook | TriggerType::Polling);
+    if trigger.action.is_some() && !takes_action {
+        report.add(
+            &format!("{path}.action"),
+            "only webhook triggers (custom component triggers) and polling triggers name an action",
+        );
+    }
     match trigger.kind {
         TriggerType::Schedule => match (&trigger.cron, &trigger.config_var) {
             (Some(cron), None) => {

@@ -70,6 +70,11 @@ pub(crate) fn check(definition: &Definition, catalog: &dyn Catalog, lines: &Line
         report.add("name", "must not be empty");
     }
     config::check(definition, &mut report);
+    for (key, version) in &definition.component_versions {
+        if let Some(problem) = catalog.pin_problem(key, *version) {
+            report.add(&format!("componentVersions.{key}"), problem);
+        }
+    }
     flows::check(definition, &mut report);
     flows::check_polling(definition, catalog, &mut report);
     for (index, flow) in definition.flows.iter().enumerate() {

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::catalog::{ActionKind, Catalog};
+use crate::catalog::{ActionKind, Catalog, SyncSupport};
 use crate::model::{Definition, Flow, Step};
 use crate::names::reference_name;
 use crate::validate::Report;
@@ -46,6 +46,7 @@ pub(crate) fn check(
         names: HashSet::new(),
         references: HashSet::from([trigger.clone()]),
     };
+    walker.check_trigger_action(flow, &format!("{path}.trigger"));
     let mut visible = vec![trigger];
     for (index, input) in &flow.trigger.inputs {
         let input_path = format!("{path}.trigger.inputs.{index}");
@@ -123,31 +124,15 @@ impl Walker<'_, '_> {
 
     fn check_action(&mut self, step: &Step, path: &str) {
         let Some(spec) = self.catalog.action(&step.action) else {
-            self.report.add(
-                &format!("{path}.action"),
-                format!("unknown action {:?}", step.action),
-            );
+            let message = self
+                .catalog
+                .explain_unknown(&step.action)
+                .unwrap_or_else(|| format!("unknown action {:?}", step.action));
+            self.report.add(&format!("{path}.action"), message);
             return;
         };
-        for input in spec.inputs.iter().filter(|i| i.required) {
-            if !step.inputs.contains_key(&input.key) {
-                self.report.add(
-                    &format!("{path}.inputs"),
-                    format!("missing required input {:?} of {}", input.key, step.action),
-                );
-            }
-        }
-        let known: Vec<&str> = spec.inputs.iter().map(|i| i.key.as_str()).collect();
-        for key in step.inputs.keys().filter(|k| !known.contains(&k.as_str())) {
-            let takes = if known.is_empty() {
-                "no inputs".to_string()
-            } else {
-                known.join(", ")
-            };
-            self.report.add(
-                &format!("{path}.inputs.{key}"),
-                format!("unknown input {key:?}; {} takes {takes}", step.action),
-            );
+        if !spec.any_inputs {
+            check_inputs(self.report, &step.inputs, &spec.inputs, path, &step.action);
         }
         for problem in self.catalog.check_inputs(&step.action, &step.inputs) {
             self.report
@@ -180,6 +165,45 @@ impl Walker<'_, '_> {
                 );
             }
         }
+    }
+
+    /// Checks a custom trigger (`trigger.action` of a webhook trigger) and its inputs.
+    fn check_trigger_action(&mut self, flow: &Flow, path: &str) {
+        let Some(action) = &flow.trigger.action else {
+            return;
+        };
+        if flow.trigger.kind != crate::model::TriggerType::Webhook {
+            return; // polling triggers name an action; other kinds are refused in flows.rs
+        }
+        let Some(spec) = self.catalog.trigger(action) else {
+            let message = self
+                .catalog
+                .explain_unknown(action)
+                .unwrap_or_else(|| format!("unknown trigger {action:?}"));
+            self.report.add(&format!("{path}.action"), message);
+            return;
+        };
+        if !spec.any_inputs {
+            check_inputs(
+                self.report,
+                &flow.trigger.inputs,
+                &spec.inputs,
+                path,
+                action,
+            );
+        }
+        let synchronous = flow.trigger.is_synchronous;
+        let refusal = match spec.synchronous {
+            SyncSupport::Invalid if synchronous => "does not answer synchronous calls",
+            SyncSupport::Required if !synchronous => {
+                "answers only synchronous calls; set isSynchronous: true"
+            }
+            _ => return,
+        };
+        self.report.add(
+            &format!("{path}.isSynchronous"),
+            format!("trigger {action} {refusal}"),
+        );
     }
 
     /// Checks the operators of a condition and its `and` / `or` groups.
@@ -286,6 +310,36 @@ impl Walker<'_, '_> {
                 );
             }
         }
+    }
+}
+
+/// Checks `given` inputs against `specs`: required ones present, no unknown ones.
+fn check_inputs(
+    report: &mut Report<'_>,
+    given: &std::collections::BTreeMap<String, Value>,
+    specs: &[crate::catalog::InputSpec],
+    path: &str,
+    action: &str,
+) {
+    for input in specs.iter().filter(|i| i.required) {
+        if !given.contains_key(&input.key) {
+            report.add(
+                &format!("{path}.inputs"),
+                format!("missing required input {:?} of {action}", input.key),
+            );
+        }
+    }
+    let known: Vec<&str> = specs.iter().map(|i| i.key.as_str()).collect();
+    for key in given.keys().filter(|k| !known.contains(&k.as_str())) {
+        let takes = if known.is_empty() {
+            "no inputs".to_string()
+        } else {
+            known.join(", ")
+        };
+        report.add(
+            &format!("{path}.inputs.{key}"),
+            format!("unknown input {key:?}; {action} takes {takes}"),
+        );
     }
 }
 

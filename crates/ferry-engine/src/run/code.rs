@@ -65,7 +65,7 @@ fn language(inputs: &Inputs) -> Result<Language, String> {
 }
 
 /// `context`, less its functions (the sandbox adds `logger` and `invokeFlow`).
-fn context<H: Host>(run: &Run<'_, H>, key: &str) -> Value {
+pub(super) fn context<H: Host>(run: &Run<'_, H>, key: &str) -> Value {
     let mut context = run.base_context().clone();
     let execution_id = context
         .get("execution")
@@ -97,7 +97,11 @@ const SCOPES: [(&str, Scope); 4] = [
 
 /// Applies what the code returned besides `data`, notes it to commit with the step's result
 /// (so a resumed run replays it instead of running the code again), and gives `data`.
-fn apply<H: Host>(run: &Run<'_, H>, key: &str, output: CodeOutput) -> Result<Value, String> {
+pub(super) fn apply<H: Host>(
+    run: &Run<'_, H>,
+    key: &str,
+    output: CodeOutput,
+) -> Result<Value, String> {
     let changes = output.state_changes;
     let mut effects = StepEffects::default();
     for (scope, changed) in [
@@ -144,11 +148,11 @@ pub(super) fn apply_state<H: Host>(
 }
 
 /// What the sandbox asks of the execution, for one step.
-struct StepHost<'r, 'a, H> {
-    run: &'r Run<'a, H>,
-    step: &'r str,
-    key: &'r str,
-    invocations: AtomicUsize,
+pub(super) struct StepHost<'r, 'a, H> {
+    pub(super) run: &'r Run<'a, H>,
+    pub(super) step: &'r str,
+    pub(super) key: &'r str,
+    pub(super) invocations: AtomicUsize,
 }
 
 impl<H: Host> CodeHost for StepHost<'_, '_, H> {

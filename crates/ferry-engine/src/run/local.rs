@@ -1,7 +1,7 @@
 //! Evaluating a step's inputs, and calling its action: the actions that act on the execution
 //! itself (`log.write`, `state.*`, `flow.stop`, `flow.invoke`,
-//! `branch.selectExecutedStepResult`) run here, `code.run` in `code.rs`; the others go to the
-//! components' runner.
+//! `branch.selectExecutedStepResult`) run here, `code.run` in `code.rs`, custom components'
+//! actions in `custom.rs`; the others go to the components' runner.
 
 use ferry_components::{Inputs, StepCall};
 use ferry_core::execution::Severity;
@@ -45,6 +45,14 @@ pub(super) async fn call<H: Host>(
     inputs: Map<String, Value>,
     key: &str,
 ) -> Result<Value, String> {
+    if let Some((component, member)) = ferry_components::custom::custom_member(&step.action) {
+        let call = super::custom::Member {
+            component,
+            member,
+            step,
+        };
+        return super::custom::run(run, call, inputs, key).await;
+    }
     let inputs = Inputs::from(inputs);
     let text = |e: ferry_components::ActionError| e.to_string();
     match step.action.as_str() {

@@ -21,9 +21,12 @@
 //!   `data` in the final result.
 //! - A flow with a `polling` trigger polls first (`poll.rs`): the trigger's result is what the
 //!   poll found, and a poll that found nothing new ends the execution, succeeded.
+//! - Steps calling a custom component's action (`<component>.<action>`) run its `perform` in a
+//!   sandbox, from the bundle of the version the definition pins, like a code step.
 
 mod code;
 mod control;
+mod custom;
 mod local;
 mod poll;
 pub mod state;
@@ -118,6 +121,8 @@ pub struct Job {
     pub states: States,
     /// What an earlier run of this execution committed, by step key.
     pub checkpoints: HashMap<String, Checkpoint>,
+    /// The bundles of the custom components the definition pins, by component key.
+    pub components: HashMap<String, std::sync::Arc<str>>,
     /// What the execution may use.
     pub limits: Limits,
 }

@@ -88,6 +88,7 @@ pub(super) struct Run<'a, H> {
     context: &'a Map<String, Value>,
     trigger: &'a Value,
     checkpoints: &'a HashMap<String, Checkpoint>,
+    components: &'a HashMap<String, std::sync::Arc<str>>,
     deadline: Instant,
     limits: super::Limits,
     shared: Mutex<Shared>,
@@ -102,6 +103,7 @@ impl<'a, H: Host> Run<'a, H> {
             context: &job.context,
             trigger: &job.trigger,
             checkpoints: &job.checkpoints,
+            components: &job.components,
             deadline: Instant::now() + job.limits.time,
             limits: job.limits,
             shared: Mutex::new(Shared {
@@ -147,6 +149,11 @@ impl<'a, H: Host> Run<'a, H> {
     /// and state changes), to commit with its result.
     pub(super) fn note_effects(&self, key: &str, effects: StepEffects) {
         self.lock().effects.insert(key.to_string(), effects);
+    }
+
+    /// The bundle of custom component `key`, as the definition pins it.
+    pub(super) fn bundle(&self, key: &str) -> Option<&str> {
+        self.components.get(key).map(|bundle| &**bundle)
     }
 
     /// The trigger's result.

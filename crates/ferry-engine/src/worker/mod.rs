@@ -25,6 +25,7 @@ use crate::definitions::Definitions;
 use crate::run::{Ended, Executor, JsOptions, Limits, Outcome, Scope};
 use crate::signals::Signals;
 pub use host::INVOKE_TIMEOUT;
+pub use prepare::config_vars;
 use prepare::{Prepared, Unrunnable};
 
 /// How a worker runs.
@@ -77,6 +78,7 @@ pub struct Worker {
     executor: Arc<Executor>,
     options: Arc<WorkerOptions>,
     observer: Option<Arc<dyn Observer>>,
+    bundles: Arc<crate::bundles::Bundles>,
 }
 
 impl Worker {
@@ -94,6 +96,7 @@ impl Worker {
             executor: Arc::new(Executor::with_js(options.js.clone())),
             options: Arc::new(options),
             observer: None,
+            bundles: Arc::default(),
         }
     }
 

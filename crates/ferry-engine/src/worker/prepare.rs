@@ -95,6 +95,10 @@ impl Worker {
             context,
             states: self.states(claimed, &instance, flow).await?,
             checkpoints: self.checkpoints(execution).await?,
+            components: self
+                .bundles
+                .load(&self.store, &tenant, &definition.component_versions)
+                .await?,
             limits: self.options.limits,
         };
         Ok(Prepared {
@@ -144,7 +148,7 @@ impl Worker {
 }
 
 /// `configVars`: every variable by key, its value typed, else its default.
-fn config_vars(definition: &Definition, instance: &Instance) -> Value {
+pub fn config_vars(definition: &Definition, instance: &Instance) -> Value {
     let values: HashMap<&str, &str> = instance
         .config_values
         .iter()
@@ -171,11 +175,13 @@ fn execution_context(execution: &Execution) -> Value {
     })
 }
 
-/// Whether any step (nested ones too) reads or writes state (code steps may do both).
+/// Whether any step (nested ones too) reads or writes state (code steps and custom actions may
+/// do both).
 fn uses_state(steps: &[Step]) -> bool {
     steps.iter().any(|step| {
         step.action.starts_with("state.")
             || step.action == "code.run"
+            || ferry_components::custom::custom_member(&step.action).is_some()
             || uses_state(&step.steps)
             || step.branches.iter().any(|b| uses_state(&b.steps))
     })

@@ -86,6 +86,7 @@ pub fn job(steps: &str, trigger: Value) -> Job {
         context,
         states: States::default(),
         checkpoints: HashMap::new(),
+        components: HashMap::new(),
         limits: Limits {
             time: Duration::from_secs(30),
             ..Limits::default()

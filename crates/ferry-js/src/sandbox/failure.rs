@@ -57,7 +57,12 @@ pub(super) fn thrown<'js>(ctx: &Ctx<'js>, value: Value<'js>, limits: &Limits) ->
 
 /// The error for code that did not compile: a syntax error with its place, or what else
 /// stopped it (the memory limit).
-pub(super) fn compile<'js>(ctx: &Ctx<'js>, error: rquickjs::Error, limits: &Limits) -> JsError {
+pub(super) fn compile<'js>(
+    ctx: &Ctx<'js>,
+    error: rquickjs::Error,
+    limits: &Limits,
+    file: &str,
+) -> JsError {
     if !matches!(error, rquickjs::Error::Exception) {
         return classify(ctx, error, limits);
     }
@@ -69,7 +74,7 @@ pub(super) fn compile<'js>(ctx: &Ctx<'js>, error: rquickjs::Error, limits: &Limi
         return thrown(ctx, value, limits);
     };
     let stack = field(object, "stack").unwrap_or_default();
-    let (line, column) = place(&stack).unwrap_or((0, 0));
+    let (line, column) = place(&stack, file).unwrap_or((0, 0));
     JsError::Syntax {
         line,
         column,
@@ -95,9 +100,9 @@ fn field(object: &Object<'_>, name: &str) -> Option<String> {
     }
 }
 
-/// `line:column` from the first frame in the code: `    at code.js:2:10`.
-fn place(stack: &str) -> Option<(u32, u32)> {
-    let at = stack.find(&format!("{CODE_FILE}:"))? + CODE_FILE.len() + 1;
+/// `line:column` from the first frame in `file`: `    at code.js:2:10`.
+fn place(stack: &str, file: &str) -> Option<(u32, u32)> {
+    let at = stack.find(&format!("{file}:"))? + file.len() + 1;
     let mut numbers = stack[at..].split(|c: char| !c.is_ascii_digit());
     let line = numbers.next()?.parse().ok()?;
     let column = numbers.next()?.parse().ok()?;
@@ -109,6 +114,8 @@ fn own_frames(stack: &str) -> Option<String> {
     let frames: Vec<&str> = stack
         .lines()
         .filter(|line| !line.trim().is_empty() && !line.contains(PRELUDE_PREFIX))
+        // Prelude functions are compiled without debug information: their frames say `<null>`.
+        .filter(|line| !line.contains("<null>"))
         .collect();
     (!frames.is_empty()).then(|| frames.join("\n"))
 }
@@ -150,9 +157,9 @@ mod tests {
 
     #[test]
     fn a_syntax_error_s_place_is_read_from_its_first_frame_in_the_code() {
-        assert_eq!(place("    at code.js:2:10\n"), Some((2, 10)));
-        assert_eq!(place("    at f (code.js:14:3)\n"), Some((14, 3)));
-        assert_eq!(place("    at other.js:1:1\n"), None);
+        assert_eq!(place("    at code.js:2:10\n", CODE_FILE), Some((2, 10)));
+        assert_eq!(place("    at f (code.js:14:3)\n", CODE_FILE), Some((14, 3)));
+        assert_eq!(place("    at other.js:1:1\n", CODE_FILE), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! next. The next step's context is prepared right after a step ends, while the thread would
 //! otherwise wait.
 
+mod component;
 mod convert;
 mod failure;
 mod natives;
@@ -28,12 +29,13 @@ use natives::Link;
 const CORE: &str = include_str!("prelude/core.js");
 
 /// The groups of globals built on first use, by the name the core loads them under.
-const GROUPS: [(&str, &str); 5] = [
+const GROUPS: [(&str, &str); 6] = [
     ("text", include_str!("prelude/text.js")),
     ("url", include_str!("prelude/url.js")),
     ("crypto", include_str!("prelude/crypto.js")),
     ("clone", include_str!("prelude/clone.js")),
     ("fetch", include_str!("prelude/fetch.js")),
+    ("sdk", include_str!("prelude/sdk.js")),
 ];
 
 /// The prelude compiled: the core, and each group by name.
@@ -163,22 +165,22 @@ impl Sandbox {
     /// context, off the caller's clock.
     pub(crate) fn run(&mut self, job: Job) {
         let Job {
-            call,
+            task,
             requests,
             answers,
             abandoned,
             done,
         } = job;
-        self.watch.arm(call.deadline, abandoned);
+        self.watch.arm(task.deadline(), abandoned);
         let limits = failure::Limits {
-            seconds: call.time_limit.as_secs(),
+            seconds: task.time_limit().as_secs(),
             mebibytes: self.settings.options.memory_limit_bytes / (1024 * 1024),
         };
         let ended = match self.warm.take().map_or_else(|| self.warm_up(), Ok) {
             Ok(warm) => {
                 warm.link.connect(requests);
                 let parts = step::Parts {
-                    call: &call,
+                    task: &task,
                     settings: &self.settings,
                     limits: &limits,
                     watch: &self.watch,

@@ -17,14 +17,14 @@ use super::natives::{self, Link};
 use super::output::{self, Refusal};
 use super::{evaluate, load, Prelude, Watch};
 use crate::cache;
-use crate::channel::{Answer, FetchResponse, Reply};
+use crate::channel::{Answer, FetchResponse, Reply, Task};
 use crate::pool::Settings;
 use crate::typescript::strip_types;
 use crate::{CodeCall, CodeOutput, JsError, Language};
 
 /// What a step reads besides its context.
 pub(super) struct Parts<'a> {
-    pub(super) call: &'a CodeCall,
+    pub(super) task: &'a Task,
     pub(super) settings: &'a Settings,
     pub(super) limits: &'a Limits,
     pub(super) watch: &'a Watch,
@@ -57,13 +57,10 @@ pub(super) fn run<'js>(
         fire: core.get("fire").map_err(fail)?,
         parts,
     };
-    let code = events.load_code()?;
-    let call = parts.call;
-    let context = convert::to_js(ctx, &call.context).map_err(fail)?;
-    let results = convert::to_js(ctx, &call.step_results).map_err(fail)?;
-    let binary = convert::has_binary(&call.step_results);
-    let start: Function = core.get("run").map_err(fail)?;
-    let promise: Promise = start.call((code, context, results, binary)).map_err(fail)?;
+    let promise = match parts.task {
+        Task::Code(call) => events.start_code(call, &core)?,
+        Task::Component(call) => super::component::start(&events, call, &core)?,
+    };
     let returned = events.settle(&promise)?;
     let budget = parts.settings.options.max_result_bytes;
     output::read(returned, budget).map_err(|refusal| refused(ctx, refusal, parts.limits))
@@ -84,8 +81,8 @@ fn problem_error(ctx: &Ctx<'_>, problem: Problem, limits: &Limits) -> JsError {
 }
 
 /// The event loop of one step.
-struct Events<'a, 'js> {
-    ctx: &'a Ctx<'js>,
+pub(super) struct Events<'a, 'js> {
+    pub(super) ctx: &'a Ctx<'js>,
     answers: &'a Receiver<Answer>,
     complete: Function<'js>,
     fire: Function<'js>,
@@ -93,23 +90,40 @@ struct Events<'a, 'js> {
 }
 
 impl<'js> Events<'_, 'js> {
-    fn fail(&self, error: rquickjs::Error) -> JsError {
+    pub(super) fn fail(&self, error: rquickjs::Error) -> JsError {
         failure::classify(self.ctx, error, self.parts.limits)
     }
 
-    /// The code's exported function: `export default`, or `module.exports`.
-    fn load_code(&self) -> Result<Function<'js>, JsError> {
-        let call = self.parts.call;
-        let key = cache::key_of(call.language, &call.code);
+    /// Starts a code step: its function called with `context` and `stepResults`.
+    fn start_code(&self, call: &CodeCall, core: &Object<'js>) -> Result<Promise<'js>, JsError> {
+        let fail = |error| self.fail(error);
+        let code = self.load_code(call)?;
+        let context = convert::to_js(self.ctx, &call.context).map_err(fail)?;
+        let results = convert::to_js(self.ctx, &call.step_results).map_err(fail)?;
+        let binary = convert::has_binary(&call.step_results);
+        let start: Function = core.get("run").map_err(fail)?;
+        start.call((code, context, results, binary)).map_err(fail)
+    }
+
+    /// Compiles (or loads from the cache) and evaluates the module `source`, named `file` in
+    /// stacks: its namespace.
+    /// TypeScript is stripped only on a cache miss.
+    pub(super) fn load_module(
+        &self,
+        source: &str,
+        file: &str,
+        language: Language,
+    ) -> Result<Object<'js>, JsError> {
+        let key = cache::key_of(language, &format!("{file}\0{source}"));
         let module = match self.parts.settings.cache.get(&key) {
             Some(bytecode) => load(self.ctx, &bytecode).map_err(|e| self.fail(e))?,
             None => {
-                let code = match call.language {
-                    Language::JavaScript => Cow::Borrowed(call.code.as_str()),
-                    Language::TypeScript => Cow::Owned(strip_types(&call.code, "code.ts")?),
+                let source = match language {
+                    Language::JavaScript => Cow::Borrowed(source),
+                    Language::TypeScript => Cow::Owned(strip_types(source, file)?),
                 };
-                let declared = Module::declare(self.ctx.clone(), CODE_FILE, &*code)
-                    .map_err(|e| failure::compile(self.ctx, e, self.parts.limits))?;
+                let declared = Module::declare(self.ctx.clone(), file, &*source)
+                    .map_err(|e| failure::compile(self.ctx, e, self.parts.limits, file))?;
                 if let Ok(bytecode) = declared.write(rquickjs::WriteOptions::default()) {
                     self.parts.settings.cache.put(key, bytecode);
                 }
@@ -118,7 +132,12 @@ impl<'js> Events<'_, 'js> {
         };
         let (evaluated, promise) = module.eval().map_err(|e| self.fail(e))?;
         self.settle(&promise)?;
-        let namespace = evaluated.namespace().map_err(|e| self.fail(e))?;
+        evaluated.namespace().map_err(|e| self.fail(e))
+    }
+
+    /// The code's exported function: `export default`, or `module.exports`.
+    fn load_code(&self, call: &CodeCall) -> Result<Function<'js>, JsError> {
+        let namespace = self.load_module(&call.code, CODE_FILE, call.language)?;
         let default: Value = namespace.get("default").map_err(|e| self.fail(e))?;
         if let Some(function) = default.as_function() {
             return Ok(function.clone());
@@ -134,7 +153,7 @@ impl<'js> Events<'_, 'js> {
     }
 
     /// Runs the loop until `promise` settles: its value, or why it failed.
-    fn settle(&self, promise: &Promise<'js>) -> Result<Value<'js>, JsError> {
+    pub(super) fn settle(&self, promise: &Promise<'js>) -> Result<Value<'js>, JsError> {
         loop {
             while self.ctx.execute_pending_job() {}
             if self.parts.watch.stopped().is_some() {
@@ -164,7 +183,7 @@ impl<'js> Events<'_, 'js> {
         if let Some(id) = self.parts.link.due_timer(now) {
             return self.fire.call::<_, ()>((id,)).map_err(|e| self.fail(e));
         }
-        let deadline = self.parts.call.deadline;
+        let deadline = self.parts.task.deadline();
         if now >= deadline {
             return Err(self.over_time());
         }
@@ -225,7 +244,7 @@ impl<'js> Events<'_, 'js> {
 }
 
 /// What a non-function export is, for the error.
-fn described(value: &Value<'_>) -> String {
+pub(super) fn described(value: &Value<'_>) -> String {
     if value.is_undefined() {
         "undefined".into()
     } else if value.is_null() {

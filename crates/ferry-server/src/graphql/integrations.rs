@@ -1,13 +1,13 @@
 //! Integrations: `importIntegration`, `publishIntegration`, `updateIntegrationVersionAvailability`,
 //! `deleteIntegration`, `integrations`, `integration`, `integrationVersion`.
 //!
-//! An import is checked in full (`ferry-definition` against the built-in catalogue) before
+//! An import is checked in full (`ferry-definition` against the built-in catalogue and the
+//! custom component versions its `componentVersions` pin) before
 //! anything is stored; every problem comes back as an `errors` value whose `field` is the
 //! problem's YAML path and whose message starts with its line.
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use ferry_components::Builtins;
 use ferry_core::id::{self, Kind};
 use ferry_core::integration::{Integration, IntegrationVersion};
 use ferry_core::role::Permission;
@@ -197,7 +197,7 @@ impl FlowNode {
 
 /// A draft definition (checked when it was imported), read again.
 fn stored_definition(text: &str) -> async_graphql::Result<ferry_definition::Definition> {
-    ferry_definition::parse(text, &Builtins)
+    ferry_definition::parse(text, &ferry_components::custom::Stored)
         .map_err(|err| async_graphql::Error::new(err.to_string()))
 }
 
@@ -479,7 +479,11 @@ impl IntegrationMutation {
                 )))
             }
         };
-        let definition = match ferry_definition::parse(&input.definition, &Builtins) {
+        let catalog =
+            crate::graphql::custom_components::pinned_catalog(api, &tenant, &input.definition)
+                .await
+                .map_err(|e| query_error(ctx, e))?;
+        let definition = match ferry_definition::parse(&input.definition, &catalog) {
             Ok(definition) => definition,
             Err(invalid) => return Ok(IntegrationPayload::failed(definition_errors(invalid))),
         };

@@ -12,7 +12,10 @@
 //!   queued execution with the payload
 //!   `{ "event": "instanceDeploy", "webhookUrls": { <flow name>: <url> }, "body": { "data": null } }`.
 //!
-//! And what `deleteInstance` runs first: each `instanceRemove` flow gets a queued execution with
+//! - **Custom triggers' deploy hooks** (`trigger_hooks.rs`), before anything else changes: one
+//!   that throws refuses the deploy with `errors` naming the flow.
+//!
+//! And what `deleteInstance` runs first: custom triggers' delete hooks (failures logged), and each `instanceRemove` flow gets a queued execution with
 //! the same payload shape (`"event": "instanceRemove"`), and the deletion waits for them (30 s
 //! at most each), since it removes their executions with the rest of the instance's data.
 
@@ -29,6 +32,7 @@ use async_graphql::Context;
 
 use crate::graphql::errors::FieldErrors;
 use crate::graphql::instances::InstancePayload;
+use crate::graphql::trigger_hooks::{run_hooks, Hook};
 use crate::graphql::{env, Api};
 use crate::webhook::webhook_urls;
 
@@ -45,6 +49,12 @@ pub(super) async fn deploy(
         Ok(schedules) => schedules,
         Err(errors) => return Ok(InstancePayload::failed(errors)),
     };
+    let hooks = run_hooks(api, tenant, (instance, definition), Hook::Deploy).await;
+    match hooks {
+        Ok(problems) if !problems.is_empty() => return Ok(InstancePayload::failed(problems)),
+        Ok(_) => {}
+        Err(err) => return InstancePayload::from_result(ctx, Err(err)),
+    }
     if let Err(err) = api
         .store
         .replace_schedules(tenant, instance.id, &schedules)
@@ -225,6 +235,10 @@ pub(super) async fn before_removal(
     let (api, _) = env(ctx);
     if !instance.enabled {
         return Ok(());
+    }
+    let hooks = run_hooks(api, tenant, (instance, definition), Hook::Delete).await?;
+    for problem in hooks.iter().flat_map(|p| &p.messages) {
+        tracing::warn!(instance = %instance.id, "{problem}; deleting anyway");
     }
     let queued = queue_management_flows(
         api,

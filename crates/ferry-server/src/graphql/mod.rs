@@ -8,6 +8,7 @@
 mod components;
 mod config_values;
 mod connection;
+mod custom_components;
 mod customers;
 mod errors;
 mod executions;
@@ -18,6 +19,7 @@ mod organization;
 mod runs;
 mod test_instances;
 mod tokens;
+mod trigger_hooks;
 mod users;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,6 +57,7 @@ pub struct Mutation(
     customers::CustomerMutation,
     users::UserMutation,
     integrations::IntegrationMutation,
+    custom_components::ComponentMutation,
     instances::InstanceMutation,
     runs::RunMutation,
     organization::OrganizationMutation,
@@ -73,6 +76,8 @@ pub(crate) struct Api {
     pub(crate) definitions: Arc<ferry_engine::definitions::Definitions>,
     /// Wakes this node's worker when a mutation queues an execution.
     pub(crate) signals: Arc<ferry_engine::signals::Signals>,
+    /// Sandboxes for custom components' manifests and deploy and delete hooks.
+    pub(crate) js: Arc<ferry_js::JsRuntime>,
 }
 
 /// Set by a resolver whose store call failed, so that the response becomes a 503.

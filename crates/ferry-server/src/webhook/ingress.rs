@@ -135,6 +135,9 @@ async fn accept(
     let synchronous =
         flow.trigger.is_synchronous || header_is_true(&parts.headers, "ferry-synchronous");
     add_urls(state, &target, &definition, raw_id, &mut payload);
+    let handled =
+        super::custom_trigger::handle(state, &target, (&definition, flow), payload).await?;
+    let payload = handled.payload;
     let tenant = Tenant::organization(target.org_id);
     let cancellation_key = flow
         .retry_config
@@ -159,7 +162,8 @@ async fn accept(
         fifo: queue.uses_fifo_queue,
     };
     let enqueued = enqueue(state, &tenant, new, dedupe_key.as_deref()).await?;
-    Ok(answer(state, &tenant, enqueued, synchronous).await)
+    let given = handled.response.filter(|_| !synchronous);
+    Ok(answer(state, &tenant, enqueued, (synchronous, given)).await)
 }
 
 /// Commits the execution, unless its dedupe key was taken within the window.
@@ -181,12 +185,13 @@ async fn enqueue(
 }
 
 /// `200 {"executionId"}` (with `"duplicate": true` for a dropped repeat), or for a synchronous
-/// call the execution's result; always with the `ferry-executionid` header.
+/// call the execution's result, or the answer a custom trigger gave; always with the
+/// `ferry-executionid` header.
 async fn answer(
     state: &AppState,
     tenant: &Tenant,
     enqueued: Enqueued,
-    synchronous: bool,
+    (synchronous, given): (bool, Option<Response>),
 ) -> Response {
     let (id, duplicate) = match enqueued {
         Enqueued::Queued(execution) => {
@@ -197,7 +202,9 @@ async fn answer(
     };
     let execution_id = id::encode(Kind::InstanceExecutionResult, id);
     tracing::debug!(execution = %execution_id, duplicate, "webhook answered");
-    let mut response = if duplicate {
+    let mut response = if let Some(given) = given {
+        given
+    } else if duplicate {
         let body = json!({ "executionId": execution_id, "duplicate": true });
         (StatusCode::OK, Json(body)).into_response()
     } else if synchronous {

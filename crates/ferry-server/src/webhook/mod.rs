@@ -1,8 +1,10 @@
 //! Webhook ingress (`/trigger/{id}`, `DESIGN.md` 3.2): `ingress` accepts requests and commits
 //! queued executions; [`payload`] turns a request into the trigger's result; `routing` picks
-//! the flow (and customer) of instance-specific and shared endpoints; `respond` answers
-//! synchronous calls with the execution's result.
+//! the flow (and customer) of instance-specific and shared endpoints; `custom_trigger` runs a
+//! custom component trigger on the request; `respond` answers synchronous calls with the
+//! execution's result.
 
+pub(crate) mod custom_trigger;
 pub(crate) mod ingress;
 pub(crate) mod limit;
 pub mod payload;

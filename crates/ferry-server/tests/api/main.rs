@@ -3,6 +3,7 @@
 mod auth;
 mod bad_input;
 mod components;
+mod custom_components;
 mod customers;
 mod engine;
 mod examples;
@@ -13,8 +14,8 @@ mod harness;
 mod http;
 mod instances;
 mod integrations;
-mod polling;
 mod limits;
+mod polling;
 mod records;
 mod retries;
 mod routing;

@@ -1,8 +1,10 @@
 //! The core of the sandbox's globals, written over the natives in `natives.rs` (which this
 //! module takes from `globalThis.__ferry` and then removes): logging, timers, answers to host
 //! work, `atob`/`btoa`, lazy getters for the other groups (`text.js`, `url.js`, `crypto.js`,
-//! `clone.js`, `fetch.js`), and the three functions the Rust event loop calls: `run` (start the
-//! step), `complete` (an answer to host work) and `fire` (a timer).
+//! `clone.js`, `fetch.js`, and `sdk.js` for custom components), and the functions the Rust
+//! event loop calls: `run` (start a code step), `componentMode` and `component` (load a
+//! component bundle, run one of its operations), `complete` (an answer to host work) and
+//! `fire` (a timer).
 
 const native = globalThis.__ferry;
 delete globalThis.__ferry;
@@ -157,4 +159,24 @@ export function run(code, data, stepResults, hasBinary) {
   const context = { ...data, logger, invokeFlow };
   const results = hasBinary ? revive(stepResults) : stepResults;
   return (async () => code(context, results))();
+}
+
+// ---- custom components ---------------------------------------------------------------------
+
+const SDK_NAME = '@ferry/sdk';
+let sdkParts;
+const sdk = () => (sdkParts ??= native.load('sdk')(shared));
+
+// A component bundle may `require` the SDK (and nothing else).
+export function componentMode() {
+  define('require', (name) => {
+    if (name === SDK_NAME) return sdk().exports;
+    throw new Error(`require(${JSON.stringify(name)}) is not available: a component bundle may require only "${SDK_NAME}"; bundle other modules into it`);
+  });
+}
+
+export function component(exported, operation, key, data, args, hasBinary) {
+  const context = { ...data, logger, invokeFlow };
+  const given = hasBinary ? revive(args) : args;
+  return (async () => sdk().invoke(exported, operation, key, context, given))();
 }
