@@ -16,6 +16,7 @@ ferry_store::store_tests!(
     step_results_and_logs_are_committed_and_listed,
     cancelling_stops_a_running_execution_and_ends_a_queued_one,
     state_is_written_when_an_execution_ends,
+    a_claim_takes_the_oldest_due_executions_whatever_the_backlog,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -38,7 +39,15 @@ async fn setup(t: &TestStore) -> Setup {
 }
 
 async fn enqueue(t: &TestStore, s: &Setup, payload: serde_json::Value) -> Uuid {
-    let new = NewExecution {
+    t.store
+        .enqueue_execution(&s.org, new_execution(s, payload))
+        .await
+        .unwrap()
+        .id
+}
+
+fn new_execution(s: &Setup, payload: serde_json::Value) -> NewExecution {
+    NewExecution {
         instance_id: s.instance,
         customer_id: s.customer,
         flow_config_id: s.flow_config,
@@ -49,8 +58,7 @@ async fn enqueue(t: &TestStore, s: &Setup, payload: serde_json::Value) -> Uuid {
         replay_for: None,
         cancellation_key: None,
         fifo: false,
-    };
-    t.store.enqueue_execution(&s.org, new).await.unwrap().id
+    }
 }
 
 fn step(execution_id: Uuid, key: &str, results: serde_json::Value) -> StepResult {
@@ -362,4 +370,22 @@ async fn state_is_written_when_an_execution_ends(t: &TestStore) {
             .unwrap(),
         None
     );
+}
+
+async fn a_claim_takes_the_oldest_due_executions_whatever_the_backlog(t: &TestStore) {
+    let s = setup(t).await;
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        ids.push(enqueue(t, &s, json!({ "n": n })).await);
+    }
+    let mut taken = Vec::new();
+    for _ in 0..3 {
+        let claimed = t.store.claim_executions("w", 10, LEASE).await.unwrap();
+        assert_eq!(claimed.len(), 10);
+        let mut batch: Vec<Uuid> = claimed.into_iter().map(|c| c.execution.id).collect();
+        batch.sort();
+        taken.extend(batch);
+    }
+    assert_eq!(taken, ids, "ten at a time, oldest first");
+    assert!(t.store.claim_executions("w", 10, LEASE).await.unwrap().is_empty());
 }
