@@ -12,6 +12,7 @@ use uuid::Uuid;
 use sqlx::QueryBuilder;
 
 use crate::backend::{read, write, Dialect};
+use crate::batch::Write;
 use crate::page::{HasId, IdOrder, Listing, Page, PageRequest, Sort};
 use crate::{new_id, now, Direction, Store, StoreError, Tenant};
 
@@ -337,24 +338,32 @@ impl Store {
     ) -> Result<Execution, StoreError> {
         let (key, fifo) = (new.cancellation_key.clone(), new.fifo);
         let execution = new.queued();
+        let Some(key) = key else {
+            // The common case: grouped with other writes into one commit.
+            let write = Write::Enqueue {
+                org_id: tenant.org_id,
+                execution: execution.clone(),
+                fifo,
+            };
+            self.batcher.write(write).await?;
+            return Ok(execution);
+        };
         write!(self, pool => {
             let mut tx = pool.begin().await?;
-            insert_execution!(&mut *tx, tenant.org_id, &execution, key.as_deref(), fifo);
-            if let Some(key) = &key {
-                // A newer request with the same key cancels the older requests' pending retries.
-                sqlx::query(
-                    "UPDATE executions SET status = 'CANCELLED', ended_at = $1, error = 'cancelled by a newer request with the same cancellation id' \
-                     WHERE flow_config_id = $2 AND cancellation_key = $3 AND status = 'QUEUED' AND retry_for IS NOT NULL AND id <> $4",
-                )
-                .bind(execution.queued_at).bind(execution.flow_config_id).bind(key).bind(execution.id)
-                .execute(&mut *tx).await?;
-                // Their earlier attempts no longer wait for a retry.
-                sqlx::query(
-                    "UPDATE executions SET status = 'FAILED' WHERE flow_config_id = $1 AND cancellation_key = $2 AND status = 'FAILED_RETRY_PENDING'",
-                )
-                .bind(execution.flow_config_id).bind(key)
-                .execute(&mut *tx).await?;
-            }
+            insert_execution!(&mut *tx, tenant.org_id, &execution, Some(key.as_str()), fifo);
+            // A newer request with the same key cancels the older requests' pending retries.
+            sqlx::query(
+                "UPDATE executions SET status = 'CANCELLED', ended_at = $1, error = 'cancelled by a newer request with the same cancellation id' \
+                 WHERE flow_config_id = $2 AND cancellation_key = $3 AND status = 'QUEUED' AND retry_for IS NOT NULL AND id <> $4",
+            )
+            .bind(execution.queued_at).bind(execution.flow_config_id).bind(&key).bind(execution.id)
+            .execute(&mut *tx).await?;
+            // Their earlier attempts no longer wait for a retry.
+            sqlx::query(
+                "UPDATE executions SET status = 'FAILED' WHERE flow_config_id = $1 AND cancellation_key = $2 AND status = 'FAILED_RETRY_PENDING'",
+            )
+            .bind(execution.flow_config_id).bind(&key)
+            .execute(&mut *tx).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(())
         })?;

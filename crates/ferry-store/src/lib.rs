@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod batch;
 mod customers;
 mod error;
 mod executions;
@@ -101,6 +102,8 @@ impl StoreOptions {
 pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) sealer: Option<std::sync::Arc<secrets::Sealer>>,
+    /// Group commit of the hot path's writes ([`batch`]).
+    pub(crate) batcher: batch::Batcher,
 }
 
 impl Store {
@@ -115,10 +118,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(redact(url)));
         };
-        Ok(Store {
-            backend,
-            sealer: None,
-        })
+        Ok(Store::on(backend))
     }
 
     /// Connects to PostgreSQL with prepared options (tests use this to pick a schema).
@@ -127,10 +127,16 @@ impl Store {
         max_connections: u32,
     ) -> Result<Store, StoreError> {
         let backend = backend::open_postgres(options, max_connections).await?;
-        Ok(Store {
+        Ok(Store::on(backend))
+    }
+
+    /// A store on an open backend, with its group-commit writer started.
+    fn on(backend: Backend) -> Store {
+        Store {
+            batcher: batch::Batcher::start(backend.clone()),
             backend,
             sealer: None,
-        })
+        }
     }
 
     /// The store, sealing secrets with `sealer` (without one, writing a secret is refused).

@@ -9,7 +9,8 @@ use sqlx::types::Json;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
-use crate::backend::{read, write, Dialect};
+use crate::backend::{read, Dialect};
+use crate::batch::Write;
 use crate::page::{HasId, IdOrder, Listing, Page, PageRequest, Sort};
 use crate::{Direction, Store, StoreError, Tenant};
 
@@ -145,7 +146,8 @@ fn push_log_filter<DB: Dialect>(sql: &mut QueryBuilder<'_, DB>, filter: &LogFilt
 }
 
 impl Store {
-    /// Commits one completed step's result together with the log lines written before it.
+    /// Commits one completed step's result together with the log lines written before it
+    /// (grouped with other writes into one commit, [`crate::batch`]).
     /// A result already recorded under the same key (a step run again after a lost worker)
     /// is kept.
     pub async fn record_step(
@@ -154,20 +156,12 @@ impl Store {
         step: &StepResult,
         logs: &[LogLine],
     ) -> Result<(), StoreError> {
-        write!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO step_results (org_id, id, execution_id, step_key, step_name, loop_path, results, error, started_at, ended_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (execution_id, step_key) DO NOTHING",
-            )
-            .bind(org_id).bind(step.id).bind(step.execution_id).bind(&step.step_key).bind(&step.step_name)
-            .bind(&step.loop_path).bind(step.results.as_ref().map(Json)).bind(&step.error)
-            .bind(step.started_at).bind(step.ended_at)
-            .execute(&mut *tx).await?;
-            insert_logs!(&mut *tx, org_id, logs);
-            tx.commit().await?;
-            Ok(())
-        })
+        let write = Write::Checkpoint {
+            org_id,
+            step: step.clone(),
+            logs: logs.to_vec(),
+        };
+        self.batcher.write(write).await.map(|_| ())
     }
 
     /// Every step result of an execution, in the order they completed: what a resumed run

@@ -16,9 +16,10 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::backend::{read, write, Backend};
+use crate::batch::{Done, Finish, Write};
 use crate::executions::{ExecutionRow, COLUMNS};
 use crate::records::insert_logs;
-use crate::{new_id, now, Store, StoreError};
+use crate::{now, Store, StoreError};
 
 /// An execution a worker holds, with its organization.
 #[derive(Debug, Clone)]
@@ -96,8 +97,9 @@ pub struct StateWrite {
     pub value: Value,
 }
 
+/// A claimed row, as the claim's statements return it.
 #[derive(sqlx::FromRow)]
-struct ClaimedRow {
+pub(crate) struct ClaimedRow {
     org_id: Uuid,
     #[sqlx(flatten)]
     execution: ExecutionRow,
@@ -136,8 +138,65 @@ const ELIGIBLE: &str = "EXISTS (SELECT 1 FROM instances i WHERE i.id = e.instanc
         AND COALESCE(o.retry_for, o.id) <> COALESCE(e.retry_for, e.id) \
         AND (o.status <> 'QUEUED' OR o.queued_at < e.queued_at)))";
 
-fn lease_end(lease: Duration) -> DateTime<Utc> {
-    now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
+/// A claim to make (in a grouped commit, [`crate::batch`]).
+#[derive(Debug)]
+pub(crate) struct Claim {
+    pub(crate) owner: String,
+    pub(crate) limit: i64,
+    pub(crate) lease: Duration,
+}
+
+/// The claim's two statements (`$1` owner, `$2` lease end, `$3` now, `$4` limit): expired
+/// leases, then queued rows.
+pub(crate) fn claim_statements(backend: &Backend) -> [String; 2] {
+    let lock = match backend {
+        Backend::Sqlite(_) => "",
+        Backend::Postgres(_) => " FOR UPDATE OF e SKIP LOCKED",
+    };
+    let columns = COLUMNS
+        .replace("SELECT ", "")
+        .replace(" FROM executions", "");
+    [EXPIRED, QUEUED].map(|walk| {
+        format!(
+            "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_until = $2, \
+             started_at = COALESCE(started_at, $3), attempt = attempt + 1 \
+             WHERE id IN (SELECT e.id FROM executions e WHERE {rows} AND {ELIGIBLE} \
+             ORDER BY {order} LIMIT $4{lock}) RETURNING org_id, {columns}",
+            rows = walk.rows,
+            order = walk.order,
+        )
+    })
+}
+
+/// Runs [`Claim`] `$claim` with `$statements` (from [`claim_statements`]) through `$conn`,
+/// inside a `write!` body, giving the claimed rows.
+macro_rules! take_claims {
+    ($conn:expr, $statements:expr, $claim:expr, $at:expr) => {{
+        let claim: &$crate::runs::Claim = $claim;
+        let until = $crate::runs::lease_end($at, claim.lease);
+        let mut rows: Vec<$crate::runs::ClaimedRow> = Vec::new();
+        for statement in $statements {
+            let left = claim.limit - rows.len() as i64;
+            if left <= 0 {
+                break;
+            }
+            let taken: Vec<$crate::runs::ClaimedRow> = sqlx::query_as(statement)
+                .bind(&claim.owner)
+                .bind(until)
+                .bind($at)
+                .bind(left)
+                .fetch_all(&mut *$conn)
+                .await?;
+            rows.extend(taken);
+        }
+        rows
+    }};
+}
+pub(crate) use take_claims;
+
+/// When a lease taken at `at` for `lease` runs out.
+pub(crate) fn lease_end(at: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
 }
 
 impl Store {
@@ -152,40 +211,15 @@ impl Store {
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let (at, until) = (now(), lease_end(lease));
-        let lock = match &self.backend {
-            Backend::Sqlite(_) => "",
-            Backend::Postgres(_) => " FOR UPDATE OF e SKIP LOCKED",
+        let claim = Claim {
+            owner: owner.to_string(),
+            limit,
+            lease,
         };
-        let columns = COLUMNS
-            .replace("SELECT ", "")
-            .replace(" FROM executions", "");
-        let take = |walk: Walk| {
-            format!(
-                "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_until = $2, \
-                 started_at = COALESCE(started_at, $3), attempt = attempt + 1 \
-                 WHERE id IN (SELECT e.id FROM executions e WHERE {rows} AND {ELIGIBLE} \
-                 ORDER BY {order} LIMIT $4{lock}) RETURNING org_id, {columns}",
-                rows = walk.rows,
-                order = walk.order,
-            )
+        let rows = match self.batcher.write(Write::Claim(claim)).await? {
+            Done::Claimed(rows) => rows,
+            _ => Vec::new(),
         };
-        let (expired, queued) = (take(EXPIRED), take(QUEUED));
-        let rows: Vec<ClaimedRow> = write!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let mut rows: Vec<ClaimedRow> = sqlx::query_as(&expired)
-                .bind(owner).bind(until).bind(at).bind(limit)
-                .fetch_all(&mut *tx).await?;
-            let left = limit - rows.len() as i64;
-            if left > 0 {
-                let more: Vec<ClaimedRow> = sqlx::query_as(&queued)
-                    .bind(owner).bind(until).bind(at).bind(left)
-                    .fetch_all(&mut *tx).await?;
-                rows.extend(more);
-            }
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(rows)
-        })?;
         rows.into_iter()
             .map(|row| {
                 Ok(Claimed {
@@ -205,7 +239,7 @@ impl Store {
     ) -> Result<LeaseState, StoreError> {
         let renewed = write!(self, pool => {
             sqlx::query("UPDATE executions SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'RUNNING'")
-                .bind(lease_end(lease)).bind(id).bind(owner)
+                .bind(lease_end(now(), lease)).bind(id).bind(owner)
                 .execute(pool).await.map(|done| done.rows_affected())
         })?;
         if renewed == 1 {
@@ -224,7 +258,8 @@ impl Store {
     }
 
     /// Ends execution `id` held by `owner`, committing its last log lines and the state it
-    /// changed with it. Answers `false`, writing nothing, when the worker no longer holds it.
+    /// changed with it (grouped with other writes into one commit, [`crate::batch`]). Answers
+    /// `false`, writing nothing, when the worker no longer holds it.
     pub async fn finish_execution(
         &self,
         org_id: Uuid,
@@ -234,52 +269,16 @@ impl Store {
         logs: &[LogLine],
         states: &[StateWrite],
     ) -> Result<bool, StoreError> {
-        let at = now();
-        write!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let ended = sqlx::query(
-                "UPDATE executions SET status = $1, error = $2, result = $3, ended_at = $4, lease_owner = NULL, lease_until = NULL \
-                 WHERE id = $5 AND lease_owner = $6 AND status = 'RUNNING'",
-            )
-            .bind(ending.status.as_str()).bind(&ending.error).bind(ending.result.as_ref().map(Json)).bind(at)
-            .bind(id).bind(owner)
-            .execute(&mut *tx).await?.rows_affected();
-            if ended == 1 {
-                if let Some(retry_at) = ending.retry_at {
-                    // The retry: the same request, queued to start later, linked to the first
-                    // execution of the chain, keeping its place in the queue (FIFO flows run it
-                    // before anything that arrived after the first attempt).
-                    sqlx::query(
-                        "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
-                         trigger_payload, queued_at, retry_for, retry_attempt, not_before, cancellation_key, fifo) \
-                         SELECT org_id, $1, instance_id, customer_id, flow_config_id, flow_key, 'QUEUED', FALSE, \
-                         trigger_payload, queued_at, COALESCE(retry_for, id), retry_attempt + 1, $2, cancellation_key, fifo FROM executions WHERE id = $3",
-                    )
-                    .bind(new_id()).bind(retry_at).bind(id)
-                    .execute(&mut *tx).await?;
-                } else {
-                    // The end of a retry chain: earlier attempts waited for this one.
-                    sqlx::query(
-                        "UPDATE executions SET status = 'FAILED' WHERE status = 'FAILED_RETRY_PENDING' \
-                         AND id IN (SELECT retry_for FROM executions WHERE id = $1 UNION SELECT e.id FROM executions e \
-                         JOIN executions me ON me.retry_for = e.retry_for WHERE me.id = $1)",
-                    )
-                    .bind(id)
-                    .execute(&mut *tx).await?;
-                }
-                insert_logs!(&mut *tx, org_id, logs);
-                for state in states {
-                    sqlx::query(
-                        "INSERT INTO flow_state (org_id, scope, owner_id, value, updated_at) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (scope, owner_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                    )
-                    .bind(org_id).bind(state.scope).bind(state.owner_id).bind(Json(&state.value)).bind(at)
-                    .execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-            }
-            Ok(ended == 1)
-        })
+        let finish = Finish {
+            org_id,
+            id,
+            owner: owner.to_string(),
+            ending: ending.clone(),
+            logs: logs.to_vec(),
+            states: states.to_vec(),
+        };
+        let done = self.batcher.write(Write::Finish(Box::new(finish))).await?;
+        Ok(matches!(done, Done::Ended(true)))
     }
 
     /// Ends a cancelled execution's run: the worker gives the lease back and keeps its logs.

@@ -16,6 +16,7 @@ ferry_store::store_tests!(
     step_results_and_logs_are_committed_and_listed,
     cancelling_stops_a_running_execution_and_ends_a_queued_one,
     state_is_written_when_an_execution_ends,
+    concurrent_writes_commit_together_and_a_bad_one_fails_alone,
     a_claim_takes_the_oldest_due_executions_whatever_the_backlog,
 );
 
@@ -372,6 +373,38 @@ async fn state_is_written_when_an_execution_ends(t: &TestStore) {
     );
 }
 
+async fn concurrent_writes_commit_together_and_a_bad_one_fails_alone(t: &TestStore) {
+    let s = setup(t).await;
+    // 200 enqueues at once (grouped into few commits), one of them for an instance that does
+    // not exist, which breaks a foreign key.
+    let mut writes: Vec<NewExecution> = (0..200)
+        .map(|n| new_execution(&s, json!({ "n": n })))
+        .collect();
+    writes[77].instance_id = Uuid::now_v7();
+    let results = futures::future::join_all(
+        writes
+            .into_iter()
+            .map(|new| t.store.enqueue_execution(&s.org, new)),
+    )
+    .await;
+    let failed: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(n, r)| r.is_err().then_some(n))
+        .collect();
+    assert_eq!(failed, [77], "only the bad write fails");
+    let queued = ferry_store::ExecutionFilter {
+        status: Some(ExecutionStatus::Queued),
+        ..Default::default()
+    };
+    let count = t.store.count_executions(&s.org, &queued).await.unwrap();
+    assert_eq!(count, 199, "every acknowledged enqueue is committed");
+    for result in results.into_iter().flatten() {
+        let stored = t.store.execution(&s.org, result.id).await.unwrap();
+        assert_eq!(stored.trigger_payload, result.trigger_payload);
+    }
+}
+
 async fn a_claim_takes_the_oldest_due_executions_whatever_the_backlog(t: &TestStore) {
     let s = setup(t).await;
     let mut ids = Vec::new();
@@ -387,5 +420,10 @@ async fn a_claim_takes_the_oldest_due_executions_whatever_the_backlog(t: &TestSt
         taken.extend(batch);
     }
     assert_eq!(taken, ids, "ten at a time, oldest first");
-    assert!(t.store.claim_executions("w", 10, LEASE).await.unwrap().is_empty());
+    assert!(t
+        .store
+        .claim_executions("w", 10, LEASE)
+        .await
+        .unwrap()
+        .is_empty());
 }
