@@ -3,8 +3,9 @@
 //!
 //! SQLite runs in WAL mode with `synchronous=FULL` (a commit is on disk when it returns: it
 //! survives a crash of the process and of the machine) and a single writer connection, so
-//! writers queue in the pool instead of failing with `SQLITE_BUSY`; readers use their own pool
-//! and read through a memory map. PostgreSQL uses one pool for both. The hot path's writes are
+//! writers queue in the pool instead of failing with `SQLITE_BUSY`; readers use their own pool.
+//! (`mmap_size` was tried: under load its page faults and unmapping cost more than the copies
+//! it saves, and every reader's mapping counts in the RSS.) PostgreSQL uses one pool for both. The hot path's writes are
 //! grouped into shared commits ([`crate::batch`]).
 
 use std::str::FromStr;
@@ -59,9 +60,6 @@ macro_rules! write {
 
 pub(crate) use {read, write};
 
-/// How much of the SQLite file readers map into memory (address space, not memory used).
-const MMAP_BYTES: u64 = 1 << 30;
-
 /// Opens a SQLite database file, creating it if missing, and applies migrations.
 pub(crate) async fn open_sqlite(url: &str, max_readers: u32) -> Result<Backend, StoreError> {
     let options = SqliteConnectOptions::from_str(url)?
@@ -69,11 +67,7 @@ pub(crate) async fn open_sqlite(url: &str, max_readers: u32) -> Result<Backend, 
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
-        // Reads through a memory map instead of copying pages in (a reader's page cache is
-        // dropped whenever the database changes, which under load is every few milliseconds).
-        // This does not change what a commit guarantees.
-        .pragma("mmap_size", MMAP_BYTES.to_string());
+        .busy_timeout(Duration::from_secs(10));
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(options.clone())
