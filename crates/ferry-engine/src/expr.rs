@@ -10,6 +10,7 @@
 //! `configVars['Acme Base URL']`, `steps.loop.currentItem.sku | upper`. Reading something that
 //! does not exist is an error that says what is missing and what is there, never a silent null.
 
+use std::cell::OnceCell;
 use std::fmt::Write;
 
 use minijinja::value::ValueKind;
@@ -55,60 +56,88 @@ impl Evaluator {
         Self { env }
     }
 
-    /// Evaluates `input` (any JSON value) against `context`.
+    /// Evaluates `input` (any JSON value) against `context`. The context is converted for
+    /// minijinja once per call, when the first expression needs it, however many strings
+    /// `input` holds.
     pub fn evaluate(&self, input: &Value, context: &Value) -> Result<Value, ExprError> {
+        self.evaluate_in(input, &Scope::new(context))
+    }
+
+    fn evaluate_in(&self, input: &Value, scope: &Scope<'_>) -> Result<Value, ExprError> {
         match input {
-            Value::String(text) => self.evaluate_text(text, context),
+            Value::String(text) => self.evaluate_text(text, scope),
             Value::Array(items) => items
                 .iter()
-                .map(|item| self.evaluate(item, context))
+                .map(|item| self.evaluate_in(item, scope))
                 .collect::<Result<_, _>>()
                 .map(Value::Array),
             Value::Object(map) => map
                 .iter()
-                .map(|(key, item)| Ok((key.clone(), self.evaluate(item, context)?)))
+                .map(|(key, item)| Ok((key.clone(), self.evaluate_in(item, scope)?)))
                 .collect::<Result<_, _>>()
                 .map(Value::Object),
             other => Ok(other.clone()),
         }
     }
 
-    fn evaluate_text(&self, text: &str, context: &Value) -> Result<Value, ExprError> {
+    fn evaluate_text(&self, text: &str, scope: &Scope<'_>) -> Result<Value, ExprError> {
         if !text.contains("{{") {
             return Ok(Value::String(text.to_string()));
         }
         if let Some(expression) = single_expression(text) {
             return self
-                .evaluate_expression(expression, context)
+                .evaluate_expression(expression, scope)
                 .map_err(|message| ExprError {
                     source_text: text.trim().to_string(),
                     message,
                 });
         }
-        let ctx = minijinja::Value::from_serialize(context);
         self.env
-            .render_str(text, ctx)
+            .render_str(text, scope.value())
             .map(Value::String)
             .map_err(|err| ExprError {
                 source_text: text.to_string(),
-                message: describe(&err, first_failing(text, context, self)),
+                message: describe(&err, first_failing(text, scope, self)),
             })
     }
 
-    fn evaluate_expression(&self, expression: &str, context: &Value) -> Result<Value, String> {
+    fn evaluate_expression(&self, expression: &str, scope: &Scope<'_>) -> Result<Value, String> {
         let compiled = self
             .env
             .compile_expression(expression)
             .map_err(|err| describe(&err, None))?;
         let value = compiled
-            .eval(minijinja::Value::from_serialize(context))
-            .map_err(|err| describe(&err, missing_path(expression, context)))?;
+            .eval(scope.value())
+            .map_err(|err| describe(&err, missing_path(expression, scope.json)))?;
         if value.is_undefined() {
-            return Err(missing_path(expression, context)
+            return Err(missing_path(expression, scope.json)
                 .unwrap_or_else(|| "the value is undefined".into()));
         }
         serde_json::to_value(&value)
             .map_err(|err| format!("the value cannot be written as JSON: {err}"))
+    }
+}
+
+/// A context as JSON (for error messages) and, once an expression needs it, as minijinja's
+/// value (converting a context with a large payload is most of an expression's cost).
+struct Scope<'c> {
+    json: &'c Value,
+    value: OnceCell<minijinja::Value>,
+}
+
+impl<'c> Scope<'c> {
+    fn new(json: &'c Value) -> Self {
+        Scope {
+            json,
+            value: OnceCell::new(),
+        }
+    }
+
+    /// The context as minijinja's value (cheap to clone: it is reference-counted).
+    fn value(&self) -> minijinja::Value {
+        self.value
+            .get_or_init(|| minijinja::Value::from_serialize(self.json))
+            .clone()
     }
 }
 
@@ -119,12 +148,12 @@ fn single_expression(text: &str) -> Option<&str> {
 }
 
 /// For a template that failed: what the first of its expressions that fails says is missing.
-fn first_failing(text: &str, context: &Value, evaluator: &Evaluator) -> Option<String> {
+fn first_failing(text: &str, scope: &Scope<'_>, evaluator: &Evaluator) -> Option<String> {
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
         let after = &rest[start + 2..];
         let end = after.find("}}")?;
-        if let Err(message) = evaluator.evaluate_expression(after[..end].trim(), context) {
+        if let Err(message) = evaluator.evaluate_expression(after[..end].trim(), scope) {
             return Some(message);
         }
         rest = &after[end + 2..];

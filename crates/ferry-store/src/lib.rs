@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod batch;
 mod blobs;
 mod components;
 mod customers;
@@ -111,6 +112,8 @@ pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) sealer: Option<std::sync::Arc<secrets::Sealer>>,
     pub(crate) limits: ConcurrencyLimits,
+    /// Group commit of the hot path's writes ([`batch`]).
+    pub(crate) batcher: batch::Batcher,
 }
 
 impl Store {
@@ -125,11 +128,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(redact(url)));
         };
-        Ok(Store {
-            backend,
-            sealer: None,
-            limits: ConcurrencyLimits::default(),
-        })
+        Ok(Store::on(backend))
     }
 
     /// Connects to PostgreSQL with prepared options (tests use this to pick a schema).
@@ -138,11 +137,17 @@ impl Store {
         max_connections: u32,
     ) -> Result<Store, StoreError> {
         let backend = backend::open_postgres(options, max_connections).await?;
-        Ok(Store {
+        Ok(Store::on(backend))
+    }
+
+    /// A store on an open backend, with its group-commit writer started.
+    fn on(backend: Backend) -> Store {
+        Store {
+            batcher: batch::Batcher::start(backend.clone()),
             backend,
             sealer: None,
             limits: ConcurrencyLimits::default(),
-        })
+        }
     }
 
     /// The store, sealing secrets with `sealer` (without one, writing a secret is refused).

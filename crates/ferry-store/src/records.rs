@@ -10,6 +10,7 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use crate::backend::{read, write, Dialect};
+use crate::batch::Write;
 use crate::blobs::oversized;
 use crate::page::{HasId, IdOrder, Listing, Page, PageRequest, Sort};
 use crate::{Direction, Store, StoreError, Tenant};
@@ -149,7 +150,8 @@ fn push_log_filter<DB: Dialect>(sql: &mut QueryBuilder<'_, DB>, filter: &LogFilt
 }
 
 impl Store {
-    /// Commits one completed step's result together with the log lines written before it.
+    /// Commits one completed step's result together with the log lines written before it
+    /// (grouped with other writes into one commit, [`crate::batch`]).
     /// A result already recorded under the same key (a step run again after a lost worker)
     /// is kept.
     pub async fn record_step(
@@ -158,6 +160,16 @@ impl Store {
         step: &StepResult,
         logs: &[LogLine],
     ) -> Result<(), StoreError> {
+        // The common case is grouped with other writes into one commit; a result large enough
+        // for the blob store is written here, with its blob.
+        if !step.results.as_ref().is_some_and(oversized) {
+            let write = Write::Checkpoint {
+                org_id,
+                step: step.clone(),
+                logs: logs.to_vec(),
+            };
+            return self.batcher.write(write).await.map(|_| ());
+        }
         // A large result goes to the blob store; the row keeps its id.
         let blob = step
             .results

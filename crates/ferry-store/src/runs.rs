@@ -16,10 +16,11 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::backend::{read, write, Backend};
+use crate::batch::{Done, Finish, Write};
 use crate::executions::{ExecutionRow, COLUMNS};
 use crate::limits::{limited_pick, CLAIM_LOCK};
 use crate::records::insert_logs;
-use crate::{new_id, now, Store, StoreError};
+use crate::{now, Store, StoreError};
 
 /// An execution a worker holds, with its organization.
 #[derive(Debug, Clone)]
@@ -97,8 +98,9 @@ pub struct StateWrite {
     pub value: Value,
 }
 
+/// A claimed row, as the claim's statements return it.
 #[derive(sqlx::FromRow)]
-struct ClaimedRow {
+pub(crate) struct ClaimedRow {
     org_id: Uuid,
     #[sqlx(flatten)]
     execution: ExecutionRow,
@@ -115,78 +117,159 @@ fn claimed(rows: Vec<ClaimedRow>) -> Result<Vec<Claimed>, StoreError> {
         .collect()
 }
 
-fn lease_end(lease: Duration) -> DateTime<Utc> {
-    now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
+/// One walk of the queue: which rows (`$3` is now), in which order. Each is a range of an
+/// index (`executions_queue (status, queued_at)`, `executions_leased (lease_until)`) read in
+/// order and stopped at the claim's limit (`$4`), so a claim costs the same with ten or a
+/// million executions queued (a 32-row claim over 10,000 queued rows: 7–17 ms as one `OR`
+/// query with a sort, 0.1–0.2 ms as two walks, in `sqlite3`).
+struct Walk {
+    rows: &'static str,
+    order: &'static str,
+}
+
+/// Queued executions that are due, in arrival order.
+const QUEUED: Walk = Walk {
+    rows: "e.status = 'QUEUED' AND (e.not_before IS NULL OR e.not_before <= $3)",
+    order: "e.queued_at",
+};
+
+/// Running executions whose lease ran out (a lost worker's), soonest expired first; none in
+/// the normal case.
+const EXPIRED: Walk = Walk {
+    rows: "e.status = 'RUNNING' AND e.lease_until < $3",
+    order: "e.lease_until",
+};
+
+/// What else an execution `e` needs to be taken, checked only on the rows the walk reaches:
+/// its instance is enabled, and a FIFO one waits while an earlier one of its flow config
+/// (outside its own retry chain) is queued, running, or failed with a retry pending.
+/// Further eligibility rules are further `AND` terms here.
+const ELIGIBLE: &str = "EXISTS (SELECT 1 FROM instances i WHERE i.id = e.instance_id AND i.enabled) \
+     AND (NOT e.fifo OR NOT EXISTS (SELECT 1 FROM executions o WHERE o.flow_config_id = e.flow_config_id AND o.fifo \
+        AND o.status IN ('QUEUED', 'RUNNING', 'FAILED_RETRY_PENDING') \
+        AND COALESCE(o.retry_for, o.id) <> COALESCE(e.retry_for, e.id) \
+        AND (o.status <> 'QUEUED' OR o.queued_at < e.queued_at)))";
+
+/// A claim to make (in a grouped commit, [`crate::batch`]).
+#[derive(Debug)]
+pub(crate) struct Claim {
+    pub(crate) owner: String,
+    pub(crate) limit: i64,
+    pub(crate) lease: Duration,
+}
+
+/// The claim's two statements (`$1` owner, `$2` lease end, `$3` now, `$4` limit): expired
+/// leases, then queued rows.
+pub(crate) fn claim_statements(backend: &Backend) -> [String; 2] {
+    let lock = match backend {
+        Backend::Sqlite(_) => "",
+        Backend::Postgres(_) => " FOR UPDATE OF e SKIP LOCKED",
+    };
+    let columns = returned_columns();
+    [EXPIRED, QUEUED].map(|walk| {
+        format!(
+            "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_until = $2, \
+             started_at = COALESCE(started_at, $3), attempt = attempt + 1 \
+             WHERE id IN (SELECT e.id FROM executions e WHERE {rows} AND {ELIGIBLE} \
+             ORDER BY {order} LIMIT $4{lock}) RETURNING org_id, {columns}",
+            rows = walk.rows,
+            order = walk.order,
+        )
+    })
+}
+
+/// Runs [`Claim`] `$claim` with `$statements` (from [`claim_statements`]) through `$conn`,
+/// inside a `write!` body, giving the claimed rows.
+macro_rules! take_claims {
+    ($conn:expr, $statements:expr, $claim:expr, $at:expr) => {{
+        let claim: &$crate::runs::Claim = $claim;
+        let until = $crate::runs::lease_end($at, claim.lease);
+        let mut rows: Vec<$crate::runs::ClaimedRow> = Vec::new();
+        for statement in $statements {
+            let left = claim.limit - rows.len() as i64;
+            if left <= 0 {
+                break;
+            }
+            let taken: Vec<$crate::runs::ClaimedRow> = sqlx::query_as(statement)
+                .bind(&claim.owner)
+                .bind(until)
+                .bind($at)
+                .bind(left)
+                .fetch_all(&mut *$conn)
+                .await?;
+            rows.extend(taken);
+        }
+        rows
+    }};
+}
+pub(crate) use take_claims;
+
+/// The execution columns a claim returns: [`COLUMNS`] without its `SELECT` and `FROM`.
+fn returned_columns() -> &'static str {
+    COLUMNS
+        .strip_prefix("SELECT ")
+        .and_then(|c| c.strip_suffix(" FROM executions"))
+        .unwrap_or(COLUMNS)
+}
+
+/// When a lease taken at `at` for `lease` runs out.
+pub(crate) fn lease_end(at: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
 }
 
 impl Store {
-    /// Claims up to `limit` executions for `owner`, oldest first, leased for `lease`.
+    /// Claims up to `limit` executions for `owner`, leased for `lease`: first running ones
+    /// whose lease ran out (a lost worker's), then queued ones that are due, oldest first.
+    ///
+    /// Two walks ([`EXPIRED`], [`QUEUED`]) in one transaction, each checking [`ELIGIBLE`] on
+    /// the rows it reaches.
     pub async fn claim_executions(
         &self,
         owner: &str,
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let at = now();
-        let until = lease_end(lease);
-        let columns = COLUMNS
-            .strip_prefix("SELECT ")
-            .and_then(|c| c.strip_suffix(" FROM executions"))
-            .unwrap_or(COLUMNS);
-        // A FIFO execution waits while an earlier one of its flow config (outside its own retry
-        // chain) is queued, running, or failed with a retry pending.
-        let tables = "executions e JOIN instances i ON i.id = e.instance_id";
-        let conditions = "i.enabled AND ((e.status = 'QUEUED' AND (e.not_before IS NULL OR e.not_before <= $3)) \
-                OR (e.status = 'RUNNING' AND e.lease_until < $3)) \
-             AND (NOT e.fifo OR NOT EXISTS (SELECT 1 FROM executions o WHERE o.flow_config_id = e.flow_config_id AND o.fifo \
-                AND COALESCE(o.retry_for, o.id) <> COALESCE(e.retry_for, e.id) \
-                AND (o.status IN ('RUNNING', 'FAILED_RETRY_PENDING') OR (o.status = 'QUEUED' AND o.queued_at < e.queued_at))))";
-        let limited = limited_pick(&self.limits, tables, conditions);
-        let pick = limited.as_deref().map(str::to_owned).unwrap_or_else(|| {
-            format!(
-                "SELECT e.id FROM {tables} WHERE {conditions} ORDER BY e.queued_at LIMIT $4{lock}",
-                lock = match &self.backend {
-                    Backend::Sqlite(_) => "",
-                    Backend::Postgres(_) => " FOR UPDATE OF e SKIP LOCKED",
-                }
-            )
-        });
-        // A limited claim's pick does not lock its rows, so the status is checked again on the
-        // row being updated (one may have been cancelled or taken meanwhile).
-        let recheck = match limited {
-            Some(_) => " AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_until < $3))",
-            None => "",
+        if !self.limits.is_unlimited() {
+            return self.claim_within_limits(owner, limit, lease).await;
+        }
+        let claim = Claim {
+            owner: owner.to_string(),
+            limit,
+            lease,
         };
+        match self.batcher.write(Write::Claim(claim)).await? {
+            Done::Claimed(rows) => claimed(rows),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// A claim under concurrency limits ([`crate::limits`]): the candidates of both walks,
+    /// ranked within their organization and instance, taken while the claim lock is held
+    /// (PostgreSQL; SQLite's single writer already runs one claim at a time), so that no other
+    /// claim counts running executions before this one's are marked. Not grouped: the lock
+    /// must cover exactly this claim.
+    async fn claim_within_limits(
+        &self,
+        owner: &str,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let at = now();
+        let until = lease_end(at, lease);
+        let conditions = format!("(({}) OR ({})) AND {ELIGIBLE}", QUEUED.rows, EXPIRED.rows);
+        let pick = limited_pick(&self.limits, "executions e", &conditions).unwrap_or_default();
+        let columns = returned_columns();
+        // The pick does not lock its rows, so the status is checked again on the row being
+        // updated (one may have been cancelled or taken meanwhile).
         let update = format!(
             "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_until = $2, \
              started_at = COALESCE(started_at, $3), attempt = attempt + 1 \
-             WHERE id IN ({pick}){recheck} RETURNING org_id, {columns}"
+             WHERE id IN ({pick}) AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_until < $3)) \
+             RETURNING org_id, {columns}"
         );
-        if limited.is_some() {
-            return self
-                .claim_within_limits(&update, owner, until, at, limit)
-                .await;
-        }
-        let rows: Vec<ClaimedRow> = write!(self, pool => {
-            sqlx::query_as(&update).bind(owner).bind(until).bind(at).bind(limit).fetch_all(pool).await
-        })?;
-        claimed(rows)
-    }
-
-    /// Runs a limited claim's `update` while holding the claim lock (PostgreSQL; SQLite's single
-    /// writer already runs one claim at a time), so that no other claim counts running
-    /// executions before this one's are marked.
-    async fn claim_within_limits(
-        &self,
-        update: &str,
-        owner: &str,
-        until: DateTime<Utc>,
-        at: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<Claimed>, StoreError> {
         let rows: Vec<ClaimedRow> = match &self.backend {
             Backend::Sqlite(pools) => {
-                sqlx::query_as(update)
+                sqlx::query_as(&update)
                     .bind(owner)
                     .bind(until)
                     .bind(at)
@@ -200,7 +283,7 @@ impl Store {
                     .bind(CLAIM_LOCK)
                     .execute(&mut *tx)
                     .await?;
-                let rows = sqlx::query_as(update)
+                let rows = sqlx::query_as(&update)
                     .bind(owner)
                     .bind(until)
                     .bind(at)
@@ -223,7 +306,7 @@ impl Store {
     ) -> Result<LeaseState, StoreError> {
         let renewed = write!(self, pool => {
             sqlx::query("UPDATE executions SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'RUNNING'")
-                .bind(lease_end(lease)).bind(id).bind(owner)
+                .bind(lease_end(now(), lease)).bind(id).bind(owner)
                 .execute(pool).await.map(|done| done.rows_affected())
         })?;
         if renewed == 1 {
@@ -242,7 +325,8 @@ impl Store {
     }
 
     /// Ends execution `id` held by `owner`, committing its last log lines and the state it
-    /// changed with it. Answers `false`, writing nothing, when the worker no longer holds it.
+    /// changed with it (grouped with other writes into one commit, [`crate::batch`]). Answers
+    /// `false`, writing nothing, when the worker no longer holds it.
     pub async fn finish_execution(
         &self,
         org_id: Uuid,
@@ -252,52 +336,16 @@ impl Store {
         logs: &[LogLine],
         states: &[StateWrite],
     ) -> Result<bool, StoreError> {
-        let at = now();
-        write!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let ended = sqlx::query(
-                "UPDATE executions SET status = $1, error = $2, result = $3, ended_at = $4, lease_owner = NULL, lease_until = NULL \
-                 WHERE id = $5 AND lease_owner = $6 AND status = 'RUNNING'",
-            )
-            .bind(ending.status.as_str()).bind(&ending.error).bind(ending.result.as_ref().map(Json)).bind(at)
-            .bind(id).bind(owner)
-            .execute(&mut *tx).await?.rows_affected();
-            if ended == 1 {
-                if let Some(retry_at) = ending.retry_at {
-                    // The retry: the same request, queued to start later, linked to the first
-                    // execution of the chain, keeping its place in the queue (FIFO flows run it
-                    // before anything that arrived after the first attempt).
-                    sqlx::query(
-                        "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
-                         trigger_payload, queued_at, retry_for, retry_attempt, not_before, cancellation_key, fifo, payload_blob) \
-                         SELECT org_id, $1, instance_id, customer_id, flow_config_id, flow_key, 'QUEUED', FALSE, \
-                         trigger_payload, queued_at, COALESCE(retry_for, id), retry_attempt + 1, $2, cancellation_key, fifo, payload_blob FROM executions WHERE id = $3",
-                    )
-                    .bind(new_id()).bind(retry_at).bind(id)
-                    .execute(&mut *tx).await?;
-                } else {
-                    // The end of a retry chain: earlier attempts waited for this one.
-                    sqlx::query(
-                        "UPDATE executions SET status = 'FAILED' WHERE status = 'FAILED_RETRY_PENDING' \
-                         AND id IN (SELECT retry_for FROM executions WHERE id = $1 UNION SELECT e.id FROM executions e \
-                         JOIN executions me ON me.retry_for = e.retry_for WHERE me.id = $1)",
-                    )
-                    .bind(id)
-                    .execute(&mut *tx).await?;
-                }
-                insert_logs!(&mut *tx, org_id, logs);
-                for state in states {
-                    sqlx::query(
-                        "INSERT INTO flow_state (org_id, scope, owner_id, value, updated_at) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (scope, owner_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                    )
-                    .bind(org_id).bind(state.scope).bind(state.owner_id).bind(Json(&state.value)).bind(at)
-                    .execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-            }
-            Ok(ended == 1)
-        })
+        let finish = Finish {
+            org_id,
+            id,
+            owner: owner.to_string(),
+            ending: ending.clone(),
+            logs: logs.to_vec(),
+            states: states.to_vec(),
+        };
+        let done = self.batcher.write(Write::Finish(Box::new(finish))).await?;
+        Ok(matches!(done, Done::Ended(true)))
     }
 
     /// Ends a cancelled execution's run: the worker gives the lease back and keeps its logs.

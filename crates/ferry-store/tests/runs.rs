@@ -18,6 +18,8 @@ ferry_store::store_tests!(
     cancelling_stops_a_running_execution_and_ends_a_queued_one,
     state_is_written_when_an_execution_ends,
     a_checkpoint_keeps_what_its_step_did_besides_its_result,
+    concurrent_writes_commit_together_and_a_bad_one_fails_alone,
+    a_claim_takes_the_oldest_due_executions_whatever_the_backlog,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -40,7 +42,15 @@ async fn setup(t: &TestStore) -> Setup {
 }
 
 async fn enqueue(t: &TestStore, s: &Setup, payload: serde_json::Value) -> Uuid {
-    let new = NewExecution {
+    t.store
+        .enqueue_execution(&s.org, new_execution(s, payload))
+        .await
+        .unwrap()
+        .id
+}
+
+fn new_execution(s: &Setup, payload: serde_json::Value) -> NewExecution {
+    NewExecution {
         instance_id: s.instance,
         customer_id: s.customer,
         flow_config_id: s.flow_config,
@@ -51,8 +61,7 @@ async fn enqueue(t: &TestStore, s: &Setup, payload: serde_json::Value) -> Uuid {
         replay_for: None,
         cancellation_key: None,
         fifo: false,
-    };
-    t.store.enqueue_execution(&s.org, new).await.unwrap().id
+    }
 }
 
 fn step(execution_id: Uuid, key: &str, results: serde_json::Value) -> StepResult {
@@ -420,4 +429,59 @@ async fn a_checkpoint_keeps_what_its_step_did_besides_its_result(t: &TestStore) 
         .await
         .unwrap();
     assert_eq!(page.items[0].0.effects, effects);
+}
+
+async fn concurrent_writes_commit_together_and_a_bad_one_fails_alone(t: &TestStore) {
+    let s = setup(t).await;
+    // 200 enqueues at once (grouped into few commits), one of them for an instance that does
+    // not exist, which breaks a foreign key.
+    let mut writes: Vec<NewExecution> = (0..200)
+        .map(|n| new_execution(&s, json!({ "n": n })))
+        .collect();
+    writes[77].instance_id = Uuid::now_v7();
+    let results = futures::future::join_all(
+        writes
+            .into_iter()
+            .map(|new| t.store.enqueue_execution(&s.org, new)),
+    )
+    .await;
+    let failed: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(n, r)| r.is_err().then_some(n))
+        .collect();
+    assert_eq!(failed, [77], "only the bad write fails");
+    let queued = ferry_store::ExecutionFilter {
+        status: Some(ExecutionStatus::Queued),
+        ..Default::default()
+    };
+    let count = t.store.count_executions(&s.org, &queued).await.unwrap();
+    assert_eq!(count, 199, "every acknowledged enqueue is committed");
+    for result in results.into_iter().flatten() {
+        let stored = t.store.execution(&s.org, result.id).await.unwrap();
+        assert_eq!(stored.trigger_payload, result.trigger_payload);
+    }
+}
+
+async fn a_claim_takes_the_oldest_due_executions_whatever_the_backlog(t: &TestStore) {
+    let s = setup(t).await;
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        ids.push(enqueue(t, &s, json!({ "n": n })).await);
+    }
+    let mut taken = Vec::new();
+    for _ in 0..3 {
+        let claimed = t.store.claim_executions("w", 10, LEASE).await.unwrap();
+        assert_eq!(claimed.len(), 10);
+        let mut batch: Vec<Uuid> = claimed.into_iter().map(|c| c.execution.id).collect();
+        batch.sort();
+        taken.extend(batch);
+    }
+    assert_eq!(taken, ids, "ten at a time, oldest first");
+    assert!(t
+        .store
+        .claim_executions("w", 10, LEASE)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -1,0 +1,277 @@
+//! Group commit: the hot path's writes — queued executions, claims, step checkpoints and the
+//! ends of executions — from every task of this node go through one writer task, which commits
+//! whatever has arrived while the previous commit was on its way to disk as **one**
+//! transaction (one `fsync` on SQLite), then answers each caller.
+//!
+//! Nothing is acknowledged early: a caller's future resolves only after the transaction that
+//! holds its write committed, so a webhook is still answered only once its execution row is
+//! on disk, and a step's result is still committed before the executor goes on. Batching adds
+//! no waiting either: a write that arrives at an idle writer is committed at once; only writes
+//! that arrive during a commit wait for the next one (they would have waited for the single
+//! SQLite writer anyway).
+//!
+//! Values large enough for the blob store ([`crate::blobs`]) are not grouped: their writers
+//! commit them with their blobs directly. Rows of one kind are written with one multi-row
+//! `INSERT` per batch. If a batch fails (a
+//! row that breaks a constraint, say, because its instance was just deleted), each write is
+//! tried again alone, so one bad write fails only its own caller.
+
+use ferry_core::execution::{Execution, LogLine, StepResult};
+use sqlx::types::Json;
+use sqlx::QueryBuilder;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::backend::{write, Backend};
+use crate::runs::{claim_statements, take_claims, Claim, ClaimedRow, Ending, StateWrite};
+use crate::{new_id, now, StoreError};
+
+/// The most writes one transaction takes.
+const MAX_BATCH: usize = 512;
+
+/// The most rows one multi-row `INSERT` takes (17 values a row stays under both databases'
+/// limits on bound values).
+const ROWS_PER_INSERT: usize = 500;
+
+/// One write to group.
+#[derive(Debug)]
+pub(crate) enum Write {
+    /// Queue an execution (without a cancellation key: those cancel older retries too).
+    Enqueue {
+        org_id: Uuid,
+        execution: Execution,
+        fifo: bool,
+    },
+    /// A step's result with the log lines written before it.
+    Checkpoint {
+        org_id: Uuid,
+        step: StepResult,
+        logs: Vec<LogLine>,
+    },
+    /// The end of an execution the writer's worker holds.
+    Finish(Box<Finish>),
+    /// A worker's claim of queued executions.
+    Claim(Claim),
+}
+
+/// What a write gave, once committed.
+pub(crate) enum Done {
+    /// An enqueue or a checkpoint.
+    Written,
+    /// An end: whether the worker still held the execution (else nothing was written).
+    Ended(bool),
+    /// A claim: the rows taken.
+    Claimed(Vec<ClaimedRow>),
+}
+
+/// An execution's end: see [`crate::Store::finish_execution`].
+#[derive(Debug)]
+pub(crate) struct Finish {
+    pub(crate) org_id: Uuid,
+    pub(crate) id: Uuid,
+    pub(crate) owner: String,
+    pub(crate) ending: Ending,
+    pub(crate) logs: Vec<LogLine>,
+    pub(crate) states: Vec<StateWrite>,
+}
+
+struct Job {
+    write: Write,
+    answer: oneshot::Sender<Result<Done, StoreError>>,
+}
+
+/// The handle callers send writes through; the writer task ends when every handle is gone.
+#[derive(Debug, Clone)]
+pub(crate) struct Batcher {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl Batcher {
+    /// Starts the writer task on `backend`.
+    pub(crate) fn start(backend: Backend) -> Self {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        let claims = claim_statements(&backend);
+        tokio::spawn(Writer { backend, claims }.run(queue));
+        Batcher { jobs }
+    }
+
+    /// Commits `write` with whatever else is being written, answering once it is committed.
+    pub(crate) async fn write(&self, write: Write) -> Result<Done, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        self.jobs
+            .send(Job { write, answer })
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        answered
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?
+    }
+}
+
+struct Writer {
+    backend: Backend,
+    /// The claim's statements, built once.
+    claims: [String; 2],
+}
+
+impl Writer {
+    async fn run(self, mut queue: mpsc::UnboundedReceiver<Job>) {
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+            self.commit_all(std::mem::take(&mut jobs)).await;
+        }
+    }
+
+    /// Commits `jobs` as one transaction; if that fails, each alone.
+    async fn commit_all(&self, jobs: Vec<Job>) {
+        let writes: Vec<&Write> = jobs.iter().map(|job| &job.write).collect();
+        match self.commit(&writes).await {
+            Ok(answers) => {
+                for (job, answer) in jobs.into_iter().zip(answers) {
+                    let _ = job.answer.send(Ok(answer));
+                }
+            }
+            Err(err) if jobs.len() == 1 => {
+                if let Some(job) = jobs.into_iter().next() {
+                    let _ = job.answer.send(Err(err));
+                }
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, writes = jobs.len(), "a grouped commit failed; committing its writes one by one");
+                for job in jobs {
+                    let answer = self.commit(&[&job.write]).await.and_then(|done| {
+                        done.into_iter().next().ok_or_else(|| {
+                            StoreError::Corrupt("a grouped write gave no answer".into())
+                        })
+                    });
+                    let _ = job.answer.send(answer);
+                }
+            }
+        }
+    }
+
+    /// Runs `writes` in one transaction: queued executions, then ends (each its own
+    /// conditional update) and claims, then every step result and log line, one `INSERT` each.
+    async fn commit(&self, writes: &[&Write]) -> Result<Vec<Done>, StoreError> {
+        let at = now();
+        let mut queued = Vec::new();
+        let mut steps = Vec::new();
+        let mut logs: Vec<(Uuid, &LogLine)> = Vec::new();
+        for write in writes {
+            match write {
+                Write::Enqueue {
+                    org_id,
+                    execution,
+                    fifo,
+                } => queued.push((*org_id, execution, *fifo)),
+                Write::Checkpoint {
+                    org_id,
+                    step,
+                    logs: lines,
+                } => {
+                    steps.push((*org_id, step));
+                    logs.extend(lines.iter().map(|line| (*org_id, line)));
+                }
+                Write::Finish(_) | Write::Claim(_) => {}
+            }
+        }
+        write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for rows in queued.chunks(ROWS_PER_INSERT) {
+                let mut sql = QueryBuilder::new(
+                    "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
+                     trigger_payload, queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, fifo) ",
+                );
+                sql.push_values(rows, |mut row, (org_id, e, fifo)| {
+                    row.push_bind(*org_id).push_bind(e.id).push_bind(e.instance_id).push_bind(e.customer_id)
+                        .push_bind(e.flow_config_id).push_bind(&e.flow_key).push_bind(e.status.as_str())
+                        .push_bind(e.is_synchronous).push_bind(Json(&e.trigger_payload)).push_bind(e.queued_at)
+                        .push_bind(e.invoked_by).push_bind(e.retry_for).push_bind(e.retry_attempt)
+                        .push_bind(e.replay_for).push_bind(e.not_before).push_bind(*fifo);
+                });
+                sql.build().execute(&mut *tx).await?;
+            }
+            let mut answers = Vec::with_capacity(writes.len());
+            for write in writes {
+                let end = match write {
+                    Write::Finish(end) => end,
+                    Write::Claim(claim) => {
+                        answers.push(Done::Claimed(take_claims!(tx, &self.claims, claim, at)));
+                        continue;
+                    }
+                    _ => {
+                        answers.push(Done::Written);
+                        continue;
+                    }
+                };
+                // The update answers the end's chain (its first attempt), if the worker still
+                // held the execution; nothing else is written otherwise.
+                let ended: Option<(Option<Uuid>,)> = sqlx::query_as(
+                    "UPDATE executions SET status = $1, error = $2, result = $3, ended_at = $4, lease_owner = NULL, lease_until = NULL \
+                     WHERE id = $5 AND lease_owner = $6 AND status = 'RUNNING' RETURNING retry_for",
+                )
+                .bind(end.ending.status.as_str()).bind(&end.ending.error).bind(end.ending.result.as_ref().map(Json)).bind(at)
+                .bind(end.id).bind(&end.owner)
+                .fetch_optional(&mut *tx).await?;
+                answers.push(Done::Ended(ended.is_some()));
+                let Some((retry_for,)) = ended else { continue };
+                if let Some(retry_at) = end.ending.retry_at {
+                    // The retry: the same request, queued to start later, linked to the first
+                    // execution of the chain, keeping its place in the queue (FIFO flows run it
+                    // before anything that arrived after the first attempt).
+                    sqlx::query(
+                        "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
+                         trigger_payload, queued_at, retry_for, retry_attempt, not_before, cancellation_key, fifo, payload_blob) \
+                         SELECT org_id, $1, instance_id, customer_id, flow_config_id, flow_key, 'QUEUED', FALSE, \
+                         trigger_payload, queued_at, COALESCE(retry_for, id), retry_attempt + 1, $2, cancellation_key, fifo, payload_blob \
+                         FROM executions WHERE id = $3",
+                    )
+                    .bind(new_id()).bind(retry_at).bind(end.id)
+                    .execute(&mut *tx).await?;
+                } else if let Some(first) = retry_for {
+                    // The end of a retry chain: earlier attempts waited for this one.
+                    sqlx::query(
+                        "UPDATE executions SET status = 'FAILED' WHERE status = 'FAILED_RETRY_PENDING' AND (id = $1 OR retry_for = $1)",
+                    )
+                    .bind(first)
+                    .execute(&mut *tx).await?;
+                }
+                for state in &end.states {
+                    sqlx::query(
+                        "INSERT INTO flow_state (org_id, scope, owner_id, value, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (scope, owner_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    )
+                    .bind(end.org_id).bind(state.scope).bind(state.owner_id).bind(Json(&state.value)).bind(at)
+                    .execute(&mut *tx).await?;
+                }
+                logs.extend(end.logs.iter().map(|line| (end.org_id, line)));
+            }
+            for rows in steps.chunks(ROWS_PER_INSERT) {
+                let mut sql = QueryBuilder::new(
+                    "INSERT INTO step_results (org_id, id, execution_id, step_key, step_name, loop_path, results, error, effects, started_at, ended_at) ",
+                );
+                sql.push_values(rows, |mut row, (org_id, step)| {
+                    row.push_bind(*org_id).push_bind(step.id).push_bind(step.execution_id).push_bind(&step.step_key)
+                        .push_bind(&step.step_name).push_bind(&step.loop_path).push_bind(step.results.as_ref().map(Json))
+                        .push_bind(&step.error).push_bind((!step.effects.is_empty()).then_some(Json(&step.effects)))
+                        .push_bind(step.started_at).push_bind(step.ended_at);
+                });
+                // A result already recorded under the same key (a step run again after a lost
+                // worker) is kept.
+                sql.push(" ON CONFLICT (execution_id, step_key) DO NOTHING");
+                sql.build().execute(&mut *tx).await?;
+            }
+            for rows in logs.chunks(ROWS_PER_INSERT) {
+                let mut sql = QueryBuilder::new(
+                    "INSERT INTO execution_logs (org_id, id, execution_id, severity, message, step_name, at) ",
+                );
+                sql.push_values(rows, |mut row, (org_id, line)| {
+                    row.push_bind(*org_id).push_bind(line.id).push_bind(line.execution_id).push_bind(line.severity.as_str())
+                        .push_bind(&line.message).push_bind(&line.step_name).push_bind(line.at);
+                });
+                sql.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(answers)
+        })
+    }
+}
