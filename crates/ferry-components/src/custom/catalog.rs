@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use ferry_definition::{ActionKind, ActionSpec, Catalog, InputSpec, SyncSupport, TriggerSpec};
+use ferry_definition::{
+    ActionKind, ActionSpec, Catalog, InputProblem, InputSpec, SyncSupport, TriggerSpec,
+};
+use serde_json::Value;
 
 use super::manifest::{InputManifest, Manifest};
 use crate::components::builtin_components;
@@ -87,6 +90,12 @@ impl Catalog for Pinned {
             inputs: specs(&action.inputs),
             any_inputs: false,
         })
+    }
+
+    /// The built-ins' own checks (code that must parse, TypeScript included); a stored
+    /// definition ([`Stored`]) was checked at import and is not checked again.
+    fn check_inputs(&self, key: &str, inputs: &BTreeMap<String, Value>) -> Vec<InputProblem> {
+        Builtins.check_inputs(key, inputs)
     }
 
     fn trigger(&self, key: &str) -> Option<TriggerSpec> {

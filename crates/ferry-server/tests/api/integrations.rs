@@ -118,6 +118,7 @@ async fn invalid_definitions_report_every_problem_and_store_nothing(store: &Test
         .replace("action: http.request", "action: http.requets")
         .replace("configVar: Sync Schedule", "cron: \"61 * * * *\"");
     let result = import(&server, &broken, None).await;
+    eprintln!("DEBUG {result}");
     assert_eq!(result["integration"], Value::Null);
     let errors = result["errors"].as_array().unwrap();
     let fields: Vec<&str> = errors
@@ -245,13 +246,15 @@ async fn typescript_code_steps_are_checked_at_import(store: &TestStore) {
         "typescript",
         "interface Out { data: number }\nmodule.exports = async (): Promise<Out> => ({ data: 1 });",
     );
-    assert_eq!(import(&server, &good, None).await["errors"], json!([]));
+    let imported = import(&server, &good, None).await;
+    assert_eq!(imported["errors"], json!([]));
+    let id = imported["integration"]["id"].as_str().unwrap().to_string();
 
     let broken = code_definition(
         "typescript",
         "interface Out { data: number }\nmodule.exports = async (): Promise<Out> => ({ data: 1 ;",
     );
-    let result = import(&server, &broken, None).await;
+    let result = import(&server, &broken, Some(&id)).await;
     assert_eq!(result["integration"], Value::Null);
     assert_eq!(
         result["errors"][0]["field"],
@@ -267,7 +270,7 @@ async fn typescript_code_steps_are_checked_at_import(store: &TestStore) {
         "coffeescript",
         "module.exports = async () => ({ data: 1 });",
     );
-    let result = import(&server, &unknown, None).await;
+    let result = import(&server, &unknown, Some(&id)).await;
     assert_eq!(
         result["errors"][0]["field"],
         "flows[0].steps[0].inputs.language"
