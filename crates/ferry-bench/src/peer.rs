@@ -98,8 +98,10 @@ fn run_script(dir: &Path, options: &Options) -> anyhow::Result<Vec<PeerRow>> {
         .prefix("ferry-bench-n8n-")
         .tempdir()?;
     let concurrencies: Vec<String> = options.clients.iter().map(|c| c.to_string()).collect();
+    // The script runs in its own folder, so it is named from there: a relative `--peer-dir`
+    // (the default) joined again would point nowhere.
     let status = Command::new("bash")
-        .arg(dir.join("run-bench.sh"))
+        .arg("run-bench.sh")
         .current_dir(dir)
         .env("DURATION", options.duration.to_string())
         .env("CONCURRENCIES", concurrencies.join(" "))
