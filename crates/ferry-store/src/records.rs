@@ -170,13 +170,9 @@ impl Store {
             };
             return self.batcher.write(write).await.map(|_| ());
         }
-        // A large result goes to the blob store; the row keeps its id.
-        let blob = step
-            .results
-            .as_ref()
-            .filter(|r| oversized(r))
-            .map(|_| step.id);
-        let results = step.results.as_ref().filter(|_| blob.is_none()).map(Json);
+        // A large result goes to the blob store; the row keeps its id and no value.
+        let blob = Some(step.id);
+        let results: Option<Json<&serde_json::Value>> = None;
         write!(self, pool => {
             let mut tx = pool.begin().await?;
             let inserted = sqlx::query(

@@ -39,12 +39,7 @@ pub(super) async fn run<H: Host>(
         deadline: deadline.into_std(),
         time_limit,
     };
-    let host = StepHost {
-        run,
-        step: &step.name,
-        key,
-        invocations: AtomicUsize::new(0),
-    };
+    let host = StepHost::new(run, &step.name, key);
     let output = run
         .executor
         .js
@@ -149,10 +144,22 @@ pub(super) fn apply_state<H: Host>(
 
 /// What the sandbox asks of the execution, for one step.
 pub(super) struct StepHost<'r, 'a, H> {
-    pub(super) run: &'r Run<'a, H>,
-    pub(super) step: &'r str,
-    pub(super) key: &'r str,
-    pub(super) invocations: AtomicUsize,
+    run: &'r Run<'a, H>,
+    step: &'r str,
+    key: &'r str,
+    invocations: AtomicUsize,
+}
+
+impl<'r, 'a, H> StepHost<'r, 'a, H> {
+    /// The host for the step named `step`, at `key`, of `run` (code steps and custom actions).
+    pub(super) fn new(run: &'r Run<'a, H>, step: &'r str, key: &'r str) -> Self {
+        StepHost {
+            run,
+            step,
+            key,
+            invocations: AtomicUsize::new(0),
+        }
+    }
 }
 
 impl<H: Host> CodeHost for StepHost<'_, '_, H> {

@@ -3,8 +3,6 @@
 //! with the step's evaluated inputs (cleaned by the SDK) and the same `context`, logs,
 //! `invokeFlow`, state and response fields as a code step.
 
-use std::sync::atomic::AtomicUsize;
-
 use ferry_definition::model::Step;
 use ferry_js::{ComponentCall, Operation};
 use serde_json::{Map, Value};
@@ -51,12 +49,7 @@ pub(super) async fn run<H: Host>(
         deadline: deadline.into_std(),
         time_limit,
     };
-    let host = StepHost {
-        run,
-        step: &step.name,
-        key,
-        invocations: AtomicUsize::new(0),
-    };
+    let host = StepHost::new(run, &step.name, key);
     let output = run
         .executor
         .js
