@@ -3,10 +3,12 @@
 
 mod common;
 
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{job, run, Recorder};
-use ferry_engine::run::{Checkpoint, Ended, Job, Outcome, Scope, States};
+use ferry_engine::run::{Checkpoint, Ended, Executor, Job, Outcome, Scope, States};
 use serde_json::json;
 
 /// A `code.run` step named `name` running `code` (any number of lines).
@@ -316,4 +318,70 @@ module.exports = async (context: { logger: Logger }, stepResults: any) => {
             json!({ "data": { "id": 7, "total": 6, "bySku": { "a": 3, "b": 3 }, "status": "done" } })
         )
     );
+}
+
+/// A loopback server that records, for each request, which step results the host had
+/// committed when the request arrived.
+async fn witness(host: Arc<Recorder>) -> (String, Arc<Mutex<Vec<Vec<String>>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let router = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            record.lock().unwrap().push(host.keys());
+            async { "{}" }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn a_code_step_commits_what_came_before_it_only_when_it_reaches_outside() {
+    let host = Arc::new(Recorder::default());
+    let (url, seen) = witness(host.clone()).await;
+    let steps = [
+        code_step("Pure", "module.exports = async () => ({ data: 1 })"),
+        code_step(
+            "Calls",
+            &format!("module.exports = async () => {{ await fetch('{url}'); await fetch('{url}'); return {{ data: 2 }}; }}"),
+        ),
+    ]
+    .concat();
+    let outcome = Executor::new().run(job(&steps, json!({})), &*host).await;
+    assert_eq!(outcome.ended, Ended::Succeeded, "{:?}", outcome.ended);
+    // The first request found the trigger and the pure step committed; nothing new was
+    // waiting before the second, so it cost no commit.
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [vec!["trigger:", "pure:"], vec!["trigger:", "pure:"]]
+    );
+    assert_eq!(host.checkpoints.load(Ordering::Relaxed), 1);
+    let left: Vec<&str> = outcome.steps.iter().map(|s| s.step_key.as_str()).collect();
+    assert_eq!(left, ["calls:"]);
+}
+
+#[tokio::test]
+async fn a_code_step_cannot_reach_outside_when_what_came_before_cannot_be_committed() {
+    let host = Arc::new(Recorder::default());
+    host.fail_commits.store(true, Ordering::Relaxed);
+    let (url, seen) = witness(host.clone()).await;
+    // The code swallows the failed request and goes on; the run must still stop.
+    let code = format!(
+        "module.exports = async () => {{ let e = null; try {{ await fetch('{url}'); }} catch (x) {{ e = String(x); }} return {{ data: e }}; }}"
+    );
+    let steps = [
+        code_step("Swallow", &code),
+        "- name: After\n  action: log.write\n  inputs: { message: x }\n".to_string(),
+    ]
+    .concat();
+    let outcome = Executor::new().run(job(&steps, json!({})), &*host).await;
+    assert!(
+        matches!(outcome.ended, Ended::Interrupted(_)),
+        "{:?}",
+        outcome.ended
+    );
+    assert!(seen.lock().unwrap().is_empty(), "no request was sent");
 }

@@ -399,17 +399,18 @@ async fn a_cancelled_execution_stops_before_its_next_step() {
         )
         .await;
     assert_eq!(outcome.ended, Ended::Cancelled);
+    host.end(&outcome);
     assert_eq!(host.keys(), ["trigger:"]);
 }
 
 #[tokio::test]
-async fn a_run_whose_results_cannot_be_committed_is_interrupted_not_failed() {
+async fn a_run_whose_results_cannot_be_committed_is_interrupted_before_reaching_outside() {
     let host = Recorder::default();
     host.fail_commits.store(true, Ordering::Relaxed);
     let outcome = Executor::new()
         .run(
             job(
-                "- name: A\n  action: log.write\n  inputs: { message: x }",
+                "- name: A\n  action: log.write\n  inputs: { message: x }\n- name: Call\n  action: flow.invoke\n  inputs: { flow: Other }",
                 json!({}),
             ),
             &host,
@@ -422,6 +423,40 @@ async fn a_run_whose_results_cannot_be_committed_is_interrupted_not_failed() {
     );
     let severities: Vec<Severity> = outcome.logs.iter().map(|l| l.severity).collect();
     assert!(severities.contains(&Severity::Warn));
+    assert!(
+        !outcome
+            .logs
+            .iter()
+            .any(|l| l.message.contains("Running step \"Call\"")),
+        "the invoking step did not start"
+    );
+}
+
+#[tokio::test]
+async fn steps_that_keep_inside_the_execution_are_committed_together_with_its_end() {
+    let (outcome, host) = run(job(
+        "- name: A\n  action: log.write\n  inputs: { message: x }\n- name: Shape\n  action: text.upperCase\n  inputs: { text: abc }",
+        json!({}),
+    ))
+    .await;
+    assert_eq!(outcome.ended, Ended::Succeeded);
+    assert_eq!(host.checkpoints.load(Ordering::Relaxed), 0);
+    assert_eq!(host.keys(), ["trigger:", "a:", "shape:"]);
+}
+
+#[tokio::test]
+async fn what_came_before_a_step_that_reaches_outside_is_committed_before_it_runs() {
+    let (outcome, host) = run(job(
+        "- name: A\n  action: log.write\n  inputs: { message: x }\n- name: Call\n  action: flow.invoke\n  inputs: { flow: Other }\n- name: B\n  action: log.write\n  inputs: { message: y }",
+        json!({}),
+    ))
+    .await;
+    assert_eq!(outcome.ended, Ended::Succeeded);
+    // One commit before `Call` (the trigger and A); `Call` and B go with the end.
+    assert_eq!(host.checkpoints.load(Ordering::Relaxed), 1);
+    let ended: Vec<String> = outcome.steps.iter().map(|s| s.step_key.clone()).collect();
+    assert_eq!(ended, ["call:", "b:"]);
+    assert_eq!(host.keys(), ["trigger:", "a:", "call:", "b:"]);
 }
 
 #[tokio::test]

@@ -192,4 +192,11 @@ pub trait CodeHost: Send + Sync {
     /// `context.invokeFlow(name, data)`: runs another flow of the same instance and gives its
     /// result, or an error message the code's promise is rejected with.
     fn invoke_flow(&self, name: String, data: Value) -> BoxFuture<'_, Result<Value, String>>;
+
+    /// Called before the code reaches outside its execution (each `fetch`, before the request
+    /// is sent), so the engine can first make durable what the execution did so far. An error
+    /// rejects the request with that message; nothing is sent. Does nothing by default.
+    fn before_effect(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
 }

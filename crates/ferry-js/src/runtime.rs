@@ -70,7 +70,10 @@ impl JsRuntime {
                 Some(request) = requests.recv() => match request {
                     Request::Log(level, line) => host.log(level, &line),
                     Request::Fetch(id, request) => running.push(Box::pin(async move {
-                        let result = self.fetcher.fetch(request).await;
+                        let result = match host.before_effect().await {
+                            Ok(()) => self.fetcher.fetch(request).await,
+                            Err(error) => Err(error),
+                        };
                         Answer { id, result: result.map(Reply::Response) }
                     })),
                     Request::InvokeFlow(id, name, data) => running.push(Box::pin(async move {

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::backend::{write, Backend};
-use crate::runs::{claim_statements, take_claims, Claim, ClaimedRow, Ending, StateWrite};
+use crate::runs::{claim_statements, take_claims, Claim, ClaimedRow, EndRecords, Ending};
 use crate::{new_id, now, StoreError};
 
 /// The most writes one transaction takes.
@@ -42,10 +42,10 @@ pub(crate) enum Write {
         execution: Execution,
         fifo: bool,
     },
-    /// A step's result with the log lines written before it.
+    /// Steps' results with the log lines written before them.
     Checkpoint {
         org_id: Uuid,
-        step: StepResult,
+        steps: Vec<StepResult>,
         logs: Vec<LogLine>,
     },
     /// The end of an execution the writer's worker holds.
@@ -71,8 +71,7 @@ pub(crate) struct Finish {
     pub(crate) id: Uuid,
     pub(crate) owner: String,
     pub(crate) ending: Ending,
-    pub(crate) logs: Vec<LogLine>,
-    pub(crate) states: Vec<StateWrite>,
+    pub(crate) records: EndRecords,
 }
 
 struct Job {
@@ -150,7 +149,8 @@ impl Writer {
     }
 
     /// Runs `writes` in one transaction: queued executions, then ends (each its own
-    /// conditional update) and claims, then every step result and log line, one `INSERT` each.
+    /// conditional update) and claims, then every step result and log line, one `INSERT` each
+    /// (an end's step results and log lines only if its update found the execution held).
     async fn commit(&self, writes: &[&Write]) -> Result<Vec<Done>, StoreError> {
         let at = now();
         let mut queued = Vec::new();
@@ -165,10 +165,10 @@ impl Writer {
                 } => queued.push((*org_id, execution, *fifo)),
                 Write::Checkpoint {
                     org_id,
-                    step,
+                    steps: done,
                     logs: lines,
                 } => {
-                    steps.push((*org_id, step));
+                    steps.extend(done.iter().map(|step| (*org_id, step)));
                     logs.extend(lines.iter().map(|line| (*org_id, line)));
                 }
                 Write::Finish(_) | Write::Claim(_) => {}
@@ -235,7 +235,8 @@ impl Writer {
                     .bind(first)
                     .execute(&mut *tx).await?;
                 }
-                for state in &end.states {
+                let records = &end.records;
+                for state in &records.states {
                     sqlx::query(
                         "INSERT INTO flow_state (org_id, scope, owner_id, value, updated_at) VALUES ($1, $2, $3, $4, $5) \
                          ON CONFLICT (scope, owner_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -243,7 +244,8 @@ impl Writer {
                     .bind(end.org_id).bind(state.scope).bind(state.owner_id).bind(Json(&state.value)).bind(at)
                     .execute(&mut *tx).await?;
                 }
-                logs.extend(end.logs.iter().map(|line| (end.org_id, line)));
+                steps.extend(records.steps.iter().map(|step| (end.org_id, step)));
+                logs.extend(records.logs.iter().map(|line| (end.org_id, line)));
             }
             for rows in steps.chunks(ROWS_PER_INSERT) {
                 let mut sql = QueryBuilder::new(

@@ -54,7 +54,7 @@ pub use organizations::{check_retention_days, MAX_RETENTION_DAYS};
 pub use page::{Direction, Page, PageRequest, Sort};
 pub use records::LogFilter;
 pub use retention::{PruneScope, Pruned};
-pub use runs::{Claimed, Ending, LeaseState, StateWrite};
+pub use runs::{Claimed, EndRecords, Ending, LeaseState, StateWrite};
 pub use schedules::{Cadence, NewSchedule, Schedule, Tick, TickOutcome};
 pub use test_instances::DraftShape;
 pub use tokens::{Authenticated, NewToken};

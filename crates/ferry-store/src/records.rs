@@ -1,5 +1,5 @@
-//! What an execution leaves behind: its step results (each committed as the step completes,
-//! with the log lines written since the previous one) and its log lines, and the lists the
+//! What an execution leaves behind: its step results (committed in groups as the engine goes,
+//! with the log lines written since the previous group) and its log lines, and the lists the
 //! API reads them through.
 
 use chrono::{DateTime, Utc};
@@ -150,26 +150,60 @@ fn push_log_filter<DB: Dialect>(sql: &mut QueryBuilder<'_, DB>, filter: &LogFilt
 }
 
 impl Store {
-    /// Commits one completed step's result together with the log lines written before it
-    /// (grouped with other writes into one commit, [`crate::batch`]).
-    /// A result already recorded under the same key (a step run again after a lost worker)
-    /// is kept.
+    /// Commits one completed step's result together with the log lines written before it:
+    /// [`Store::record_steps`] with one step.
     pub async fn record_step(
         &self,
         org_id: Uuid,
         step: &StepResult,
         logs: &[LogLine],
     ) -> Result<(), StoreError> {
-        // The common case is grouped with other writes into one commit; a result large enough
-        // for the blob store is written here, with its blob.
-        if !step.results.as_ref().is_some_and(oversized) {
-            let write = Write::Checkpoint {
-                org_id,
-                step: step.clone(),
-                logs: logs.to_vec(),
-            };
-            return self.batcher.write(write).await.map(|_| ());
+        self.record_steps(org_id, std::slice::from_ref(step), logs)
+            .await
+    }
+
+    /// Commits completed steps' results together with the log lines written before them
+    /// (grouped with other writes into one commit, [`crate::batch`]; a result large enough
+    /// for the blob store is committed first, alone, with its blob). A result already
+    /// recorded under the same key (a step run again after a lost worker) is kept.
+    pub async fn record_steps(
+        &self,
+        org_id: Uuid,
+        steps: &[StepResult],
+        logs: &[LogLine],
+    ) -> Result<(), StoreError> {
+        let steps = self.record_oversized(org_id, steps).await?;
+        if steps.is_empty() && logs.is_empty() {
+            return Ok(());
         }
+        let write = Write::Checkpoint {
+            org_id,
+            steps,
+            logs: logs.to_vec(),
+        };
+        self.batcher.write(write).await.map(|_| ())
+    }
+
+    /// Commits the results of `steps` large enough for the blob store, each with its blob;
+    /// gives back the others, for a grouped write.
+    pub(crate) async fn record_oversized(
+        &self,
+        org_id: Uuid,
+        steps: &[StepResult],
+    ) -> Result<Vec<StepResult>, StoreError> {
+        let mut rest = Vec::with_capacity(steps.len());
+        for step in steps {
+            if step.results.as_ref().is_some_and(oversized) {
+                self.record_blob_step(org_id, step).await?;
+            } else {
+                rest.push(step.clone());
+            }
+        }
+        Ok(rest)
+    }
+
+    /// Commits one step whose result goes to the blob store.
+    async fn record_blob_step(&self, org_id: Uuid, step: &StepResult) -> Result<(), StoreError> {
         // A large result goes to the blob store; the row keeps its id and no value.
         let blob = Some(step.id);
         let results: Option<Json<&serde_json::Value>> = None;
@@ -189,7 +223,6 @@ impl Store {
                     .bind(org_id).bind(id).bind(step.execution_id).bind(Json(value))
                     .execute(&mut *tx).await?;
             }
-            insert_logs!(&mut *tx, org_id, logs);
             tx.commit().await?;
             Ok(())
         })

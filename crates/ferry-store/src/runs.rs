@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ferry_core::execution::{Execution, ExecutionStatus, LogLine};
+use ferry_core::execution::{Execution, ExecutionStatus, LogLine, StepResult};
 use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -85,6 +85,17 @@ impl Ending {
             retry_at: Some(retry_at),
         }
     }
+}
+
+/// What is written with an execution's end, if its worker still holds it.
+#[derive(Debug, Clone, Default)]
+pub struct EndRecords {
+    /// Step results not committed yet, in the order their steps ended.
+    pub steps: Vec<StepResult>,
+    /// The last log lines.
+    pub logs: Vec<LogLine>,
+    /// The state scopes it changed (written for a succeeded end).
+    pub states: Vec<StateWrite>,
 }
 
 /// A state scope's new value, written when an execution succeeds.
@@ -324,25 +335,25 @@ impl Store {
         })
     }
 
-    /// Ends execution `id` held by `owner`, committing its last log lines and the state it
-    /// changed with it (grouped with other writes into one commit, [`crate::batch`]). Answers
-    /// `false`, writing nothing, when the worker no longer holds it.
+    /// Ends execution `id` held by `owner`, committing with it its last step results and log
+    /// lines and the state it changed (grouped with other writes into one commit,
+    /// [`crate::batch`]; a step result large enough for the blob store is committed first,
+    /// alone). Answers `false`, writing nothing, when the worker no longer holds it.
     pub async fn finish_execution(
         &self,
         org_id: Uuid,
         id: Uuid,
         owner: &str,
         ending: &Ending,
-        logs: &[LogLine],
-        states: &[StateWrite],
+        mut records: EndRecords,
     ) -> Result<bool, StoreError> {
+        records.steps = self.record_oversized(org_id, &records.steps).await?;
         let finish = Finish {
             org_id,
             id,
             owner: owner.to_string(),
             ending: ending.clone(),
-            logs: logs.to_vec(),
-            states: states.to_vec(),
+            records,
         };
         let done = self.batcher.write(Write::Finish(Box::new(finish))).await?;
         Ok(matches!(done, Done::Ended(true)))

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use ferry_core::execution::StepResult;
 use ferry_store::testing::{fixture, make_retries_due, stored_sizes, TestStore};
-use ferry_store::{Ending, NewExecution, PageRequest, PruneScope, BLOB_THRESHOLD};
+use ferry_store::{EndRecords, Ending, NewExecution, PageRequest, PruneScope, BLOB_THRESHOLD};
 use serde_json::{json, Value};
 use uuid::{NoContext, Timestamp, Uuid};
 
@@ -79,7 +79,7 @@ async fn a_large_payload_round_trips_from_the_blob_store(t: &TestStore) {
     let ending = Ending::retry_pending("boom".into(), retry_at);
     assert!(t
         .store
-        .finish_execution(f.org.org_id, id, "w", &ending, &[], &[])
+        .finish_execution(f.org.org_id, id, "w", &ending, EndRecords::default())
         .await
         .unwrap());
     make_retries_due(&t.store).await;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::Utc;
 use ferry_core::execution::ExecutionStatus;
 use ferry_store::testing::{fixture, Fixture, TestStore};
-use ferry_store::{Ending, NewExecution};
+use ferry_store::{EndRecords, Ending, NewExecution};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -58,7 +58,13 @@ async fn fifo_executions_are_claimed_one_at_a_time_and_retries_keep_their_place(
     );
     let org = f.org.org_id;
     t.store
-        .finish_execution(org, first, "w", &Ending::succeeded(None), &[], &[])
+        .finish_execution(
+            org,
+            first,
+            "w",
+            &Ending::succeeded(None),
+            EndRecords::default(),
+        )
         .await
         .unwrap();
     assert_eq!(claim(t).await, vec![second]);
@@ -66,7 +72,7 @@ async fn fifo_executions_are_claimed_one_at_a_time_and_retries_keep_their_place(
     // The second fails with a retry due now: the retry runs before the third.
     let retry_now = Ending::retry_pending("boom".into(), Utc::now());
     t.store
-        .finish_execution(org, second, "w", &retry_now, &[], &[])
+        .finish_execution(org, second, "w", &retry_now, EndRecords::default())
         .await
         .unwrap();
     let retried = claim(t).await;
@@ -75,7 +81,13 @@ async fn fifo_executions_are_claimed_one_at_a_time_and_retries_keep_their_place(
     let retry = t.store.execution(&f.org, retried[0]).await.unwrap();
     assert_eq!((retry.retry_for, retry.retry_attempt), (Some(second), 1));
     t.store
-        .finish_execution(org, retry.id, "w", &Ending::succeeded(None), &[], &[])
+        .finish_execution(
+            org,
+            retry.id,
+            "w",
+            &Ending::succeeded(None),
+            EndRecords::default(),
+        )
         .await
         .unwrap();
     assert_eq!(claim(t).await, vec![third]);
@@ -93,8 +105,7 @@ async fn a_retry_waits_for_its_time_and_the_chain_settles_when_it_ends(t: &TestS
             first,
             "w",
             &Ending::retry_pending("boom".into(), later),
-            &[],
-            &[],
+            EndRecords::default(),
         )
         .await
         .unwrap();
@@ -116,8 +127,7 @@ async fn a_retry_waits_for_its_time_and_the_chain_settles_when_it_ends(t: &TestS
             retry[0],
             "w",
             &Ending::failed("boom again".into()),
-            &[],
-            &[],
+            EndRecords::default(),
         )
         .await
         .unwrap();

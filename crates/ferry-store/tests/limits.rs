@@ -7,8 +7,8 @@ use std::time::Duration;
 use ferry_core::execution::ExecutionStatus;
 use ferry_store::testing::{fixture, Fixture, TestStore};
 use ferry_store::{
-    Claimed, ConcurrencyLimits, Ending, ExecutionFilter, NewExecution, NewInstance, PageRequest,
-    Store,
+    Claimed, ConcurrencyLimits, EndRecords, Ending, ExecutionFilter, NewExecution, NewInstance,
+    PageRequest, Store,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -90,8 +90,7 @@ async fn finish(store: &Store, (owner, claimed): &Held) {
             claimed.execution.id,
             owner,
             &Ending::succeeded(None),
-            &[],
-            &[],
+            EndRecords::default(),
         )
         .await
         .unwrap();

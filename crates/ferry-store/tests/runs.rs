@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use ferry_core::execution::{ExecutionStatus, LogLine, Severity, StepEffects, StepResult};
 use ferry_store::testing::{fixture, TestStore};
-use ferry_store::{Ending, LeaseState, LogFilter, NewExecution, PageRequest, StateWrite, Tenant};
+use ferry_store::{
+    EndRecords, Ending, LeaseState, LogFilter, NewExecution, PageRequest, StateWrite, Tenant,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -116,14 +118,26 @@ async fn a_queued_execution_is_claimed_once_and_ends_with_its_result(t: &TestSto
     let ending = Ending::succeeded(Some(json!({"data": 42})));
     assert!(
         !t.store
-            .finish_execution(s.org.org_id, first, "worker-b", &ending, &[], &[])
+            .finish_execution(
+                s.org.org_id,
+                first,
+                "worker-b",
+                &ending,
+                EndRecords::default()
+            )
             .await
             .unwrap(),
         "a worker that does not hold the lease cannot end it"
     );
     assert!(t
         .store
-        .finish_execution(s.org.org_id, first, "worker-a", &ending, &[], &[])
+        .finish_execution(
+            s.org.org_id,
+            first,
+            "worker-a",
+            &ending,
+            EndRecords::default()
+        )
         .await
         .unwrap());
     let done = t.store.execution(&s.org, first).await.unwrap();
@@ -333,7 +347,7 @@ async fn cancelling_stops_a_running_execution_and_ends_a_queued_one(t: &TestStor
     let ending = Ending::succeeded(None);
     assert!(!t
         .store
-        .finish_execution(s.org.org_id, running, "w", &ending, &[], &[])
+        .finish_execution(s.org.org_id, running, "w", &ending, EndRecords::default())
         .await
         .unwrap());
     t.store
@@ -380,7 +394,16 @@ async fn state_is_written_when_an_execution_ends(t: &TestStore) {
     };
     let ending = Ending::succeeded(None);
     t.store
-        .finish_execution(s.org.org_id, id, "w", &ending, &[], &[write])
+        .finish_execution(
+            s.org.org_id,
+            id,
+            "w",
+            &ending,
+            EndRecords {
+                states: vec![write],
+                ..EndRecords::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(

@@ -9,8 +9,8 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use ferry_core::execution::ExecutionStatus;
 use ferry_store::testing::{fixture, TestStore};
 use ferry_store::{
-    Cadence, Ending, ExecutionFilter, NewSchedule, PageRequest, Schedule, Store, StoreError,
-    Tenant, TickOutcome,
+    Cadence, EndRecords, Ending, ExecutionFilter, NewSchedule, PageRequest, Schedule, Store,
+    StoreError, Tenant, TickOutcome,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -244,7 +244,7 @@ async fn a_singleton_schedule_skips_while_its_execution_is_queued_or_running(t: 
     let id = claimed[0].execution.id;
     assert!(t
         .store
-        .finish_execution(s.org.org_id, id, "worker", &ending, &[], &[])
+        .finish_execution(s.org.org_id, id, "worker", &ending, EndRecords::default())
         .await
         .unwrap());
     assert!(

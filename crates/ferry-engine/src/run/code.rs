@@ -181,6 +181,17 @@ impl<H: Host> CodeHost for StepHost<'_, '_, H> {
             synchronous: true,
             idempotency_key: format!("{}:invokeFlow:{call}", self.run.idempotency_key(self.key)),
         };
-        Box::pin(self.run.host.invoke_flow(invocation))
+        Box::pin(async move {
+            self.before_effect().await?;
+            self.run.host.invoke_flow(invocation).await
+        })
+    }
+
+    fn before_effect(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.run.flush().await.map_err(|_| {
+                "the execution's progress could not be saved, so nothing was sent".to_string()
+            })
+        })
     }
 }

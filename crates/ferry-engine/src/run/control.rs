@@ -39,8 +39,7 @@ pub(super) async fn branch<H: Host>(
         format!("Step {:?} took {said}", step.name),
         Some(&step.name),
     );
-    run.commit(&step.name, &key, frame, started, Ok(&taken))
-        .await?;
+    run.commit(&step.name, &key, frame, started, Ok(&taken))?;
     run.set_last(&taken);
     frame.set_results(&reference, taken);
     match chosen {
@@ -61,8 +60,7 @@ async fn fail<H: Host, T>(
         format!("Step {:?} failed: {error}", step.name),
         Some(&step.name),
     );
-    run.commit(&step.name, key, frame, now_micros(), Err(&error))
-        .await?;
+    run.commit(&step.name, key, frame, now_micros(), Err(&error))?;
     Err(Halt::Failed(format!(
         "step {:?} failed: {error}",
         step.name
@@ -132,8 +130,7 @@ pub(super) async fn repeat<H: Host>(
         concurrent(run, step, frame, items, concurrency).await?
     };
     let results = Value::Array(results);
-    run.commit(&step.name, &key, frame, started, Ok(&results))
-        .await?;
+    run.commit(&step.name, &key, frame, started, Ok(&results))?;
     run.set_last(&results);
     frame.set_results(&reference, results);
     Ok(Control::Next)

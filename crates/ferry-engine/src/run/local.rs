@@ -12,6 +12,21 @@ use super::state::Scope;
 use super::walk::{Frame, Run};
 use super::{Host, Invocation};
 
+/// Whether a step's action keeps to the execution itself, so the results of the steps before
+/// it need not be durable before it runs: control steps, logs, state, `flow.stop`, the pure
+/// built-ins (text, collection, format, datetime, hash), and code steps and custom actions,
+/// whose `fetch` and `invokeFlow` ask the run to commit first. HTTP requests, sleeps,
+/// `flow.invoke` and anything unknown reach outside (or take long) and commit first.
+pub(super) fn keeps_inside(action: &str) -> bool {
+    let (component, member) = action.split_once('.').unwrap_or((action, ""));
+    match component {
+        "branch" | "loop" | "log" | "state" | "code" => true,
+        "text" | "collection" | "format" | "datetime" | "hash" => true,
+        "flow" => member == "stop",
+        _ => ferry_components::custom::custom_member(action).is_some(),
+    }
+}
+
 /// The step's inputs with their expressions evaluated; an error names the input.
 pub(super) fn evaluate_inputs<H: Host>(
     run: &Run<'_, H>,

@@ -1,6 +1,12 @@
-//! The executor: runs one execution of a flow, step by step, in memory, committing each
-//! completed step's result through its [`Host`] before going on.
+//! The executor: runs one execution of a flow, step by step, in memory, committing completed
+//! steps' results through its [`Host`].
 //!
+//! - Step results are committed in groups, not one by one: whatever steps ended are committed
+//!   together before the run next reaches outside the execution (an HTTP request, a sleep,
+//!   `flow.invoke`, a code step's `fetch` or `invokeFlow`), and what is left at the end is
+//!   given back in the [`Outcome`] for the host to commit with the execution's end. A step
+//!   that keeps inside (control, logs, state, pure transforms, code that fetches nothing) and
+//!   is lost with its worker simply runs again, with the same result.
 //! - Steps run in order; `branch.*` steps run the branch they choose, `loop.*` steps run their
 //!   steps per item (optionally several at once), and the flow goes on after them.
 //! - A step's inputs are evaluated against `steps`, `configVars`, `customer`, `instance`,
@@ -73,11 +79,12 @@ impl Default for Limits {
 /// What the executor asks of whoever runs it: committing step results, starting other flows,
 /// and telling whether the execution was cancelled.
 pub trait Host: Send + Sync {
-    /// Commits a completed step's result with the log lines written since the last commit.
-    /// An error stops the execution (it is left for a later run to resume).
+    /// Commits completed steps' results, in the order they ended, with the log lines written
+    /// since the last commit, as one write. An error stops the execution (it is left for a
+    /// later run to resume).
     fn checkpoint(
         &self,
-        step: StepResult,
+        steps: Vec<StepResult>,
         logs: Vec<LogLine>,
     ) -> impl Future<Output = Result<(), String>> + Send;
 
@@ -178,7 +185,10 @@ pub struct Outcome {
     pub result: Option<Value>,
     /// The state scopes at the end (persisted ones written back only on success).
     pub states: States,
-    /// Log lines not yet committed with a step.
+    /// Step results not yet committed, in the order their steps ended: the host commits them
+    /// with the execution's end.
+    pub steps: Vec<StepResult>,
+    /// Log lines not yet committed.
     pub logs: Vec<LogLine>,
 }
 
@@ -232,6 +242,7 @@ impl Executor {
             ended,
             result,
             states: parts.states,
+            steps: parts.steps,
             logs: parts.logs,
         }
     }

@@ -1,5 +1,12 @@
 //! Walking a flow's steps: the run's shared parts, the per-scope frame of step results, plain
-//! steps with their error handlers and retries, and committing each result.
+//! steps with their error handlers and retries, and keeping each result to commit.
+//!
+//! A step's result is not written as the step ends: it waits, with the log lines, until the
+//! run is about to reach outside the execution (a step whose action is not
+//! [`local::keeps_inside`], or a code step's `fetch` / `invokeFlow`), and is then committed
+//! with every other waiting result in one write ([`Run::flush`]); what still waits at the end
+//! is committed with the execution's end. So an effect outside is never made before what came
+//! before it is durable, and a flow of steps that keep inside costs one write, not one a step.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -72,12 +79,17 @@ struct Shared {
     /// What code steps did besides their results, by step key, until their step commits.
     effects: HashMap<String, StepEffects>,
     response: Option<Value>,
+    /// Step results kept, not yet committed, in the order their steps ended.
+    pending: Vec<StepResult>,
+    /// Why a commit failed: the run stops at its next step.
+    broken: Option<String>,
 }
 
 /// What is left of a run when it ends.
 pub(super) struct Parts {
     pub(super) logs: Vec<LogLine>,
     pub(super) states: States,
+    pub(super) steps: Vec<StepResult>,
 }
 
 /// One execution being run.
@@ -92,6 +104,9 @@ pub(super) struct Run<'a, H> {
     deadline: Instant,
     limits: super::Limits,
     shared: Mutex<Shared>,
+    /// Held while committing, so that concurrent steps (a loop's items) reach outside only
+    /// once what came before them is durable.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl<'a, H: Host> Run<'a, H> {
@@ -113,7 +128,10 @@ impl<'a, H: Host> Run<'a, H> {
                 last_response: Map::new(),
                 effects: HashMap::new(),
                 response: None,
+                pending: Vec::new(),
+                broken: None,
             }),
+            flushing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -192,8 +210,7 @@ impl<'a, H: Host> Run<'a, H> {
             TriggerType::Polling => self.polled(flow, &key, &frame).await?,
             _ => self.trigger.clone(),
         };
-        self.commit(name, &key, &frame, started, Ok(&results))
-            .await?;
+        self.commit(name, &key, &frame, started, Ok(&results))?;
         let nothing_new =
             flow.trigger.kind == TriggerType::Polling && poll::found_nothing(&results);
         frame.set_results(&trigger, results);
@@ -218,8 +235,7 @@ impl<'a, H: Host> Run<'a, H> {
                 let error = format!("the polling trigger failed: {error}");
                 self.log(Severity::Error, error.clone(), None);
                 let name = flow.trigger.name.as_deref().unwrap_or("Trigger");
-                self.commit(name, key, frame, now_micros(), Err(&error))
-                    .await?;
+                self.commit(name, key, frame, now_micros(), Err(&error))?;
                 Err(Halt::Failed(error))
             }
         }
@@ -247,6 +263,7 @@ impl<'a, H: Host> Run<'a, H> {
         Parts {
             logs: shared.logs,
             states: shared.states,
+            steps: shared.pending,
         }
     }
 
@@ -279,8 +296,7 @@ impl<'a, H: Host> Run<'a, H> {
             "loop.break" => {
                 let reference = reference_name(&step.name);
                 let key = frame.key(&reference);
-                self.commit(&step.name, &key, frame, now_micros(), Ok(&Value::Null))
-                    .await?;
+                self.commit(&step.name, &key, frame, now_micros(), Ok(&Value::Null))?;
                 frame.set_results(&reference, Value::Null);
                 Ok(Control::Break)
             }
@@ -305,6 +321,9 @@ impl<'a, H: Host> Run<'a, H> {
                 return self.resume(step, frame, &reference, saved);
             }
         }
+        if !local::keeps_inside(&step.action) {
+            self.flush().await?;
+        }
         let started = now_micros();
         self.log(
             Severity::Info,
@@ -317,9 +336,7 @@ impl<'a, H: Host> Run<'a, H> {
             .and_then(|results| self.within_limit(results));
         let (results, response) = match attempted {
             Ok(results) => {
-                let effects = self
-                    .commit(&step.name, &key, frame, started, Ok(&results))
-                    .await?;
+                let effects = self.commit(&step.name, &key, frame, started, Ok(&results))?;
                 (results, effects.response)
             }
             Err(Attempt::Halt(halt)) => return Err(halt),
@@ -386,8 +403,7 @@ impl<'a, H: Host> Run<'a, H> {
             format!("Step {:?} {verb}: {error}", step.name),
             Some(&step.name),
         );
-        self.commit(&step.name, key, frame, started, Err(&error))
-            .await?;
+        self.commit(&step.name, key, frame, started, Err(&error))?;
         if ignored {
             Ok(json!({ "error": { "message": error } }))
         } else {
@@ -463,9 +479,10 @@ impl<'a, H: Host> Run<'a, H> {
         Ok(results)
     }
 
-    /// Commits a step's result (or error) with the log lines written so far and what else the
-    /// step did (noted by [`Run::note_effects`]), which it gives back.
-    pub(super) async fn commit(
+    /// Keeps a step's result (or error), with what else the step did (noted by
+    /// [`Run::note_effects`]), which it gives back, for the next commit ([`Run::flush`], or the
+    /// execution's end). Fails when an earlier commit did.
+    pub(super) fn commit(
         &self,
         name: &str,
         key: &str,
@@ -477,7 +494,12 @@ impl<'a, H: Host> Run<'a, H> {
             Ok(results) => (Some(results.clone()), None),
             Err(error) => (None, Some(error.clone())),
         };
-        let record = StepResult {
+        let mut shared = self.lock();
+        if let Some(why) = &shared.broken {
+            return Err(Halt::Interrupted(why.clone()));
+        }
+        let effects = shared.effects.remove(key).unwrap_or_default();
+        shared.pending.push(StepResult {
             id: Uuid::now_v7(),
             execution_id: self.execution_id,
             step_key: key.to_string(),
@@ -485,17 +507,34 @@ impl<'a, H: Host> Run<'a, H> {
             loop_path: frame.path_text(),
             results,
             error,
-            effects: self.lock().effects.remove(key).unwrap_or_default(),
+            effects: effects.clone(),
             started_at: started,
             ended_at: now_micros(),
-        };
-        let logs = std::mem::take(&mut self.lock().logs);
-        let effects = record.effects.clone();
-        self.host
-            .checkpoint(record, logs)
-            .await
-            .map_err(Halt::Interrupted)?;
+        });
         Ok(effects)
+    }
+
+    /// Commits the step results and log lines kept so far, in one write through the host:
+    /// called before the run reaches outside the execution. A failed commit stops the run.
+    pub(super) async fn flush(&self) -> Result<(), Halt> {
+        let _one_at_a_time = self.flushing.lock().await;
+        let (steps, logs) = {
+            let mut shared = self.lock();
+            if let Some(why) = &shared.broken {
+                return Err(Halt::Interrupted(why.clone()));
+            }
+            (
+                std::mem::take(&mut shared.pending),
+                std::mem::take(&mut shared.logs),
+            )
+        };
+        if steps.is_empty() && logs.is_empty() {
+            return Ok(());
+        }
+        self.host.checkpoint(steps, logs).await.map_err(|why| {
+            self.lock().broken = Some(why.clone());
+            Halt::Interrupted(why)
+        })
     }
 
     /// The context expressions are evaluated against, with `frame`'s step results.

@@ -32,13 +32,13 @@ pub(super) struct StoreHost<'a> {
 }
 
 impl Host for StoreHost<'_> {
-    async fn checkpoint(&self, step: StepResult, logs: Vec<LogLine>) -> Result<(), String> {
+    async fn checkpoint(&self, steps: Vec<StepResult>, logs: Vec<LogLine>) -> Result<(), String> {
         if self.instance.disable_logs_and_step_results {
             return Ok(());
         }
         self.worker
             .store
-            .record_step(self.org_id, &step, &logs)
+            .record_steps(self.org_id, &steps, &logs)
             .await
             .map_err(|e| e.to_string())
     }

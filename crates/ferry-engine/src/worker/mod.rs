@@ -2,9 +2,9 @@
 //!
 //! A worker claims as many queued executions as it has free slots (`concurrency`), each under
 //! a lease it renews while the execution runs; a heartbeat that finds the execution cancelled
-//! stops it before its next step. Step results are committed as steps complete (the
-//! executor's [`Host`](crate::run::Host) is the store); the end — status, final result, last
-//! log lines, changed state — is one transaction. When it has nothing to do, a worker waits
+//! stops it before its next step. Step results are committed in groups as the executor goes
+//! (its [`Host`](crate::run::Host) is the store); the end — status, final result, the last
+//! step results and log lines, changed state — is one transaction. When it has nothing to do, a worker waits
 //! for a [`Signals::queued`] wake-up or its poll interval, whichever comes first.
 
 mod host;
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use ferry_core::execution::{Execution, ExecutionStatus, LogLine, Severity};
 use ferry_definition::model::RetryConfig;
-use ferry_store::{Claimed, Ending, LeaseState, StateWrite, Store};
+use ferry_store::{Claimed, EndRecords, Ending, LeaseState, StateWrite, Store};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use uuid::Uuid;
@@ -232,7 +232,11 @@ impl Worker {
                     &format!("Execution cannot run: {why}"),
                     None,
                 );
-                self.settle(&claimed, &ending, &[line], &[]).await;
+                let records = EndRecords {
+                    logs: vec![line],
+                    ..EndRecords::default()
+                };
+                self.settle(&claimed, &ending, records).await;
             }
             Err(Unrunnable::Store(err)) => {
                 tracing::warn!(execution = %id, error = %err, "could not load the execution; it runs again when its lease ends");
@@ -292,7 +296,10 @@ impl Worker {
         outcome: Outcome,
     ) {
         let id = claimed.execution.id;
-        let logs = kept_logs(instance, &outcome.logs);
+        let (steps, logs) = match instance.disable_logs_and_step_results {
+            true => (Vec::new(), Vec::new()),
+            false => (outcome.steps, outcome.logs),
+        };
         let ending = match outcome.ended {
             Ended::Succeeded => Ending::succeeded(outcome.result),
             Ended::Failed(error) => match retry_at(&claimed.execution, retry) {
@@ -303,10 +310,16 @@ impl Worker {
                 None => Ending::failed(error),
             },
             Ended::Cancelled => {
-                let released = self
-                    .store
-                    .release_cancelled(claimed.org_id, id, &self.options.node_id, logs)
-                    .await;
+                let store = &self.store;
+                let owner = &self.options.node_id;
+                let released = match store.record_steps(claimed.org_id, &steps, &[]).await {
+                    Ok(()) => {
+                        store
+                            .release_cancelled(claimed.org_id, id, owner, &logs)
+                            .await
+                    }
+                    Err(err) => Err(err),
+                };
                 if let Err(err) = released {
                     tracing::warn!(execution = %id, error = %err, "could not release a cancelled execution");
                 }
@@ -321,21 +334,20 @@ impl Worker {
             ExecutionStatus::Succeeded => state_writes(claimed, instance, &outcome.states),
             _ => Vec::new(),
         };
-        self.settle(claimed, &ending, logs, &states).await;
+        let records = EndRecords {
+            steps,
+            logs,
+            states,
+        };
+        self.settle(claimed, &ending, records).await;
     }
 
-    async fn settle(
-        &self,
-        claimed: &Claimed,
-        ending: &Ending,
-        logs: &[LogLine],
-        states: &[StateWrite],
-    ) {
+    async fn settle(&self, claimed: &Claimed, ending: &Ending, records: EndRecords) {
         let id = claimed.execution.id;
         let owner = &self.options.node_id;
         match self
             .store
-            .finish_execution(claimed.org_id, id, owner, ending, logs, states)
+            .finish_execution(claimed.org_id, id, owner, ending, records)
             .await
         {
             Ok(true) => {
@@ -361,14 +373,6 @@ impl Worker {
 
 /// How long a worker waits before listening again after its listener failed.
 const LISTEN_RETRY: Duration = Duration::from_secs(2);
-
-/// The log lines to store: none for an instance that stores no logs or step results.
-fn kept_logs<'a>(instance: &ferry_core::instance::Instance, logs: &'a [LogLine]) -> &'a [LogLine] {
-    match instance.disable_logs_and_step_results {
-        true => &[],
-        false => logs,
-    }
-}
 
 /// When an automatic retry of `execution`, which just failed, may start: `None` when the flow
 /// does not retry, the retries are used up, or a caller waits for the result (synchronous

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -20,14 +20,17 @@ pub struct Recorder {
     pub logs: Mutex<Vec<LogLine>>,
     pub cancel: AtomicBool,
     pub fail_commits: AtomicBool,
+    /// How many times the executor committed before the end.
+    pub checkpoints: AtomicUsize,
 }
 
 impl Host for Recorder {
-    async fn checkpoint(&self, step: StepResult, logs: Vec<LogLine>) -> Result<(), String> {
+    async fn checkpoint(&self, steps: Vec<StepResult>, logs: Vec<LogLine>) -> Result<(), String> {
         if self.fail_commits.load(Ordering::Relaxed) {
             return Err("store unreachable".into());
         }
-        self.steps.lock().unwrap().push(step);
+        self.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.steps.lock().unwrap().extend(steps);
         self.logs.lock().unwrap().extend(logs);
         Ok(())
     }
@@ -44,6 +47,12 @@ impl Host for Recorder {
 }
 
 impl Recorder {
+    /// Records what the executor left to commit with the execution's end, as a worker does.
+    pub fn end(&self, outcome: &Outcome) {
+        self.steps.lock().unwrap().extend(outcome.steps.clone());
+        self.logs.lock().unwrap().extend(outcome.logs.clone());
+    }
+
     pub fn results(&self) -> Vec<(String, Option<Value>)> {
         let steps = self.steps.lock().unwrap();
         steps
@@ -97,8 +106,6 @@ pub fn job(steps: &str, trigger: Value) -> Job {
 pub async fn run(job: Job) -> (Outcome, Recorder) {
     let host = Recorder::default();
     let outcome = Executor::new().run(job, &host).await;
-    let mut logs = host.logs.lock().unwrap();
-    logs.extend(outcome.logs.clone());
-    drop(logs);
+    host.end(&outcome);
     (outcome, host)
 }
