@@ -414,4 +414,34 @@ impl Store {
         })?;
         Ok(value.map(|json| json.0))
     }
+
+    /// The stored values of several state scopes, each `(scope, owner)`, in one read: a
+    /// value per pair, in order, `None` where nothing is stored.
+    pub async fn states(
+        &self,
+        org_id: Uuid,
+        scopes: &[(&str, Uuid)],
+    ) -> Result<Vec<Option<Value>>, StoreError> {
+        if scopes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(String, Uuid, Json<Value>)> = read!(self, pool => {
+            let mut sql = sqlx::QueryBuilder::new("SELECT scope, owner_id, value FROM flow_state WHERE org_id = ");
+            sql.push_bind(org_id).push(" AND (");
+            for (i, (scope, owner)) in scopes.iter().enumerate() {
+                sql.push(if i == 0 { "(scope = " } else { " OR (scope = " });
+                sql.push_bind(*scope).push(" AND owner_id = ").push_bind(*owner).push(")");
+            }
+            sql.push(")");
+            sql.build_query_as().fetch_all(pool).await
+        })?;
+        Ok(scopes
+            .iter()
+            .map(|(scope, owner)| {
+                rows.iter()
+                    .find(|(s, o, _)| s == scope && o == owner)
+                    .map(|(_, _, value)| value.0.clone())
+            })
+            .collect())
+    }
 }

@@ -420,6 +420,17 @@ async fn state_is_written_when_an_execution_ends(t: &TestStore) {
             .unwrap(),
         None
     );
+    // Several scopes in one read: each pair's value, in the order asked.
+    let other = uuid::Uuid::now_v7();
+    let asked = [
+        ("instance", s.flow_config),
+        ("flow", s.flow_config),
+        ("flow", other),
+    ];
+    assert_eq!(
+        t.store.states(s.org.org_id, &asked).await.unwrap(),
+        [None, Some(json!({"cursor": 7})), None]
+    );
 }
 
 async fn a_checkpoint_keeps_what_its_step_did_besides_its_result(t: &TestStore) {

@@ -124,11 +124,12 @@ impl Worker {
             instance.id,
             instance.integration_id,
         ];
-        let mut loaded = Vec::with_capacity(3);
-        for (scope, owner) in Scope::PERSISTED.iter().zip(owners) {
-            loaded.push(self.store.state(org, scope.as_str(), owner).await?);
-        }
-        let mut loaded = loaded.into_iter();
+        let wanted: Vec<(&str, uuid::Uuid)> = Scope::PERSISTED
+            .iter()
+            .map(|scope| scope.as_str())
+            .zip(owners)
+            .collect();
+        let mut loaded = self.store.states(org, &wanted).await?.into_iter();
         Ok(States::loaded(
             loaded.next().flatten(),
             loaded.next().flatten(),
