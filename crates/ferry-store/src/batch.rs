@@ -39,7 +39,7 @@ pub(crate) enum Write {
     /// Queue an execution (without a cancellation key: those cancel older retries too).
     Enqueue {
         org_id: Uuid,
-        execution: Execution,
+        execution: Box<Execution>,
         fifo: bool,
     },
     /// Steps' results with the log lines written before them.

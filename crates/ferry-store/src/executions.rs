@@ -374,7 +374,7 @@ impl Store {
         if key.is_none() && !crate::blobs::oversized(&execution.trigger_payload) {
             let write = Write::Enqueue {
                 org_id: tenant.org_id,
-                execution: execution.clone(),
+                execution: Box::new(execution.clone()),
                 fifo,
             };
             self.batcher.write(write).await?;
