@@ -244,3 +244,18 @@ async fn dropping_the_runtime_ends_its_threads_cleanly_even_mid_step() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(common::data(FINE).await, json!("fine"));
 }
+
+#[tokio::test]
+async fn garbage_earlier_steps_leave_never_counts_against_a_later_step_s_memory_limit() {
+    // Each step leaves about 2 MiB of cyclic garbage (only a collection frees cycles); fifty
+    // of them on one 16 MiB sandbox would be 100 MiB if nothing collected it between steps.
+    let runtime = one_sandbox(16 * 1024 * 1024);
+    let code = "module.exports = async () => { const a = []; for (let i = 0; i < 20000; i++) { const o = { i, pad: 'x'.repeat(40) }; o.self = o; a.push(o); } return { data: a.length }; }";
+    for step in 0..50 {
+        let host = Host::default();
+        let ran = runtime
+            .run_code(call(code, json!({}), json!({}), 10.0), &host)
+            .await;
+        assert_eq!(ran.map(|out| out.data), Ok(json!(20000)), "step {step}");
+    }
+}
