@@ -157,7 +157,7 @@ impl Default for SchedulerOptions {
     fn default() -> Self {
         Self {
             poll_interval: Duration::from_millis(500),
-            batch_size: 100,
+            batch_size: 500,
             retry_delay: Duration::from_secs(1),
         }
     }

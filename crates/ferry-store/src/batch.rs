@@ -23,15 +23,12 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::backend::{write, Backend};
+use crate::executions::{insert_executions, ROWS_PER_INSERT};
 use crate::runs::{claim_statements, take_claims, Claim, ClaimedRow, EndRecords, Ending};
 use crate::{new_id, now, StoreError};
 
 /// The most writes one transaction takes.
 const MAX_BATCH: usize = 512;
-
-/// The most rows one multi-row `INSERT` takes (17 values a row stays under both databases'
-/// limits on bound values).
-const ROWS_PER_INSERT: usize = 500;
 
 /// One write to group.
 #[derive(Debug)]
@@ -176,20 +173,7 @@ impl Writer {
         }
         write!(self, pool => {
             let mut tx = pool.begin().await?;
-            for rows in queued.chunks(ROWS_PER_INSERT) {
-                let mut sql = QueryBuilder::new(
-                    "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
-                     trigger_payload, queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, fifo) ",
-                );
-                sql.push_values(rows, |mut row, (org_id, e, fifo)| {
-                    row.push_bind(*org_id).push_bind(e.id).push_bind(e.instance_id).push_bind(e.customer_id)
-                        .push_bind(e.flow_config_id).push_bind(&e.flow_key).push_bind(e.status.as_str())
-                        .push_bind(e.is_synchronous).push_bind(Json(&e.trigger_payload)).push_bind(e.queued_at)
-                        .push_bind(e.invoked_by).push_bind(e.retry_for).push_bind(e.retry_attempt)
-                        .push_bind(e.replay_for).push_bind(e.not_before).push_bind(*fifo);
-                });
-                sql.build().execute(&mut *tx).await?;
-            }
+            insert_executions!(&mut *tx, queued);
             let mut answers = Vec::with_capacity(writes.len());
             for write in writes {
                 let end = match write {

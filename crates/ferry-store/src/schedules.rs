@@ -14,6 +14,8 @@
 //!   running;
 //! - a paused instance's schedules advance without queueing anything.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use ferry_core::execution::Execution;
 use serde_json::Value;
@@ -21,7 +23,7 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use crate::backend::{read, write, Backend, Dialect};
-use crate::executions::insert_execution;
+use crate::executions::{insert_execution, insert_executions, ROWS_PER_INSERT};
 use crate::{NewExecution, Store, StoreError, Tenant};
 
 /// A flow config's schedule, as a deploy computed it.
@@ -106,8 +108,6 @@ const COLUMNS: &str = "SELECT s.org_id, s.flow_config_id, s.instance_id, i.custo
      FROM schedules s JOIN instances i ON i.id = s.instance_id JOIN instance_flow_configs f ON f.id = s.flow_config_id";
 
 const BUSY: &str = "SELECT EXISTS (SELECT 1 FROM executions WHERE flow_config_id = $1 AND status IN ('QUEUED', 'RUNNING'))";
-
-const ADVANCE: &str = "UPDATE schedules SET next_fire_at = $1 WHERE flow_config_id = $2";
 
 /// Adds a schedule, or changes an existing one; an unchanged expression keeps its next tick,
 /// so that a redeploy neither skips nor repeats one.
@@ -246,15 +246,55 @@ impl Store {
             let mut ticks = Vec::with_capacity(rows.len());
             for schedule in rows {
                 let busy = schedule.singleton && sqlx::query_scalar(BUSY).bind(schedule.flow_config_id).fetch_one(&mut *tx).await?;
-                let tick = plan_tick(schedule, busy, now, cadence);
-                sqlx::query(ADVANCE).bind(tick.next_fire_at).bind(tick.schedule.flow_config_id).execute(&mut *tx).await?;
-                if let TickOutcome::Queued(execution) = &tick.outcome {
-                    insert_execution!(&mut *tx, tick.schedule.org_id, execution);
-                }
-                ticks.push(tick);
+                ticks.push(plan_tick(schedule, busy, now, cadence));
             }
+            // Rows advance to the same next tick together, and their executions are inserted
+            // a few hundred to a statement: a minute's ten thousand ticks are a few dozen
+            // statements, not twenty thousand.
+            for (next, ids) in advances(&ticks) {
+                for ids in ids.chunks(ROWS_PER_INSERT) {
+                    let mut sql = QueryBuilder::new("UPDATE schedules SET next_fire_at = ");
+                    sql.push_bind(next).push(" WHERE flow_config_id IN (");
+                    let mut list = sql.separated(", ");
+                    for id in ids {
+                        list.push_bind(*id);
+                    }
+                    sql.push(")");
+                    sql.build().execute(&mut *tx).await?;
+                }
+            }
+            let (large, queued) = fired_executions(&ticks);
+            for (org_id, execution, _) in large {
+                insert_execution!(&mut *tx, org_id, execution);
+            }
+            insert_executions!(&mut *tx, queued);
             tx.commit().await?;
             Ok::<_, sqlx::Error>(ticks)
         }.await)?)
     }
+}
+
+/// The fired rows by the next tick they advance to (none: the schedule stopped).
+fn advances(ticks: &[Tick]) -> BTreeMap<Option<DateTime<Utc>>, Vec<Uuid>> {
+    let mut by_next: BTreeMap<Option<DateTime<Utc>>, Vec<Uuid>> = BTreeMap::new();
+    for tick in ticks {
+        by_next
+            .entry(tick.next_fire_at)
+            .or_default()
+            .push(tick.schedule.flow_config_id);
+    }
+    by_next
+}
+
+/// The executions `ticks` queue, `(org_id, execution, fifo)`: those whose payload goes to the
+/// blob store (written one by one), and the others.
+type Queued<'t> = Vec<(Uuid, &'t Execution, bool)>;
+fn fired_executions(ticks: &[Tick]) -> (Queued<'_>, Queued<'_>) {
+    ticks
+        .iter()
+        .filter_map(|tick| match &tick.outcome {
+            TickOutcome::Queued(execution) => Some((tick.schedule.org_id, &**execution, false)),
+            _ => None,
+        })
+        .partition(|(_, execution, _)| crate::blobs::oversized(&execution.trigger_payload))
 }

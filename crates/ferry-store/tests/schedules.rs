@@ -23,6 +23,7 @@ ferry_store::store_tests!(
     a_redeploy_replaces_schedules_and_keeps_unchanged_ticks,
     deleting_an_instance_deletes_its_schedules,
     a_schedule_without_a_next_time_stops,
+    one_firing_advances_each_schedule_to_its_own_next_tick,
 );
 
 /// Fires on every minute; the cron text `never` has no next time.
@@ -432,4 +433,68 @@ async fn a_schedule_without_a_next_time_stops(t: &TestStore) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// The cron text `+N` fires N minutes after the firing; `never` has no next time.
+struct Staggered;
+
+impl Cadence for Staggered {
+    fn next_fire_at(
+        &self,
+        schedule: &Schedule,
+        after: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, String> {
+        match schedule.cron.strip_prefix('+') {
+            Some(n) => Ok(after + minutes(n.parse().unwrap())),
+            None => Err("never fires".into()),
+        }
+    }
+
+    fn payload(&self, schedule: &Schedule) -> Value {
+        json!({ "scheduledAt": schedule.next_fire_at })
+    }
+}
+
+async fn one_firing_advances_each_schedule_to_its_own_next_tick(t: &TestStore) {
+    let s = setup(t, 7).await;
+    let crons = ["+1", "+1", "+2", "+3", "+3", "never", "+5"];
+    let all: Vec<NewSchedule> = s
+        .flow_configs
+        .iter()
+        .zip(crons)
+        .map(|(id, cron)| schedule(*id, cron, t0()))
+        .collect();
+    t.store
+        .replace_schedules(&s.org, s.instance, &all)
+        .await
+        .unwrap();
+
+    let ticks = t.store.fire_due(t0(), 500, &Staggered).await.unwrap();
+    assert_eq!(ticks.len(), 7);
+    let queued = executions(&t.store, &s).await;
+    assert_eq!(
+        queued.len(),
+        6,
+        "every schedule but the stopped one queued once"
+    );
+    let mut fired: Vec<Uuid> = queued.iter().map(|e| e.flow_config_id).collect();
+    fired.sort();
+    let mut expected: Vec<Uuid> = s
+        .flow_configs
+        .iter()
+        .zip(crons)
+        .filter(|(_, cron)| *cron != "never")
+        .map(|(id, _)| *id)
+        .collect();
+    expected.sort();
+    assert_eq!(fired, expected);
+
+    let stored = t.store.schedules(&s.org, s.instance).await.unwrap();
+    for schedule in stored {
+        let expected = match schedule.cron.strip_prefix('+') {
+            Some(n) => Some(t0() + minutes(n.parse().unwrap())),
+            None => None,
+        };
+        assert_eq!(schedule.next_fire_at, expected, "{}", schedule.cron);
+    }
 }
