@@ -491,10 +491,8 @@ async fn one_firing_advances_each_schedule_to_its_own_next_tick(t: &TestStore) {
 
     let stored = t.store.schedules(&s.org, s.instance).await.unwrap();
     for schedule in stored {
-        let expected = match schedule.cron.strip_prefix('+') {
-            Some(n) => Some(t0() + minutes(n.parse().unwrap())),
-            None => None,
-        };
+        let expected =
+            (schedule.cron.strip_prefix('+')).map(|n| t0() + minutes(n.parse().unwrap()));
         assert_eq!(schedule.next_fire_at, expected, "{}", schedule.cron);
     }
 }
