@@ -225,7 +225,7 @@ static ACTIONS: &[BuiltinAction] = &[
             opt(
                 "language",
                 "javascript (default) or typescript: TypeScript has its types stripped (no \
-                 type checking) and is checked for syntax errors at import",
+                 type checking); code in either is checked for syntax errors at import",
             ),
         ],
     ),

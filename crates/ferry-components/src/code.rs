@@ -1,11 +1,12 @@
 //! What an import checks of a `code.run` step's values: its `language` is one Ferry runs, and
-//! TypeScript code parses (its types are stripped here, as they will be when it runs), so a
-//! syntax error is reported at import with the line and column in the code.
+//! its code parses (JavaScript as the ES module the sandbox loads; TypeScript with its types
+//! stripped, as they will be when it runs), so a syntax error is reported at import with the
+//! line and column in the code.
 
 use std::collections::BTreeMap;
 
 use ferry_definition::InputProblem;
-use ferry_js::typescript::{strip_types, Language};
+use ferry_js::typescript::{check_javascript, strip_types, Language};
 use ferry_js::JsError;
 use serde_json::Value;
 
@@ -21,21 +22,24 @@ pub(crate) fn check(inputs: &BTreeMap<String, Value>) -> Vec<InputProblem> {
             }
         },
     };
-    let code = inputs.get("code").and_then(Value::as_str);
-    match (language, code) {
-        (Language::TypeScript, Some(code)) => match strip_types(code, "code.ts") {
-            Ok(_) => Vec::new(),
-            Err(JsError::Syntax {
-                line,
-                column,
-                message,
-            }) => vec![problem(
-                "code",
-                format!("TypeScript syntax error at line {line}, column {column} of the code: {message}"),
-            )],
-            Err(other) => vec![problem("code", other.to_string())],
-        },
-        _ => Vec::new(),
+    let Some(code) = inputs.get("code").and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    let (name, parsed) = match language {
+        Language::TypeScript => ("TypeScript", strip_types(code, "code.ts").map(|_| ())),
+        Language::JavaScript => ("JavaScript", check_javascript(code)),
+    };
+    match parsed {
+        Ok(()) => Vec::new(),
+        Err(JsError::Syntax {
+            line,
+            column,
+            message,
+        }) => vec![problem(
+            "code",
+            format!("{name} syntax error at line {line}, column {column} of the code: {message}"),
+        )],
+        Err(other) => vec![problem("code", other.to_string())],
     }
 }
 
@@ -91,6 +95,27 @@ mod tests {
             "{}",
             problems[0].message
         );
+    }
+
+    #[test]
+    fn names_the_line_and_column_of_a_javascript_syntax_error() {
+        let js = inputs(&[(
+            "code",
+            json!("module.exports = async () => {\n  return { data: (1 + };\n};"),
+        )]);
+        let problems = check(&js);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].input, "code");
+        assert!(
+            problems[0]
+                .message
+                .starts_with("JavaScript syntax error at line 2, column 23 of the code: "),
+            "{}",
+            problems[0].message
+        );
+        // Strict mode, as the sandbox runs it: `with` is not JavaScript a step may use.
+        let sloppy = inputs(&[("code", json!("with (Math) { module.exports = max; }"))]);
+        assert_eq!(check(&sloppy).len(), 1);
     }
 
     #[test]

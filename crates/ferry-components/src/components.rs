@@ -117,7 +117,8 @@ pub fn catalogue_markdown() -> String {
          `module.exports = async (context, stepResults) => ({ data })`, with the \
          web globals (`fetch`, `URL`, `crypto.subtle`, timers, …), a memory limit \
          and the execution's time limit; with `language: typescript` its types \
-         are stripped first (no type checking; syntax errors are reported at import). \
+         are stripped first (no type checking). Syntax errors in either language are \
+         reported at import, with their line and column. \
          See `crates/ferry-js`.\n",
     );
     for component in builtin_components() {

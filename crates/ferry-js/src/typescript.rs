@@ -7,6 +7,7 @@
 //! across files), namespaces and parameter properties become the JavaScript `tsc` would write.
 //! Nothing is type-checked, and nothing is lowered: the output keeps the source's
 //! JavaScript syntax, which QuickJS runs. JSX (`.tsx`) is refused: there is no React to call.
+//! [`check_javascript`] uses the same parser to check a JavaScript step's syntax at import.
 
 use std::path::Path;
 
@@ -50,6 +51,26 @@ impl Language {
             Language::JavaScript => "javascript",
             Language::TypeScript => "typescript",
         }
+    }
+}
+
+/// Whether `source` is JavaScript that parses, read as an ES module, as the sandbox loads a
+/// code step (so in strict mode, with the language's early errors): the import-time check of a
+/// JavaScript step, which reports a syntax error with its line and column before anything
+/// runs. Nothing is run or resolved.
+pub fn check_javascript(source: &str) -> Result<(), JsError> {
+    let allocator = Allocator::default();
+    let parsed = Parser::new(&allocator, source, SourceType::mjs()).parse();
+    if let Some(first) = parsed.errors.first() {
+        return Err(syntax_error(source, first));
+    }
+    // The early errors the parser leaves to the semantic pass (strict mode's among them).
+    let checked = SemanticBuilder::new()
+        .with_check_syntax_error(true)
+        .build(&parsed.program);
+    match checked.errors.first() {
+        Some(first) => Err(syntax_error(source, first)),
+        None => Ok(()),
     }
 }
 

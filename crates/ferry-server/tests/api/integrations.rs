@@ -10,7 +10,7 @@ ferry_store::store_tests!(
     invalid_definitions_report_every_problem_and_store_nothing,
     reimport_replaces_the_draft_and_export_round_trips,
     integrations_follow_the_role_matrix,
-    typescript_code_steps_are_checked_at_import,
+    code_steps_are_checked_at_import,
 );
 
 const ORDERS: &str = include_str!("../../../ferry-definition/tests/fixtures/orders.yml");
@@ -240,7 +240,7 @@ fn code_definition(language: &str, code: &str) -> String {
     )
 }
 
-async fn typescript_code_steps_are_checked_at_import(store: &TestStore) {
+async fn code_steps_are_checked_at_import(store: &TestStore) {
     let server = TestServer::start(store).await;
     let good = code_definition(
         "typescript",
@@ -263,6 +263,22 @@ async fn typescript_code_steps_are_checked_at_import(store: &TestStore) {
     let message = result["errors"][0]["messages"][0].as_str().unwrap();
     assert!(
         message.starts_with("line 10: TypeScript syntax error at line 2, column 55 of the code: "),
+        "{message}"
+    );
+
+    let broken = code_definition(
+        "javascript",
+        "module.exports = async () => {\n  return { data: (1 + };\n};",
+    );
+    let result = import(&server, &broken, Some(&id)).await;
+    assert_eq!(result["integration"], Value::Null);
+    assert_eq!(
+        result["errors"][0]["field"],
+        "flows[0].steps[0].inputs.code"
+    );
+    let message = result["errors"][0]["messages"][0].as_str().unwrap();
+    assert!(
+        message.starts_with("line 10: JavaScript syntax error at line 2, column 23 of the code: "),
         "{message}"
     );
 
