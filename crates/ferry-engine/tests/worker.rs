@@ -1,6 +1,7 @@
 //! The worker against a real store (SQLite and PostgreSQL): an execution whose workers keep
-//! getting lost is failed after a bounded number of takes instead of looping forever, and a
-//! stopping worker hands back what it could not finish in its grace period.
+//! getting lost is failed after a bounded number of takes instead of looping forever, a
+//! stopping worker hands back what it could not finish in its grace period, and executions
+//! taken in one claim (which read each instance once) each run with their own instance.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ ferry_store::store_tests!(
     an_execution_that_keeps_losing_its_worker_is_failed,
     a_stopping_worker_hands_back_what_outlives_its_grace_period,
     an_execution_another_process_queues_wakes_an_idle_worker,
+    executions_claimed_together_each_see_their_own_instance_and_customer,
 );
 
 /// A worker with `options` running on the test's store; send `true` to stop it.
@@ -171,4 +173,76 @@ async fn an_execution_that_keeps_losing_its_worker_is_failed(t: &TestStore) {
         error.contains(&format!("taken by a worker {} times", MAX_TAKES + 1)),
         "{error}"
     );
+}
+
+/// Executions of two instances (of two customers) queued before the worker starts are taken
+/// in one claim; each still runs with its own instance, customer and config variables.
+async fn executions_claimed_together_each_see_their_own_instance_and_customer(t: &TestStore) {
+    let definition = "name: Who\nrequiredConfigVars:\n  - { key: Greeting, dataType: string, defaultValue: hello }\nflows:\n  - name: who\n    trigger: { type: webhook }\n    steps:\n      - { name: Say, action: text.upperCase, inputs: { text: \"{{ configVars.Greeting }} {{ customer.name }} {{ instance.name }}\" } }\n";
+    let f = fixture_with(&t.store, definition, &["who"]).await;
+    let venus = t
+        .store
+        .create_customer(
+            &f.org,
+            ferry_core::entity::NewCustomer {
+                name: "Venus".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let second = t
+        .store
+        .create_instance(
+            &f.org,
+            ferry_store::NewInstance {
+                customer_id: venus.id,
+                version_id: f.instance.version_id,
+                name: "Venus instance".into(),
+                description: String::new(),
+                config_values: vec![ferry_core::instance::ConfigValue {
+                    key: "Greeting".into(),
+                    value: "bonjour".into(),
+                    is_secret: false,
+                }],
+                flow_keys: vec!["who".into()],
+            },
+        )
+        .await
+        .unwrap();
+    let mut queued = Vec::new();
+    for i in 0..6 {
+        let mut new = new_execution(&f, "who");
+        if i % 2 == 1 {
+            new.instance_id = second.id;
+            new.customer_id = venus.id;
+            new.flow_config_id = second.flow_configs[0].id;
+        }
+        let execution = t.store.enqueue_execution(&f.org, new).await.unwrap();
+        queued.push((i, execution.id));
+    }
+    let (stop, running) = start(t, WorkerOptions::new("together"));
+    for (i, id) in queued {
+        let mut execution = t.store.execution(&f.org, id).await.unwrap();
+        for _ in 0..200 {
+            if execution.status.is_final() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            execution = t.store.execution(&f.org, id).await.unwrap();
+        }
+        assert_eq!(
+            execution.status,
+            ExecutionStatus::Succeeded,
+            "{:?}",
+            execution.error
+        );
+        let expected = match i % 2 {
+            0 => "HELLO MARS MARS INSTANCE",
+            _ => "BONJOUR VENUS VENUS INSTANCE",
+        };
+        assert_eq!(execution.result.unwrap()["data"], json!(expected));
+    }
+    stop.send(true).unwrap();
+    running.await.unwrap();
 }

@@ -9,6 +9,7 @@
 
 mod host;
 mod prepare;
+mod shared;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -125,9 +126,15 @@ impl Worker {
             }
             let claimed = self.claim(free).await;
             let got = claimed.len();
+            let shared = Arc::new(shared::ClaimShared::of(&claimed));
             for execution in claimed {
                 if let Ok(permit) = slots.clone().try_acquire_owned() {
-                    running.spawn(self.clone().execute(execution, permit));
+                    let taken = Taken {
+                        claimed: execution,
+                        shared: shared.clone(),
+                        _slot: permit,
+                    };
+                    running.spawn(self.clone().execute(taken));
                 }
             }
             if got < free {
@@ -214,13 +221,14 @@ impl Worker {
     }
 
     /// Runs one claimed execution to its end.
-    async fn execute(self, claimed: Claimed, _slot: OwnedSemaphorePermit) {
+    async fn execute(self, taken: Taken) {
+        let claimed = taken.claimed;
         let id = claimed.execution.id;
         let prepared = match claimed.execution.attempt {
             taken if taken > MAX_TAKES => Err(Unrunnable::Invalid(format!(
                 "it was taken by a worker {taken} times without ending (each lost its lease); giving up"
             ))),
-            _ => self.prepare(&claimed).await,
+            _ => self.prepare(&claimed, &taken.shared).await,
         };
         match prepared {
             Ok(prepared) => self.run_prepared(&claimed, prepared).await,
@@ -369,6 +377,14 @@ impl Worker {
             }
         }
     }
+}
+
+/// A claimed execution on its way to a task: what it shares with the rest of its claim, and
+/// the slot it holds until it ends.
+struct Taken {
+    claimed: Claimed,
+    shared: Arc<shared::ClaimShared>,
+    _slot: OwnedSemaphorePermit,
 }
 
 /// How long a worker waits before listening again after its listener failed.

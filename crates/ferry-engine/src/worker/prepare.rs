@@ -13,6 +13,7 @@ use ferry_definition::Definition;
 use ferry_store::{Claimed, StoreError, Tenant};
 use serde_json::{json, Map, Value};
 
+use super::shared::ClaimShared;
 use super::Worker;
 use crate::run::{Checkpoint, Job, Scope, States};
 
@@ -44,11 +45,19 @@ pub(super) struct Prepared {
 }
 
 impl Worker {
-    /// Loads what execution `claimed` needs to run.
-    pub(super) async fn prepare(&self, claimed: &Claimed) -> Result<Prepared, Unrunnable> {
+    /// Loads what execution `claimed` needs to run (its instance and customer through what
+    /// its claim shares).
+    pub(super) async fn prepare(
+        &self,
+        claimed: &Claimed,
+        shared: &ClaimShared,
+    ) -> Result<Prepared, Unrunnable> {
         let execution = &claimed.execution;
         let tenant = Tenant::organization(claimed.org_id);
-        let instance = self.store.instance(&tenant, execution.instance_id).await?;
+        let owner = shared
+            .owner(&self.store, &tenant, execution.instance_id)
+            .await?;
+        let (instance, customer) = (owner.instance.clone(), &owner.customer);
         let definition = match self.definitions.cached(instance.version_id) {
             Some(found) => found,
             None => {
@@ -71,7 +80,6 @@ impl Worker {
                     execution.flow_key
                 ))
             })?;
-        let customer = self.store.customer(&tenant, instance.customer_id).await?;
         let mut context = Map::new();
         context.insert("configVars".into(), config_vars(&definition, &instance));
         context.insert(

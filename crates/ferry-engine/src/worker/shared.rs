@@ -1,0 +1,57 @@
+//! What the executions of one claim share: the executions a worker takes together often
+//! belong to the same instance (a busy webhook), so each instance and its customer are read
+//! once per claim, by whichever of them needs it first, not once per execution. They are read
+//! after the claim committed, as each execution alone would read them: no execution sees a
+//! configuration older than its claim.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ferry_core::entity::Customer;
+use ferry_core::instance::Instance;
+use ferry_store::{Claimed, Store, StoreError, Tenant};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+/// An instance with its customer.
+pub(super) struct Owner {
+    pub(super) instance: Instance,
+    pub(super) customer: Customer,
+}
+
+/// The instances of one claim, each read at most once (a failed read is tried again by the
+/// next execution that needs it).
+#[derive(Default)]
+pub(super) struct ClaimShared {
+    owners: HashMap<Uuid, OnceCell<Arc<Owner>>>,
+}
+
+impl ClaimShared {
+    /// Room for the instances of `claimed`.
+    pub(super) fn of(claimed: &[Claimed]) -> Self {
+        let owners = claimed
+            .iter()
+            .map(|c| (c.execution.instance_id, OnceCell::new()))
+            .collect();
+        ClaimShared { owners }
+    }
+
+    /// Instance `id` (of the claim) with its customer, read now unless another execution of
+    /// the claim already did.
+    pub(super) async fn owner(
+        &self,
+        store: &Store,
+        tenant: &Tenant,
+        id: Uuid,
+    ) -> Result<Arc<Owner>, StoreError> {
+        let read = || async {
+            let instance = store.instance(tenant, id).await?;
+            let customer = store.customer(tenant, instance.customer_id).await?;
+            Ok::<_, StoreError>(Arc::new(Owner { instance, customer }))
+        };
+        match self.owners.get(&id) {
+            Some(cell) => cell.get_or_try_init(read).await.cloned(),
+            None => read().await,
+        }
+    }
+}
