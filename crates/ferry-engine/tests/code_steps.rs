@@ -141,11 +141,17 @@ async fn invoke_flow_goes_through_the_host_with_a_key_per_call() {
 
 #[tokio::test]
 async fn a_failing_code_step_fails_the_execution_naming_the_place_and_can_be_ignored() {
-    let broken = code_step(
-        "Broken",
-        "module.exports = async () => {\n  return { data: (1 + };\n};",
+    // Imports refuse code that does not parse; a version stored before that check existed
+    // still runs it, and fails at run time.
+    let mut broken = job(
+        &code_step("Broken", "module.exports = async () => ({ data: 1 });"),
+        json!({}),
     );
-    let (outcome, host) = run(job(&broken, json!({}))).await;
+    broken.flow.steps[0].inputs.insert(
+        "code".into(),
+        json!("module.exports = async () => {\n  return { data: (1 + };\n};"),
+    );
+    let (outcome, host) = run(broken).await;
     let Ended::Failed(error) = outcome.ended else {
         panic!("{:?}", outcome.ended)
     };
