@@ -4,7 +4,7 @@
 //!   `execution`);
 //! - [`condition`]: branch conditions, with the reference's operators and `and`/`or` groups;
 //! - [`run`]: the executor, which runs one execution step by step through a narrow
-//!   [`run::Host`] that commits each step's result;
+//!   [`run::Host`] that commits step results, grouped, before the run reaches outside;
 //! - [`worker`]: claims queued executions from the store and runs them with the store as host;
 //! - [`signals`]: wake-ups and completion notices between a node's ingress and its workers;
 //! - [`scheduler`]: cron schedules in time zones, and the loop that fires due schedules;
