@@ -289,16 +289,13 @@ impl Manifest {
         }
         let mut keys = HashSet::new();
         for action in &self.actions {
-            let path = format!("actions.{}", action.key);
-            problems.member_key(&mut keys, &action.key, &path, "action");
-            problems.perform(action.has_perform, &path);
-            problems.inputs(&action.inputs, &path);
+            let member = Member::new("actions", "action", &action.key);
+            problems.member(&mut keys, &member, action.has_perform, &action.inputs);
         }
         for trigger in &self.triggers {
-            let path = format!("triggers.{}", trigger.key);
-            problems.member_key(&mut keys, &trigger.key, &path, "trigger");
-            problems.perform(trigger.has_perform, &path);
-            problems.inputs(&trigger.inputs, &path);
+            let member = Member::new("triggers", "trigger", &trigger.key);
+            problems.member(&mut keys, &member, trigger.has_perform, &trigger.inputs);
+            let path = member.path;
             for (field, value) in [
                 (
                     "synchronousResponseSupport",
@@ -310,12 +307,10 @@ impl Manifest {
             }
         }
         for source in &self.data_sources {
-            let path = format!("dataSources.{}", source.key);
-            problems.member_key(&mut keys, &source.key, &path, "data source");
-            problems.perform(source.has_perform, &path);
-            problems.inputs(&source.inputs, &path);
+            let member = Member::new("dataSources", "data source", &source.key);
+            problems.member(&mut keys, &member, source.has_perform, &source.inputs);
             let kind = source.data_source_type.as_deref().unwrap_or_default();
-            let field = format!("{path}.dataSourceType");
+            let field = format!("{}.dataSourceType", member.path);
             problems.one_of(kind, DATA_SOURCE_TYPES, &field, "data source type");
         }
         let mut connection_keys = HashSet::new();
@@ -344,6 +339,25 @@ fn is_component_key(key: &str) -> bool {
 #[derive(Default)]
 struct Problems(Vec<ManifestProblem>);
 
+/// An action, trigger or data source, as its checks name it.
+struct Member<'m> {
+    /// `actions.<key>`, `triggers.<key>` or `dataSources.<key>`.
+    path: String,
+    /// `action`, `trigger` or `data source`, for messages.
+    what: &'static str,
+    key: &'m str,
+}
+
+impl<'m> Member<'m> {
+    fn new(group: &str, what: &'static str, key: &'m str) -> Self {
+        Member {
+            path: format!("{group}.{key}"),
+            what,
+            key,
+        }
+    }
+}
+
 impl Problems {
     fn add(&mut self, path: &str, message: impl Into<String>) {
         self.0.push(ManifestProblem {
@@ -370,6 +384,20 @@ impl Problems {
                 format!("duplicate key {key:?}: actions, triggers and data sources share one set of keys, connections another"),
             );
         }
+    }
+
+    /// What every member must have: a unique, well-formed key, a `perform` function and
+    /// well-declared inputs.
+    fn member(
+        &mut self,
+        seen: &mut HashSet<String>,
+        member: &Member<'_>,
+        has_perform: bool,
+        inputs: &[InputManifest],
+    ) {
+        self.member_key(seen, member.key, &member.path, member.what);
+        self.perform(has_perform, &member.path);
+        self.inputs(inputs, &member.path);
     }
 
     fn perform(&mut self, has_perform: bool, path: &str) {

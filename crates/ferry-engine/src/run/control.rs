@@ -30,7 +30,7 @@ pub(super) async fn branch<H: Host>(
     let started = now_micros();
     let chosen = match choose(run, step, frame) {
         Ok(chosen) => chosen,
-        Err(error) => return fail(run, step, frame, &key, error).await,
+        Err(error) => return fail(run, step, frame, &key, error),
     };
     let taken = chosen.map_or(Value::Null, |b| Value::String(b.name.clone()));
     let said = chosen.map_or("no branch".to_string(), |b| format!("branch {:?}", b.name));
@@ -48,7 +48,7 @@ pub(super) async fn branch<H: Host>(
     }
 }
 
-async fn fail<H: Host, T>(
+fn fail<H: Host, T>(
     run: &Run<'_, H>,
     step: &Step,
     frame: &Frame,
@@ -117,7 +117,7 @@ pub(super) async fn repeat<H: Host>(
     let started = now_micros();
     let (items, concurrency) = match plan(run, step, frame) {
         Ok(plan) => plan,
-        Err(error) => return fail(run, step, frame, &key, error).await,
+        Err(error) => return fail(run, step, frame, &key, error),
     };
     run.log(
         Severity::Info,

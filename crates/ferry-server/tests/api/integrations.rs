@@ -240,6 +240,16 @@ fn code_definition(language: &str, code: &str) -> String {
     )
 }
 
+/// The message of an import refused for its one step's code (nothing was saved).
+fn refused_code(result: &Value) -> &str {
+    assert_eq!(result["integration"], Value::Null);
+    assert_eq!(
+        result["errors"][0]["field"],
+        "flows[0].steps[0].inputs.code"
+    );
+    result["errors"][0]["messages"][0].as_str().unwrap()
+}
+
 async fn code_steps_are_checked_at_import(store: &TestStore) {
     let server = TestServer::start(store).await;
     let good = code_definition(
@@ -255,12 +265,7 @@ async fn code_steps_are_checked_at_import(store: &TestStore) {
         "interface Out { data: number }\nmodule.exports = async (): Promise<Out> => ({ data: 1 ;",
     );
     let result = import(&server, &broken, Some(&id)).await;
-    assert_eq!(result["integration"], Value::Null);
-    assert_eq!(
-        result["errors"][0]["field"],
-        "flows[0].steps[0].inputs.code"
-    );
-    let message = result["errors"][0]["messages"][0].as_str().unwrap();
+    let message = refused_code(&result);
     assert!(
         message.starts_with("line 10: TypeScript syntax error at line 2, column 55 of the code: "),
         "{message}"
@@ -271,12 +276,7 @@ async fn code_steps_are_checked_at_import(store: &TestStore) {
         "module.exports = async () => {\n  return { data: (1 + };\n};",
     );
     let result = import(&server, &broken, Some(&id)).await;
-    assert_eq!(result["integration"], Value::Null);
-    assert_eq!(
-        result["errors"][0]["field"],
-        "flows[0].steps[0].inputs.code"
-    );
-    let message = result["errors"][0]["messages"][0].as_str().unwrap();
+    let message = refused_code(&result);
     assert!(
         message.starts_with("line 10: JavaScript syntax error at line 2, column 23 of the code: "),
         "{message}"
