@@ -128,6 +128,18 @@ impl Api {
         })
     }
 
+    /// How many of the instance's executions (all the organization's with `None`) are queued
+    /// or running: the two counts that stay small while a queue drains (polling the full
+    /// [`counts`](Self::counts) would make the server count every ended execution each time).
+    pub async fn pending(&self, instance: Option<&str>) -> anyhow::Result<u64> {
+        let query = "query ($i: ID) { \
+            queued: executionResults(instance: $i, status: QUEUED, first: 1) { totalCount } \
+            running: executionResults(instance: $i, status: RUNNING, first: 1) { totalCount } }";
+        let data = self.gql(query, json!({ "i": instance })).await?;
+        let count = |name: &str| data[name]["totalCount"].as_u64().unwrap_or(0);
+        Ok(count("queued") + count("running"))
+    }
+
     /// The instance's executions (all the organization's with `None`), counted by status.
     pub async fn counts(&self, instance: Option<&str>) -> anyhow::Result<Counts> {
         let query = "query ($i: ID) { \

@@ -123,8 +123,8 @@ pub struct Drain {
     pub drained: bool,
 }
 
-/// Polls the instance's counts until nothing is queued or running and at least `expected`
-/// executions exist, or `timeout` passes.
+/// Polls the instance's queued and running counts until both are zero and at least
+/// `expected` executions exist, or `timeout` passes; then counts them all by status.
 pub async fn drain(
     api: &Api,
     instance: &str,
@@ -133,12 +133,24 @@ pub async fn drain(
 ) -> anyhow::Result<Drain> {
     let started = Instant::now();
     loop {
-        let counts = api.counts(Some(instance)).await?;
-        let drained = counts.pending() == 0 && counts.total >= expected;
+        let pending = api.pending(Some(instance)).await?;
+        // The drain time ends when the queue was seen empty, not after the full count.
+        let seconds = started.elapsed().as_secs_f64();
+        let counts = match pending {
+            0 => Some(api.counts(Some(instance)).await?),
+            _ => None,
+        };
+        let drained = counts
+            .as_ref()
+            .is_some_and(|c| c.pending() == 0 && c.total >= expected);
         if drained || started.elapsed() >= timeout {
+            let counts = match counts {
+                Some(counts) => counts,
+                None => api.counts(Some(instance)).await?,
+            };
             return Ok(Drain {
                 counts,
-                seconds: started.elapsed().as_secs_f64(),
+                seconds,
                 drained,
             });
         }
