@@ -19,7 +19,7 @@ ferry_store::store_tests!(
     an_execution_that_keeps_losing_its_worker_is_failed,
     a_stopping_worker_hands_back_what_outlives_its_grace_period,
     an_execution_another_process_queues_wakes_an_idle_worker,
-    executions_claimed_together_each_see_their_own_instance_and_customer,
+    executions_claimed_together_each_see_their_own_instance_customer_and_state,
 );
 
 /// A worker with `options` running on the test's store; send `true` to stop it.
@@ -177,8 +177,8 @@ async fn an_execution_that_keeps_losing_its_worker_is_failed(t: &TestStore) {
 
 /// Executions of two instances (of two customers) queued before the worker starts are taken
 /// in one claim; each still runs with its own instance, customer and config variables.
-async fn executions_claimed_together_each_see_their_own_instance_and_customer(t: &TestStore) {
-    let definition = "name: Who\nrequiredConfigVars:\n  - { key: Greeting, dataType: string, defaultValue: hello }\nflows:\n  - name: who\n    trigger: { type: webhook }\n    steps:\n      - { name: Say, action: text.upperCase, inputs: { text: \"{{ configVars.Greeting }} {{ customer.name }} {{ instance.name }}\" } }\n";
+async fn executions_claimed_together_each_see_their_own_instance_customer_and_state(t: &TestStore) {
+    let definition = "name: Who\nrequiredConfigVars:\n  - { key: Greeting, dataType: string, defaultValue: hello }\nflows:\n  - name: who\n    trigger: { type: webhook }\n    steps:\n      - { name: Note, action: state.get, inputs: { scope: flow, key: note } }\n      - { name: Say, action: text.upperCase, inputs: { text: \"{{ configVars.Greeting }} {{ customer.name }} {{ instance.name }} {{ steps.note.results }}\" } }\n";
     let f = fixture_with(&t.store, definition, &["who"]).await;
     let venus = t
         .store
@@ -210,6 +210,19 @@ async fn executions_claimed_together_each_see_their_own_instance_and_customer(t:
         )
         .await
         .unwrap();
+    // Each flow config has its own stored flow state.
+    let notes = [
+        (f.instance.flow_configs[0].id, "first"),
+        (second.flow_configs[0].id, "second"),
+    ];
+    for (flow_config, note) in notes {
+        let state = ferry_store::StateWrite {
+            scope: "flow",
+            owner_id: flow_config,
+            value: json!({ "note": note }),
+        };
+        t.store.set_state(f.org.org_id, &state).await.unwrap();
+    }
     let mut queued = Vec::new();
     for i in 0..6 {
         let mut new = new_execution(&f, "who");
@@ -238,8 +251,8 @@ async fn executions_claimed_together_each_see_their_own_instance_and_customer(t:
             execution.error
         );
         let expected = match i % 2 {
-            0 => "HELLO MARS MARS INSTANCE",
-            _ => "BONJOUR VENUS VENUS INSTANCE",
+            0 => "HELLO MARS MARS INSTANCE FIRST",
+            _ => "BONJOUR VENUS VENUS INSTANCE SECOND",
         };
         assert_eq!(execution.result.unwrap()["data"], json!(expected));
     }

@@ -101,7 +101,7 @@ impl Worker {
             flow: flow.clone(),
             trigger: execution.trigger_payload.clone(),
             context,
-            states: self.states(claimed, &instance, flow).await?,
+            states: self.states(claimed, shared, &instance, flow).await?,
             checkpoints: self.checkpoints(execution).await?,
             components: self
                 .bundles
@@ -119,6 +119,7 @@ impl Worker {
     async fn states(
         &self,
         claimed: &Claimed,
+        shared: &ClaimShared,
         instance: &Instance,
         flow: &Flow,
     ) -> Result<States, StoreError> {
@@ -137,7 +138,11 @@ impl Worker {
             .map(|scope| scope.as_str())
             .zip(owners)
             .collect();
-        let mut loaded = self.store.states(org, &wanted).await?.into_iter();
+        let flow_config = claimed.execution.flow_config_id;
+        let stored = shared
+            .states(&self.store, (org, flow_config), &wanted)
+            .await?;
+        let mut loaded = stored.iter().cloned();
         Ok(States::loaded(
             loaded.next().flatten(),
             loaded.next().flatten(),
