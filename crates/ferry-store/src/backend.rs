@@ -68,13 +68,17 @@ pub(crate) async fn open_sqlite(url: &str, max_readers: u32) -> Result<Backend, 
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
+    // No ping before handing out a connection: a SQLite connection is a file in this
+    // process, and the ping is one more round trip to its thread on every query.
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
+        .test_before_acquire(false)
         .connect_with(options.clone())
         .await?;
     sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
     let reader = SqlitePoolOptions::new()
         .max_connections(max_readers.max(1))
+        .test_before_acquire(false)
         .connect_with(options.read_only(true))
         .await?;
     Ok(Backend::Sqlite(SqlitePools { reader, writer }))

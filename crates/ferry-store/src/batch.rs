@@ -16,6 +16,8 @@
 //! row that breaks a constraint, say, because its instance was just deleted), each write is
 //! tried again alone, so one bad write fails only its own caller.
 
+use std::collections::HashMap;
+
 use ferry_core::execution::{Execution, LogLine, StepResult};
 use sqlx::types::Json;
 use sqlx::QueryBuilder;
@@ -71,6 +73,35 @@ pub(crate) struct Finish {
     pub(crate) records: EndRecords,
 }
 
+/// Ends the executions of `$ends` (a `Vec<&Finish>`) whose workers still hold them, with
+/// one `UPDATE … FROM (VALUES …)` per chunk of rows instead of one statement per end (each
+/// statement is a round trip to SQLite's connection thread while the single writer waits).
+/// Gives each ended execution's id with its chain's first attempt (`retry_for`).
+macro_rules! end_held {
+    ($conn:expr, $ends:expr, $at:expr) => {{
+        let mut held: HashMap<Uuid, Option<Uuid>> = HashMap::new();
+        for rows in $ends.chunks(ROWS_PER_INSERT) {
+            let mut sql = QueryBuilder::new(
+                "UPDATE executions SET status = e.column2, error = e.column3, result = e.column4, ended_at = ",
+            );
+            sql.push_bind($at);
+            sql.push(", lease_owner = NULL, lease_until = NULL FROM (");
+            sql.push_values(rows, |mut row, end: &&Finish| {
+                row.push_bind(end.id).push_bind(end.ending.status.as_str()).push_bind(&end.ending.error)
+                    .push_bind(end.ending.result.as_ref().map(Json)).push_bind(&end.owner);
+            });
+            // Unqualified in RETURNING: SQLite allows only the updated table's columns there.
+            sql.push(
+                ") AS e WHERE executions.id = e.column1 AND executions.lease_owner = e.column5 \
+                 AND executions.status = 'RUNNING' RETURNING id, retry_for",
+            );
+            let ended: Vec<(Uuid, Option<Uuid>)> = sql.build_query_as().fetch_all($conn).await?;
+            held.extend(ended);
+        }
+        held
+    }};
+}
+
 struct Job {
     write: Write,
     answer: oneshot::Sender<Result<Done, StoreError>>,
@@ -84,11 +115,29 @@ pub(crate) struct Batcher {
 
 impl Batcher {
     /// Starts the writer task on `backend`.
-    pub(crate) fn start(backend: Backend) -> Self {
+    ///
+    /// On SQLite the writer gets a thread of its own. Each statement is a round trip to the
+    /// connection's thread, and an answer from a thread outside the node's runtime queues the
+    /// waiting task behind everything else that runtime has to do: under load, most of a
+    /// commit was spent waiting there rather than in SQLite.
+    pub(crate) fn start(backend: Backend) -> Result<Self, StoreError> {
         let (jobs, queue) = mpsc::unbounded_channel();
         let claims = claim_statements(&backend);
-        tokio::spawn(Writer { backend, claims }.run(queue));
-        Batcher { jobs }
+        let sqlite = matches!(backend, Backend::Sqlite(_));
+        let writer = Writer { backend, claims };
+        if sqlite {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(sqlx::Error::Io)?;
+            std::thread::Builder::new()
+                .name("ferry-store-writer".into())
+                .spawn(move || runtime.block_on(writer.run(queue)))
+                .map_err(sqlx::Error::Io)?;
+        } else {
+            tokio::spawn(writer.run(queue));
+        }
+        Ok(Batcher { jobs })
     }
 
     /// Commits `write` with whatever else is being written, answering once it is committed.
@@ -145,14 +194,16 @@ impl Writer {
         }
     }
 
-    /// Runs `writes` in one transaction: queued executions, then ends (each its own
-    /// conditional update) and claims, then every step result and log line, one `INSERT` each
-    /// (an end's step results and log lines only if its update found the execution held).
+    /// Runs `writes` in one transaction: queued executions, then the ends (one conditional
+    /// `UPDATE` for all of them), each end's follow-ups and the claims, then every step result
+    /// and log line, one `INSERT` each (an end's step results, log lines and state only if the
+    /// update found its execution held).
     async fn commit(&self, writes: &[&Write]) -> Result<Vec<Done>, StoreError> {
         let at = now();
         let mut queued = Vec::new();
         let mut steps = Vec::new();
         let mut logs: Vec<(Uuid, &LogLine)> = Vec::new();
+        let mut ends: Vec<&Finish> = Vec::new();
         for write in writes {
             match write {
                 Write::Enqueue {
@@ -168,12 +219,14 @@ impl Writer {
                     steps.extend(done.iter().map(|step| (*org_id, step)));
                     logs.extend(lines.iter().map(|line| (*org_id, line)));
                 }
-                Write::Finish(_) | Write::Claim(_) => {}
+                Write::Finish(end) => ends.push(end),
+                Write::Claim(_) => {}
             }
         }
         write!(self, pool => {
             let mut tx = pool.begin().await?;
             insert_executions!(&mut *tx, queued);
+            let held = end_held!(&mut *tx, ends, at);
             let mut answers = Vec::with_capacity(writes.len());
             for write in writes {
                 let end = match write {
@@ -187,17 +240,10 @@ impl Writer {
                         continue;
                     }
                 };
-                // The update answers the end's chain (its first attempt), if the worker still
-                // held the execution; nothing else is written otherwise.
-                let ended: Option<(Option<Uuid>,)> = sqlx::query_as(
-                    "UPDATE executions SET status = $1, error = $2, result = $3, ended_at = $4, lease_owner = NULL, lease_until = NULL \
-                     WHERE id = $5 AND lease_owner = $6 AND status = 'RUNNING' RETURNING retry_for",
-                )
-                .bind(end.ending.status.as_str()).bind(&end.ending.error).bind(end.ending.result.as_ref().map(Json)).bind(at)
-                .bind(end.id).bind(&end.owner)
-                .fetch_optional(&mut *tx).await?;
+                // Nothing else of an end is written unless its update found the execution held.
+                let ended = held.get(&end.id).copied();
                 answers.push(Done::Ended(ended.is_some()));
-                let Some((retry_for,)) = ended else { continue };
+                let Some(retry_for) = ended else { continue };
                 if let Some(retry_at) = end.ending.retry_at {
                     // The retry: the same request, queued to start later, linked to the first
                     // execution of the chain, keeping its place in the queue (FIFO flows run it

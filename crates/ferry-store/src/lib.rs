@@ -128,7 +128,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(redact(url)));
         };
-        Ok(Store::on(backend))
+        Store::on(backend)
     }
 
     /// Connects to PostgreSQL with prepared options (tests use this to pick a schema).
@@ -137,17 +137,17 @@ impl Store {
         max_connections: u32,
     ) -> Result<Store, StoreError> {
         let backend = backend::open_postgres(options, max_connections).await?;
-        Ok(Store::on(backend))
+        Store::on(backend)
     }
 
     /// A store on an open backend, with its group-commit writer started.
-    fn on(backend: Backend) -> Store {
-        Store {
-            batcher: batch::Batcher::start(backend.clone()),
+    fn on(backend: Backend) -> Result<Store, StoreError> {
+        Ok(Store {
+            batcher: batch::Batcher::start(backend.clone())?,
             backend,
             sealer: None,
             limits: ConcurrencyLimits::default(),
-        }
+        })
     }
 
     /// The store, sealing secrets with `sealer` (without one, writing a secret is refused).

@@ -22,6 +22,7 @@ ferry_store::store_tests!(
     a_checkpoint_keeps_what_its_step_did_besides_its_result,
     concurrent_writes_commit_together_and_a_bad_one_fails_alone,
     a_claim_takes_the_oldest_due_executions_whatever_the_backlog,
+    ends_committed_together_each_end_only_their_own_held_execution,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -518,4 +519,87 @@ async fn a_claim_takes_the_oldest_due_executions_whatever_the_backlog(t: &TestSt
         .await
         .unwrap()
         .is_empty());
+}
+
+async fn ends_committed_together_each_end_only_their_own_held_execution(t: &TestStore) {
+    let s = setup(t).await;
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        ids.push(enqueue(t, &s, json!({ "n": n })).await);
+    }
+    let claimed = t.store.claim_executions("w", 40, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 40);
+    let retry_at = chrono::Utc::now() + chrono::Duration::hours(1);
+    // Every end at once (grouped into few commits): each n-th by its number's remainder
+    // succeeds with its own result, fails, fails with a retry queued, or comes from a worker
+    // that does not hold the execution (and must change nothing).
+    let ends = ids.iter().enumerate().map(|(n, id)| {
+        let (owner, ending) = match n % 4 {
+            0 => ("w", Ending::succeeded(Some(json!({ "n": n })))),
+            1 => ("w", Ending::failed(format!("failure {n}"))),
+            2 => ("w", Ending::retry_pending(format!("retry {n}"), retry_at)),
+            _ => ("stranger", Ending::succeeded(Some(json!("not mine")))),
+        };
+        let line = LogLine::new(*id, Severity::Info, &format!("end {n}"), None);
+        let records = EndRecords {
+            logs: vec![line],
+            ..EndRecords::default()
+        };
+        async move {
+            let store = &t.store;
+            store
+                .finish_execution(s.org.org_id, *id, owner, &ending, records)
+                .await
+        }
+    });
+    let answers = futures::future::join_all(ends).await;
+    for (n, (id, answer)) in ids.iter().zip(answers).enumerate() {
+        let held = answer.unwrap();
+        assert_eq!(held, n % 4 != 3, "execution {n}: ended only by its holder");
+        let stored = t.store.execution(&s.org, *id).await.unwrap();
+        let its_own = LogFilter {
+            execution_id: Some(*id),
+            severities: vec![],
+        };
+        let logs = t
+            .store
+            .logs(&s.org, &its_own, &PageRequest::first_page())
+            .await
+            .unwrap();
+        let messages: Vec<String> = logs.items.into_iter().map(|(l, _)| l.message).collect();
+        match n % 4 {
+            0 => {
+                assert_eq!(stored.status, ExecutionStatus::Succeeded);
+                assert_eq!(stored.result, Some(json!({ "n": n })));
+            }
+            1 => {
+                assert_eq!(stored.status, ExecutionStatus::Failed);
+                assert_eq!(
+                    stored.error.as_deref(),
+                    Some(format!("failure {n}").as_str())
+                );
+            }
+            2 => {
+                assert_eq!(stored.status, ExecutionStatus::FailedRetryPending);
+                let retries = ferry_store::ExecutionFilter {
+                    retry_for: Some(*id),
+                    ..Default::default()
+                };
+                let queued = t.store.count_executions(&s.org, &retries).await.unwrap();
+                assert_eq!(queued, 1, "execution {n}: one retry queued");
+            }
+            _ => {
+                assert_eq!(stored.status, ExecutionStatus::Running, "execution {n}");
+                assert!(stored.ended_at.is_none());
+                assert!(messages.is_empty(), "a stranger's end writes nothing");
+                continue;
+            }
+        }
+        assert!(stored.ended_at.is_some(), "execution {n}");
+        assert_eq!(
+            messages,
+            [format!("end {n}")],
+            "execution {n}: its own log line"
+        );
+    }
 }
