@@ -55,7 +55,7 @@ impl Prelude {
 }
 
 /// Steps between two collections of the garbage they leave (their contexts, which are cyclic).
-const COLLECT_EVERY: u32 = 8;
+const COLLECT_EVERY: u32 = 4;
 
 /// How much QuickJS may allocate past what was live after a collection before it collects by
 /// itself, within a step (capped at a quarter of the memory limit).
@@ -227,9 +227,10 @@ impl Sandbox {
         // intrinsics, closures), collected every few steps, after the step's end is sent. A
         // collection walks what is live too: collecting after every step cost about 7 % of a
         // loaded server's CPU, and QuickJS's own rule (collect once the runtime has grown by
-        // half) collected every 1.7 steps; every 8 steps, a trivial step costs 8 % fewer
-        // instructions (callgrind, `tests/bench.rs`). A failed step (which may have stopped at
-        // the limit) is collected now.
+        // half) collected every 1.7 steps. Every 4 steps, a trivial step costs 6 % fewer
+        // instructions (callgrind, `tests/bench.rs`); every 8, 8 % fewer, but the longer pauses
+        // showed in the code step's p99. A failed step (which may have stopped at the limit) is
+        // collected now.
         self.uncollected += 1;
         if failed || self.uncollected >= COLLECT_EVERY {
             self.collect();
