@@ -16,8 +16,9 @@
 //!
 //! A [`JsRuntime`] is a pool of threads, each owning one QuickJS runtime (a heap) and running
 //! one code step at a time, in a fresh context (its own globals) that no other step used,
-//! dropped after it; the garbage of dropped contexts is collected every few steps. (`DESIGN.md` asks for a sandbox per
-//! execution; this is one per code step, which is stricter.) So:
+//! dropped after it; the garbage of dropped contexts is collected every few steps.
+//! (`DESIGN.md` asks for a sandbox per execution; this is one per code step, which is
+//! stricter.) So:
 //!
 //! - **memory**: the memory limit is a QuickJS *runtime* limit; with one step per runtime at a
 //!   time it is a per-step limit, and one step's allocations cannot push another over its own;
@@ -50,8 +51,8 @@
 //! shared by all threads (so TypeScript is stripped once, when first compiled); the built-in globals are compiled once per thread, and only their core is loaded
 //! into every context (the rest when a step first names it). A thread prepares the next
 //! context, and every few steps collects the garbage of the last ones, after it has sent a
-//! step's answer, so a step waits for neither. What is left per step: the thread hop, loading the bytecode, the call, and the
-//! JSON in and out (`tests/bench.rs` measures it).
+//! step's answer, so a step waits for neither. What is left per step: the thread hop, loading
+//! the bytecode, the call, and the JSON in and out (`tests/bench.rs` measures it).
 //!
 //! # Sizes
 //!

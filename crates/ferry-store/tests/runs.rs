@@ -67,6 +67,20 @@ fn new_execution(s: &Setup, payload: serde_json::Value) -> NewExecution {
     }
 }
 
+/// The messages of execution `id`'s log lines (the first page), oldest first.
+async fn log_messages(t: &TestStore, s: &Setup, id: Uuid) -> Vec<String> {
+    let its_own = LogFilter {
+        execution_id: Some(id),
+        severities: vec![],
+    };
+    let lines = t
+        .store
+        .logs(&s.org, &its_own, &PageRequest::first_page())
+        .await
+        .unwrap();
+    lines.items.into_iter().map(|(l, _)| l.message).collect()
+}
+
 fn step(execution_id: Uuid, key: &str, results: serde_json::Value) -> StepResult {
     let at = ferry_core::execution::now_micros();
     StepResult {
@@ -290,23 +304,14 @@ async fn step_results_and_logs_are_committed_and_listed(t: &TestStore) {
         1
     );
 
+    assert_eq!(
+        log_messages(t, &s, id).await,
+        ["Starting execution", "careful"]
+    );
     let all = LogFilter {
         execution_id: Some(id),
         severities: vec![],
     };
-    let lines = t
-        .store
-        .logs(&s.org, &all, &PageRequest::first_page())
-        .await
-        .unwrap();
-    assert_eq!(
-        lines
-            .items
-            .iter()
-            .map(|(l, _)| l.message.as_str())
-            .collect::<Vec<_>>(),
-        ["Starting execution", "careful"]
-    );
     let warnings = LogFilter {
         execution_id: Some(id),
         severities: vec![Severity::Warn, Severity::Error],
@@ -557,16 +562,7 @@ async fn ends_committed_together_each_end_only_their_own_held_execution(t: &Test
         let held = answer.unwrap();
         assert_eq!(held, n % 4 != 3, "execution {n}: ended only by its holder");
         let stored = t.store.execution(&s.org, *id).await.unwrap();
-        let its_own = LogFilter {
-            execution_id: Some(*id),
-            severities: vec![],
-        };
-        let logs = t
-            .store
-            .logs(&s.org, &its_own, &PageRequest::first_page())
-            .await
-            .unwrap();
-        let messages: Vec<String> = logs.items.into_iter().map(|(l, _)| l.message).collect();
+        let messages = log_messages(t, &s, *id).await;
         match n % 4 {
             0 => {
                 assert_eq!(stored.status, ExecutionStatus::Succeeded);
