@@ -381,6 +381,7 @@ impl Store {
                 .await
                 .map(|done| done.rows_affected())
         })?;
+        self.targets.forget_all();
         if deleted == 0 {
             return Err(StoreError::NotFound { kind: "customer" });
         }

@@ -2,6 +2,8 @@
 //! the caller acknowledges anything; the worker side (claims with leases, checkpoints) builds on
 //! these rows.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use ferry_core::execution::{Execution, ExecutionStatus};
 use ferry_core::instance::FlowConfig;
@@ -342,9 +344,27 @@ struct TargetRow {
 }
 
 impl Store {
-    /// The instance and flow a flow config's id (from a webhook URL) leads to, read in one
-    /// query (a row per flow config of the instance).
+    /// The instance and flow a flow config's id (from a webhook URL) leads to: as read lately
+    /// by this node ([`crate::targets`]), else read now.
     pub async fn webhook_target(
+        &self,
+        flow_config_id: Uuid,
+    ) -> Result<Option<Arc<WebhookTarget>>, StoreError> {
+        if let Some(target) = self.targets.fresh(flow_config_id) {
+            return Ok(Some(target));
+        }
+        let ticket = self.targets.ticket();
+        let Some(target) = self.read_webhook_target(flow_config_id).await? else {
+            return Ok(None);
+        };
+        let target = Arc::new(target);
+        self.targets.keep(ticket, &target);
+        Ok(Some(target))
+    }
+
+    /// [`Store::webhook_target`] from the database, in one query (a row per flow config of
+    /// the instance).
+    async fn read_webhook_target(
         &self,
         flow_config_id: Uuid,
     ) -> Result<Option<WebhookTarget>, StoreError> {

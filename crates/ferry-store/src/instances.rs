@@ -401,6 +401,7 @@ impl Store {
                 .bind(&name).bind(&description).bind(enabled).bind(now()).bind(tenant.org_id).bind(id)
                 .execute(pool).await.map(|done| done.rows_affected())
         });
+        self.targets.forget_all();
         match result {
             Ok(_) => self.instance(tenant, id).await,
             Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict {
@@ -463,6 +464,7 @@ impl Store {
                 .execute(&mut *tx).await?;
             tx.commit().await
         }.await)?;
+        self.targets.forget_all();
         self.instance(tenant, id).await
     }
 
@@ -491,6 +493,7 @@ impl Store {
                 .bind(Json(api_keys)).bind(tenant.org_id).bind(flow_config_id)
                 .execute(pool).await.map(|done| done.rows_affected())
         })?;
+        self.targets.forget_all();
         self.instance(tenant, instance_id).await
     }
 
@@ -526,6 +529,7 @@ impl Store {
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
+        self.targets.forget_all();
         Ok(instance)
     }
 }

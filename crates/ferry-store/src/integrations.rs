@@ -260,6 +260,7 @@ impl Store {
             keep_test_instance!(&mut *tx, sync);
             tx.commit().await
         }.await);
+        self.targets.forget_all();
         match result {
             Ok(_) => self.integration(tenant, id).await,
             Err(err) if is_unique_violation(&err) => Err(name_taken(&draft.name)),
@@ -339,6 +340,7 @@ impl Store {
                 .await?;
             tx.commit().await
         }.await);
+        self.targets.forget_all();
         match result {
             Ok(_) => Ok(integration),
             Err(err) if is_foreign_key_violation(&err) => Err(StoreError::Conflict {

@@ -28,6 +28,7 @@ mod routing;
 mod runs;
 mod schedules;
 pub mod secrets;
+mod targets;
 mod test_instances;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -56,6 +57,7 @@ pub use records::LogFilter;
 pub use retention::{PruneScope, Pruned};
 pub use runs::{Claimed, EndRecords, Ending, LeaseState, StateWrite};
 pub use schedules::{Cadence, NewSchedule, Schedule, Tick, TickOutcome};
+pub use targets::FRESH_FOR as WEBHOOK_TARGET_FRESH_FOR;
 pub use test_instances::DraftShape;
 pub use tokens::{Authenticated, NewToken};
 pub use users::{UserFilter, UserKind, UserSortField};
@@ -114,6 +116,8 @@ pub struct Store {
     pub(crate) limits: ConcurrencyLimits,
     /// Group commit of the hot path's writes ([`batch`]).
     pub(crate) batcher: batch::Batcher,
+    /// The webhook targets read lately ([`targets`]).
+    pub(crate) targets: targets::TargetCache,
 }
 
 impl Store {
@@ -147,6 +151,7 @@ impl Store {
             backend,
             sealer: None,
             limits: ConcurrencyLimits::default(),
+            targets: targets::TargetCache::default(),
         })
     }
 
