@@ -67,6 +67,10 @@ pub(crate) async fn open_sqlite(url: &str, max_readers: u32) -> Result<Backend, 
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
+        // Statement journals (a multi-row statement inside a grouped commit keeps one, to undo
+        // itself alone) stay in memory: past 64 KiB SQLite would otherwise spill them to a
+        // temporary file, created, written and deleted on every large commit.
+        .pragma("temp_store", "memory")
         .busy_timeout(Duration::from_secs(10));
     // No ping before handing out a connection: a SQLite connection is a file in this
     // process, and the ping is one more round trip to its thread on every query.
