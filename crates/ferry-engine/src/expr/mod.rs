@@ -10,7 +10,8 @@
 //! `configVars['Acme Base URL']`, `steps.loop.currentItem.sku | upper`. Reading something that
 //! does not exist is an error that says what is missing and what is there, never a silent null.
 
-use std::cell::OnceCell;
+mod reach;
+
 use std::fmt::Write;
 
 use minijinja::value::ValueKind;
@@ -56,9 +57,8 @@ impl Evaluator {
         Self { env }
     }
 
-    /// Evaluates `input` (any JSON value) against `context`. The context is converted for
-    /// minijinja once per call, when the first expression needs it, however many strings
-    /// `input` holds.
+    /// Evaluates `input` (any JSON value) against `context`. Each expression gets only the
+    /// part of the context it reads, converted for minijinja ([`reach`]).
     pub fn evaluate(&self, input: &Value, context: &Value) -> Result<Value, ExprError> {
         self.evaluate_in(input, &Scope::new(context))
     }
@@ -92,13 +92,13 @@ impl Evaluator {
                     message,
                 });
         }
-        self.env
-            .render_str(text, scope.value())
-            .map(Value::String)
-            .map_err(|err| ExprError {
-                source_text: text.to_string(),
-                message: describe(&err, first_failing(text, scope, self)),
-            })
+        let failed = |err: minijinja::Error| ExprError {
+            source_text: text.to_string(),
+            message: describe(&err, first_failing(text, scope, self)),
+        };
+        let template = self.env.template_from_str(text).map_err(failed)?;
+        let reached = scope.reached(&template.undeclared_variables(true));
+        template.render(reached).map(Value::String).map_err(failed)
     }
 
     fn evaluate_expression(&self, expression: &str, scope: &Scope<'_>) -> Result<Value, String> {
@@ -107,7 +107,7 @@ impl Evaluator {
             .compile_expression(expression)
             .map_err(|err| describe(&err, None))?;
         let value = compiled
-            .eval(scope.value())
+            .eval(scope.reached(&compiled.undeclared_variables(true)))
             .map_err(|err| describe(&err, missing_path(expression, scope.json)))?;
         if value.is_undefined() {
             return Err(missing_path(expression, scope.json)
@@ -118,26 +118,20 @@ impl Evaluator {
     }
 }
 
-/// A context as JSON (for error messages) and, once an expression needs it, as minijinja's
-/// value (converting a context with a large payload is most of an expression's cost).
+/// A context as JSON: each expression takes the part it reads ([`reach`]); error messages
+/// look through all of it.
 struct Scope<'c> {
     json: &'c Value,
-    value: OnceCell<minijinja::Value>,
 }
 
 impl<'c> Scope<'c> {
     fn new(json: &'c Value) -> Self {
-        Scope {
-            json,
-            value: OnceCell::new(),
-        }
+        Scope { json }
     }
 
-    /// The context as minijinja's value (cheap to clone: it is reference-counted).
-    fn value(&self) -> minijinja::Value {
-        self.value
-            .get_or_init(|| minijinja::Value::from_serialize(self.json))
-            .clone()
+    /// The variables `paths` read, as minijinja's value.
+    fn reached(&self, paths: &std::collections::HashSet<String>) -> minijinja::Value {
+        reach::reached(self.json, paths)
     }
 }
 
@@ -400,5 +394,45 @@ mod tests {
         assert!(err.message.contains("syntax error"), "{err}");
         let err = eval(json!("a {{ 1 + }} b")).unwrap_err();
         assert!(err.message.contains("syntax error"), "{err}");
+    }
+
+    /// Each expression is given only the part of the context it reads: it must see what it
+    /// would see in the whole context.
+    #[test]
+    fn expressions_see_what_the_whole_context_shows() {
+        let evaluator = Evaluator::new();
+        let context = context();
+        let whole = minijinja::Value::from_serialize(&context);
+        let expressions = [
+            "steps.shapeOrder.results.total",
+            "steps.shapeOrder.results.items()",
+            "steps.shapeOrder.results.keys() | list",
+            "steps.shapeOrder.results.get('id')",
+            "steps.shapeOrder | length",
+            "steps.shapeOrder.results.tags | join('-')",
+            "steps.shapeOrder.results.nothing is defined",
+            "steps.trigger.results.body.data.items[0].sku",
+            "steps.trigger.results.body.data.items | length",
+            "configVars['Acme Base URL'] ~ customer.name",
+            "customer.name.upper()",
+            "customer.name | upper",
+            "customer.externalId is none",
+            "range(2) | list",
+        ];
+        for expression in expressions {
+            let compiled = evaluator.env.compile_expression(expression).unwrap();
+            let expected = compiled
+                .eval(whole.clone())
+                .map(|v| serde_json::to_value(v).unwrap());
+            let got = evaluator.evaluate(&json!(format!("{{{{ {expression} }}}}")), &context);
+            match (got, expected) {
+                (Ok(got), Ok(expected)) => assert_eq!(got, expected, "{expression}"),
+                (Err(_), Err(_)) => {}
+                (got, expected) => panic!("{expression}: {got:?} against {expected:?}"),
+            }
+        }
+        let template = "{% for tag in steps.shapeOrder.results.tags %}{{ loop.index }}:{{ tag }} {% endfor %}{{ customer }}";
+        let expected = evaluator.env.render_str(template, whole).unwrap();
+        assert_eq!(eval(json!(template)).unwrap(), json!(expected));
     }
 }
