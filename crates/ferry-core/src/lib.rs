@@ -8,6 +8,7 @@
 //! - [`component`]: custom components and their published versions.
 //! - [`instance`]: instances, their config values and flow configs.
 //! - [`execution`]: executions and their statuses.
+//! - [`json`]: JSON objects built from owned values without copying them.
 //!
 //! Nothing here knows SQL, HTTP or GraphQL; the store and the server translate at their edges.
 #![deny(missing_docs)]
@@ -18,6 +19,7 @@ pub mod execution;
 pub mod id;
 pub mod instance;
 pub mod integration;
+pub mod json;
 pub mod role;
 
 mod error;

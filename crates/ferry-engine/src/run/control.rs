@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ferry_core::execution::{now_micros, Severity};
+use ferry_core::json::object;
 use ferry_definition::model::{Branch, Step};
 use ferry_definition::reference_name;
 use futures::{StreamExt, TryStreamExt};
@@ -191,10 +192,8 @@ fn kind(value: &Value) -> &'static str {
 
 /// Makes the current item visible as `steps.<loop>.currentItem` and `.index`.
 fn enter(frame: &mut Frame, reference: &str, index: usize, item: Value) {
-    frame.steps.insert(
-        reference.to_string(),
-        json!({ "currentItem": item, "index": index }),
-    );
+    let entry = object([("currentItem", item), ("index", Value::from(index))]);
+    frame.steps.insert(reference.to_string(), entry);
     frame.path.push(index);
 }
 

@@ -64,8 +64,8 @@ impl Frame {
 
     /// Makes `results` visible as `steps.<reference>.results`.
     pub(super) fn set_results(&mut self, reference: &str, results: Value) {
-        self.steps
-            .insert(reference.to_string(), json!({ "results": results }));
+        let entry = ferry_core::json::object([("results", results)]);
+        self.steps.insert(reference.to_string(), entry);
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use ferry_core::execution::{Execution, ExecutionStatus, LogLine, StepResult};
 use ferry_core::id::{self, Kind};
 use ferry_core::instance::Instance;
+use ferry_core::json::object;
 use ferry_definition::values::flow_identity;
 use ferry_definition::Definition;
 use ferry_store::{NewExecution, Tenant};
@@ -64,13 +65,16 @@ impl Host for StoreHost<'_> {
             flow_config_id: config.id,
             flow_key: key.to_string(),
             is_synchronous: invocation.synchronous,
-            trigger_payload: json!({
-                "body": { "data": invocation.data },
-                "invokedBy": {
-                    "executionId": id::encode(Kind::InstanceExecutionResult, self.execution.id),
-                    "idempotencyKey": invocation.idempotency_key,
-                },
-            }),
+            trigger_payload: object([
+                ("body", object([("data", invocation.data)])),
+                (
+                    "invokedBy",
+                    json!({
+                        "executionId": id::encode(Kind::InstanceExecutionResult, self.execution.id),
+                        "idempotencyKey": invocation.idempotency_key,
+                    }),
+                ),
+            ]),
             invoked_by: Some(self.execution.id),
             replay_for: None,
             cancellation_key: None,

@@ -11,6 +11,7 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use ferry_core::json::object;
 use serde_json::{json, Map, Value};
 
 use crate::webhook::xml;
@@ -43,14 +44,22 @@ pub async fn trigger_payload(request: WebhookRequest<'_>) -> Result<Value, Malfo
         .unwrap_or("")
         .to_string();
     let data = body_data(&content_type, request.body.clone()).await?;
-    Ok(json!({
-        "method": request.method,
-        "body": { "data": data, "contentType": content_type },
-        "rawBody": raw_body(&request.body),
-        "headers": headers(request.headers),
-        "queryParameters": query_parameters(request.query.unwrap_or("")),
-        "pathFragment": request.path_fragment,
-    }))
+    // Not `json!`, which would copy the parsed body by serializing it.
+    let body = object([("data", data), ("contentType", Value::String(content_type))]);
+    Ok(object([
+        ("method", Value::String(request.method.to_string())),
+        ("body", body),
+        ("rawBody", raw_body(&request.body)),
+        ("headers", headers(request.headers)),
+        (
+            "queryParameters",
+            query_parameters(request.query.unwrap_or("")),
+        ),
+        (
+            "pathFragment",
+            Value::String(request.path_fragment.to_string()),
+        ),
+    ]))
 }
 
 fn essence(content_type: &str) -> String {
