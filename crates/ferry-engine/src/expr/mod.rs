@@ -57,9 +57,10 @@ impl Evaluator {
         Self { env }
     }
 
-    /// Evaluates `input` (any JSON value) against `context`. Each expression gets only the
-    /// part of the context it reads, converted for minijinja ([`reach`]).
-    pub fn evaluate(&self, input: &Value, context: &Value) -> Result<Value, ExprError> {
+    /// Evaluates `input` (any JSON value) against `context` (a JSON object, or any other
+    /// [`Variables`]). Each expression gets only the part of the context it reads, converted
+    /// for minijinja ([`reach`]).
+    pub fn evaluate(&self, input: &Value, context: &dyn Variables) -> Result<Value, ExprError> {
         self.evaluate_in(input, &Scope::new(context))
     }
 
@@ -108,9 +109,9 @@ impl Evaluator {
             .map_err(|err| describe(&err, None))?;
         let value = compiled
             .eval(scope.reached(&compiled.undeclared_variables(true)))
-            .map_err(|err| describe(&err, missing_path(expression, scope.json)))?;
+            .map_err(|err| describe(&err, missing_path(expression, scope.variables)))?;
         if value.is_undefined() {
-            return Err(missing_path(expression, scope.json)
+            return Err(missing_path(expression, scope.variables)
                 .unwrap_or_else(|| "the value is undefined".into()));
         }
         serde_json::to_value(&value)
@@ -118,20 +119,39 @@ impl Evaluator {
     }
 }
 
-/// A context as JSON: each expression takes the part it reads ([`reach`]); error messages
-/// look through all of it.
+/// What expressions read, by name: a JSON object's fields, or a run's context with its step
+/// results (read in place, not copied into one object for each step).
+pub trait Variables {
+    /// The variable `name`, if there is one.
+    fn variable(&self, name: &str) -> Option<&Value>;
+}
+
+impl Variables for Value {
+    fn variable(&self, name: &str) -> Option<&Value> {
+        self.as_object()?.get(name)
+    }
+}
+
+impl Variables for serde_json::Map<String, Value> {
+    fn variable(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
+/// A context: each expression takes the part it reads ([`reach`]); error messages look
+/// through all of it.
 struct Scope<'c> {
-    json: &'c Value,
+    variables: &'c dyn Variables,
 }
 
 impl<'c> Scope<'c> {
-    fn new(json: &'c Value) -> Self {
-        Scope { json }
+    fn new(variables: &'c dyn Variables) -> Self {
+        Scope { variables }
     }
 
     /// The variables `paths` read, as minijinja's value.
     fn reached(&self, paths: &std::collections::HashSet<String>) -> minijinja::Value {
-        reach::reached(self.json, paths)
+        reach::reached(self.variables, paths)
     }
 }
 
@@ -166,10 +186,15 @@ fn describe(err: &minijinja::Error, missing: Option<String>) -> String {
 }
 
 /// For a plain path (`a.b['c'][0]`), says which part is missing and what its parent holds.
-fn missing_path(expression: &str, context: &Value) -> Option<String> {
-    let segments = path_segments(expression)?;
-    let mut current = context;
-    let mut walked = String::new();
+fn missing_path(expression: &str, context: &dyn Variables) -> Option<String> {
+    let mut segments = path_segments(expression)?.into_iter();
+    let Some(Segment::Key(variable)) = segments.next() else {
+        return None;
+    };
+    let Some(mut current) = context.variable(&variable) else {
+        return Some(format!("`{variable}` is not defined"));
+    };
+    let mut walked = variable;
     for segment in segments {
         let next = match (&segment, current) {
             (Segment::Key(key), Value::Object(map)) => map.get(key),
@@ -181,9 +206,6 @@ fn missing_path(expression: &str, context: &Value) -> Option<String> {
                 Segment::Key(key) => key.clone(),
                 Segment::Index(index) => index.to_string(),
             };
-            if walked.is_empty() {
-                return Some(format!("`{shown}` is not defined"));
-            }
             return Some(format!(
                 "`{walked}` has no {} {shown:?} ({})",
                 segment.what(),

@@ -16,6 +16,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
 
+use super::Variables;
+
 /// The methods of Python-like maps: a path through one of these names may be a method call
 /// on the whole map.
 const MAP_METHODS: [&str; 4] = ["items", "keys", "values", "get"];
@@ -27,8 +29,8 @@ enum Reach<'p> {
     Fields(BTreeMap<&'p str, Reach<'p>>),
 }
 
-/// The variables of `context` (an object) that `paths` read, with just what they read of each.
-pub(super) fn reached(context: &Value, paths: &HashSet<String>) -> minijinja::Value {
+/// The variables of `context` that `paths` read, with just what they read of each.
+pub(super) fn reached(context: &dyn Variables, paths: &HashSet<String>) -> minijinja::Value {
     let mut variables = BTreeMap::new();
     for path in paths {
         let mut segments = path.split('.');
@@ -39,14 +41,11 @@ pub(super) fn reached(context: &Value, paths: &HashSet<String>) -> minijinja::Va
                 .add(segments);
         }
     }
-    let Value::Object(context) = context else {
-        return minijinja::Value::from_serialize(context);
-    };
     // A variable the context does not have stays out, as in the whole context (it may be one
     // of minijinja's globals, or a mistake that the evaluation reports).
     variables
         .iter()
-        .filter_map(|(name, reach)| Some((*name, reach.take(context.get(*name)?))))
+        .filter_map(|(name, reach)| Some((*name, reach.take(context.variable(name)?))))
         .collect()
 }
 

@@ -193,7 +193,7 @@ fn kind(value: &Value) -> &'static str {
 /// Makes the current item visible as `steps.<loop>.currentItem` and `.index`.
 fn enter(frame: &mut Frame, reference: &str, index: usize, item: Value) {
     let entry = object([("currentItem", item), ("index", Value::from(index))]);
-    frame.steps.insert(reference.to_string(), entry);
+    frame.set_entry(reference, entry);
     frame.path.push(index);
 }
 
@@ -201,7 +201,7 @@ fn enter(frame: &mut Frame, reference: &str, index: usize, item: Value) {
 fn last_result(step: &Step, frame: &Frame) -> Value {
     step.steps
         .last()
-        .and_then(|last| frame.steps.get(&reference_name(&last.name)))
+        .and_then(|last| frame.steps.get(reference_name(&last.name)))
         .and_then(|entry| entry.get("results"))
         .cloned()
         .unwrap_or(Value::Null)

@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 
 use super::state::Scope;
-use super::walk::{Frame, Run};
+use super::walk::Run;
 use super::Host;
 
 /// The flow-state key of a polling trigger's cursor.
@@ -82,8 +82,10 @@ async fn call_action<H: Host>(
     key: &str,
 ) -> Result<Value, String> {
     let action = trigger.action.as_deref().unwrap_or_default();
-    let mut context = run.context(&Frame::default());
-    context["polling"] = json!({ "cursor": cursor });
+    // A polling trigger's inputs read the run's context, no steps, and `polling.cursor`.
+    let mut context = run.base_context().clone();
+    context.insert("steps".into(), Value::Object(Map::new()));
+    context.insert("polling".into(), json!({ "cursor": cursor }));
     let mut inputs = Map::new();
     for (name, raw) in &trigger.inputs {
         let value = run

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{code, control, local, poll, Checkpoint, Ended, Executor, Host, Job, States};
+use crate::expr::Variables;
 
 /// What the step list does next.
 pub(super) enum Control {
@@ -45,13 +46,30 @@ pub(super) enum Halt {
 
 /// The step results visible to one scope (the flow, or one loop iteration), and the loop
 /// indices that lead to it.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(super) struct Frame {
-    pub(super) steps: Map<String, Value>,
+    /// An object: by step reference, `{ results }` (or a loop's `{ currentItem, index }`).
+    pub(super) steps: Value,
     pub(super) path: Vec<usize>,
 }
 
+impl Default for Frame {
+    fn default() -> Self {
+        Frame {
+            steps: Value::Object(Map::new()),
+            path: Vec::new(),
+        }
+    }
+}
+
 impl Frame {
+    /// Sets what `steps.<reference>` reads.
+    pub(super) fn set_entry(&mut self, reference: &str, entry: Value) {
+        if let Value::Object(steps) = &mut self.steps {
+            steps.insert(reference.to_string(), entry);
+        }
+    }
+
     fn path_text(&self) -> String {
         let parts: Vec<String> = self.path.iter().map(usize::to_string).collect();
         parts.join(".")
@@ -64,8 +82,7 @@ impl Frame {
 
     /// Makes `results` visible as `steps.<reference>.results`.
     pub(super) fn set_results(&mut self, reference: &str, results: Value) {
-        let entry = ferry_core::json::object([("results", results)]);
-        self.steps.insert(reference.to_string(), entry);
+        self.set_entry(reference, ferry_core::json::object([("results", results)]));
     }
 }
 
@@ -537,11 +554,13 @@ impl<'a, H: Host> Run<'a, H> {
         })
     }
 
-    /// The context expressions are evaluated against, with `frame`'s step results.
-    pub(super) fn context(&self, frame: &Frame) -> Value {
-        let mut context = self.context.clone();
-        context.insert("steps".into(), Value::Object(frame.steps.clone()));
-        Value::Object(context)
+    /// What expressions in `frame` read: the run's context, and the step results so far as
+    /// `steps`, read in place.
+    pub(super) fn context<'f>(&'f self, frame: &'f Frame) -> StepVariables<'f> {
+        StepVariables {
+            base: self.context,
+            steps: &frame.steps,
+        }
     }
 
     /// `<executionId>:<stepRef>:<loop path or 0>`: the same each time this step runs.
@@ -549,6 +568,21 @@ impl<'a, H: Host> Run<'a, H> {
         let (reference, path) = key.split_once(':').unwrap_or((key, ""));
         let path = if path.is_empty() { "0" } else { path };
         format!("{}:{reference}:{path}", self.execution_id)
+    }
+}
+
+/// The variables of a step's expressions ([`Run::context`]).
+pub(super) struct StepVariables<'f> {
+    base: &'f Map<String, Value>,
+    steps: &'f Value,
+}
+
+impl Variables for StepVariables<'_> {
+    fn variable(&self, name: &str) -> Option<&Value> {
+        match name {
+            "steps" => Some(self.steps),
+            _ => self.base.get(name),
+        }
     }
 }
 
