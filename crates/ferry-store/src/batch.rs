@@ -55,8 +55,10 @@ pub(crate) enum Write {
 
 /// What a write gave, once committed.
 pub(crate) enum Done {
-    /// An enqueue or a checkpoint.
+    /// A checkpoint.
     Written,
+    /// An enqueue: the execution queued, handed back (not copied for the writer).
+    Enqueued(Box<Execution>),
     /// An end: whether the worker still held the execution (else nothing was written).
     Ended(bool),
     /// A claim: the rows taken.
@@ -105,6 +107,17 @@ macro_rules! end_held {
 struct Job {
     write: Write,
     answer: oneshot::Sender<Result<Done, StoreError>>,
+}
+
+impl Job {
+    /// Answers the caller; an enqueue gets its execution back.
+    fn answer(self, done: Result<Done, StoreError>) {
+        let done = match (self.write, done) {
+            (Write::Enqueue { execution, .. }, Ok(Done::Written)) => Ok(Done::Enqueued(execution)),
+            (_, done) => done,
+        };
+        let _ = self.answer.send(done);
+    }
 }
 
 /// The handle callers send writes through; the writer task ends when every handle is gone.
@@ -172,12 +185,12 @@ impl Writer {
         match self.commit(&writes).await {
             Ok(answers) => {
                 for (job, answer) in jobs.into_iter().zip(answers) {
-                    let _ = job.answer.send(Ok(answer));
+                    job.answer(Ok(answer));
                 }
             }
             Err(err) if jobs.len() == 1 => {
                 if let Some(job) = jobs.into_iter().next() {
-                    let _ = job.answer.send(Err(err));
+                    job.answer(Err(err));
                 }
             }
             Err(err) => {
@@ -188,7 +201,7 @@ impl Writer {
                             StoreError::Corrupt("a grouped write gave no answer".into())
                         })
                     });
-                    let _ = job.answer.send(answer);
+                    job.answer(answer);
                 }
             }
         }

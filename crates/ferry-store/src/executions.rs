@@ -14,7 +14,7 @@ use uuid::Uuid;
 use sqlx::QueryBuilder;
 
 use crate::backend::{read, write, Dialect};
-use crate::batch::Write;
+use crate::batch::{Done, Write};
 use crate::page::{HasId, IdOrder, Listing, Page, PageRequest, Sort};
 use crate::{new_id, now, Direction, Store, StoreError, Tenant};
 
@@ -423,11 +423,15 @@ impl Store {
         if key.is_none() && !crate::blobs::oversized(&execution.trigger_payload) {
             let write = Write::Enqueue {
                 org_id: tenant.org_id,
-                execution: Box::new(execution.clone()),
+                execution: Box::new(execution),
                 fifo,
             };
-            self.batcher.write(write).await?;
-            return Ok(execution);
+            return match self.batcher.write(write).await? {
+                Done::Enqueued(execution) => Ok(*execution),
+                _ => Err(StoreError::Corrupt(
+                    "an enqueue was answered as another write".into(),
+                )),
+            };
         }
         write!(self, pool => {
             let mut tx = pool.begin().await?;
