@@ -61,33 +61,33 @@ impl Evaluator {
     /// [`Variables`]). Each expression gets only the part of the context it reads, converted
     /// for minijinja ([`reach`]).
     pub fn evaluate(&self, input: &Value, context: &dyn Variables) -> Result<Value, ExprError> {
-        self.evaluate_in(input, &Scope::new(context))
+        self.evaluate_in(input, context)
     }
 
-    fn evaluate_in(&self, input: &Value, scope: &Scope<'_>) -> Result<Value, ExprError> {
+    fn evaluate_in(&self, input: &Value, context: &dyn Variables) -> Result<Value, ExprError> {
         match input {
-            Value::String(text) => self.evaluate_text(text, scope),
+            Value::String(text) => self.evaluate_text(text, context),
             Value::Array(items) => items
                 .iter()
-                .map(|item| self.evaluate_in(item, scope))
+                .map(|item| self.evaluate_in(item, context))
                 .collect::<Result<_, _>>()
                 .map(Value::Array),
             Value::Object(map) => map
                 .iter()
-                .map(|(key, item)| Ok((key.clone(), self.evaluate_in(item, scope)?)))
+                .map(|(key, item)| Ok((key.clone(), self.evaluate_in(item, context)?)))
                 .collect::<Result<_, _>>()
                 .map(Value::Object),
             other => Ok(other.clone()),
         }
     }
 
-    fn evaluate_text(&self, text: &str, scope: &Scope<'_>) -> Result<Value, ExprError> {
+    fn evaluate_text(&self, text: &str, context: &dyn Variables) -> Result<Value, ExprError> {
         if !text.contains("{{") {
             return Ok(Value::String(text.to_string()));
         }
         if let Some(expression) = single_expression(text) {
             return self
-                .evaluate_expression(expression, scope)
+                .evaluate_expression(expression, context)
                 .map_err(|message| ExprError {
                     source_text: text.trim().to_string(),
                     message,
@@ -95,23 +95,30 @@ impl Evaluator {
         }
         let failed = |err: minijinja::Error| ExprError {
             source_text: text.to_string(),
-            message: describe(&err, first_failing(text, scope, self)),
+            message: describe(&err, first_failing(text, context, self)),
         };
         let template = self.env.template_from_str(text).map_err(failed)?;
-        let reached = scope.reached(&template.undeclared_variables(true));
+        let reached = reach::reached(context, &template.undeclared_variables(true));
         template.render(reached).map(Value::String).map_err(failed)
     }
 
-    fn evaluate_expression(&self, expression: &str, scope: &Scope<'_>) -> Result<Value, String> {
+    fn evaluate_expression(
+        &self,
+        expression: &str,
+        context: &dyn Variables,
+    ) -> Result<Value, String> {
         let compiled = self
             .env
             .compile_expression(expression)
             .map_err(|err| describe(&err, None))?;
         let value = compiled
-            .eval(scope.reached(&compiled.undeclared_variables(true)))
-            .map_err(|err| describe(&err, missing_path(expression, scope.variables)))?;
+            .eval(reach::reached(
+                context,
+                &compiled.undeclared_variables(true),
+            ))
+            .map_err(|err| describe(&err, missing_path(expression, context)))?;
         if value.is_undefined() {
-            return Err(missing_path(expression, scope.variables)
+            return Err(missing_path(expression, context)
                 .unwrap_or_else(|| "the value is undefined".into()));
         }
         serde_json::to_value(&value)
@@ -138,23 +145,6 @@ impl Variables for serde_json::Map<String, Value> {
     }
 }
 
-/// A context: each expression takes the part it reads ([`reach`]); error messages look
-/// through all of it.
-struct Scope<'c> {
-    variables: &'c dyn Variables,
-}
-
-impl<'c> Scope<'c> {
-    fn new(variables: &'c dyn Variables) -> Self {
-        Scope { variables }
-    }
-
-    /// The variables `paths` read, as minijinja's value.
-    fn reached(&self, paths: &std::collections::HashSet<String>) -> minijinja::Value {
-        reach::reached(self.variables, paths)
-    }
-}
-
 /// `{{ expr }}` and nothing else (around it only white space): the expression.
 fn single_expression(text: &str) -> Option<&str> {
     let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
@@ -162,12 +152,12 @@ fn single_expression(text: &str) -> Option<&str> {
 }
 
 /// For a template that failed: what the first of its expressions that fails says is missing.
-fn first_failing(text: &str, scope: &Scope<'_>, evaluator: &Evaluator) -> Option<String> {
+fn first_failing(text: &str, context: &dyn Variables, evaluator: &Evaluator) -> Option<String> {
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
         let after = &rest[start + 2..];
         let end = after.find("}}")?;
-        if let Err(message) = evaluator.evaluate_expression(after[..end].trim(), scope) {
+        if let Err(message) = evaluator.evaluate_expression(after[..end].trim(), context) {
             return Some(message);
         }
         rest = &after[end + 2..];

@@ -35,7 +35,7 @@ pub(super) async fn run<H: Host>(
         code: inputs.text("code").map_err(|e| e.to_string())?,
         language: language(inputs)?,
         context: context(run, key),
-        step_results: frame.steps.clone(),
+        step_results: frame.steps().clone(),
         deadline: deadline.into_std(),
         time_limit,
     };

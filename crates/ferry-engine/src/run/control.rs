@@ -201,7 +201,7 @@ fn enter(frame: &mut Frame, reference: &str, index: usize, item: Value) {
 fn last_result(step: &Step, frame: &Frame) -> Value {
     step.steps
         .last()
-        .and_then(|last| frame.steps.get(reference_name(&last.name)))
+        .and_then(|last| frame.steps().get(reference_name(&last.name)))
         .and_then(|entry| entry.get("results"))
         .cloned()
         .unwrap_or(Value::Null)

@@ -48,8 +48,9 @@ pub(super) enum Halt {
 /// indices that lead to it.
 #[derive(Clone)]
 pub(super) struct Frame {
-    /// An object: by step reference, `{ results }` (or a loop's `{ currentItem, index }`).
-    pub(super) steps: Value,
+    /// Always an object (only [`Frame::set_entry`] writes it): by step reference,
+    /// `{ results }` (or a loop's `{ currentItem, index }`).
+    steps: Value,
     pub(super) path: Vec<usize>,
 }
 
@@ -63,6 +64,11 @@ impl Default for Frame {
 }
 
 impl Frame {
+    /// What `steps` reads: an object of the entries set so far.
+    pub(super) fn steps(&self) -> &Value {
+        &self.steps
+    }
+
     /// Sets what `steps.<reference>` reads.
     pub(super) fn set_entry(&mut self, reference: &str, entry: Value) {
         if let Value::Object(steps) = &mut self.steps {
