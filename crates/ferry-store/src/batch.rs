@@ -292,11 +292,13 @@ impl Writer {
             }
             for rows in steps.chunks(ROWS_PER_INSERT) {
                 let mut sql = QueryBuilder::new(
-                    "INSERT INTO step_results (org_id, id, execution_id, step_key, step_name, loop_path, results, error, effects, started_at, ended_at) ",
+                    "INSERT INTO step_results (org_id, id, execution_id, step_key, step_name, loop_path, results, results_from_trigger, error, effects, started_at, ended_at) ",
                 );
                 sql.push_values(rows, |mut row, (org_id, step)| {
+                    // A trigger's payload is read from its execution (`records::STEP_COLUMNS`).
+                    let results = step.results.as_ref().filter(|_| !step.from_trigger);
                     row.push_bind(*org_id).push_bind(step.id).push_bind(step.execution_id).push_bind(&step.step_key)
-                        .push_bind(&step.step_name).push_bind(&step.loop_path).push_bind(step.results.as_ref().map(Json))
+                        .push_bind(&step.step_name).push_bind(&step.loop_path).push_bind(results.map(Json)).push_bind(step.from_trigger)
                         .push_bind(&step.error).push_bind((!step.effects.is_empty()).then_some(Json(&step.effects)))
                         .push_bind(step.started_at).push_bind(step.ended_at);
                 });

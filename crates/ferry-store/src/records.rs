@@ -49,6 +49,7 @@ struct StepRow {
     step_name: String,
     loop_path: String,
     results: Option<Json<Value>>,
+    results_from_trigger: bool,
     error: Option<String>,
     effects: Option<Json<StepEffects>>,
     started_at: DateTime<Utc>,
@@ -64,6 +65,7 @@ impl From<StepRow> for StepResult {
             step_name: row.step_name,
             loop_path: row.loop_path,
             results: row.results.map(|json| json.0),
+            from_trigger: row.results_from_trigger,
             error: row.error,
             effects: row.effects.map(|json| json.0).unwrap_or_default(),
             started_at: row.started_at,
@@ -102,8 +104,13 @@ impl TryFrom<LogRow> for LogLine {
     }
 }
 
+/// A step's results come from the blob store when they went there, and from the execution's
+/// trigger payload (itself maybe in the blob store) when they are that payload.
 const STEP_COLUMNS: &str = "SELECT id, execution_id, step_key, step_name, loop_path, \
-     COALESCE((SELECT b.data FROM blobs b WHERE b.id = step_results.results_blob), step_results.results) AS results, error, effects, started_at, ended_at \
+     COALESCE((SELECT b.data FROM blobs b WHERE b.id = step_results.results_blob), step_results.results, \
+       (SELECT COALESCE((SELECT b.data FROM blobs b WHERE b.id = e.payload_blob), e.trigger_payload) \
+        FROM executions e WHERE e.id = step_results.execution_id AND step_results.results_from_trigger)) AS results, \
+     results_from_trigger, error, effects, started_at, ended_at \
      FROM step_results";
 const LOG_COLUMNS: &str =
     "SELECT id, execution_id, severity, message, step_name, at FROM execution_logs";
@@ -172,7 +179,7 @@ impl Store {
         steps: &[StepResult],
         logs: &[LogLine],
     ) -> Result<(), StoreError> {
-        let steps = self.record_oversized(org_id, steps).await?;
+        let steps = self.record_oversized(org_id, steps.to_vec()).await?;
         if steps.is_empty() && logs.is_empty() {
             return Ok(());
         }
@@ -189,14 +196,14 @@ impl Store {
     pub(crate) async fn record_oversized(
         &self,
         org_id: Uuid,
-        steps: &[StepResult],
+        steps: Vec<StepResult>,
     ) -> Result<Vec<StepResult>, StoreError> {
         let mut rest = Vec::with_capacity(steps.len());
         for step in steps {
-            if step.results.as_ref().is_some_and(oversized) {
-                self.record_blob_step(org_id, step).await?;
+            if !step.from_trigger && step.results.as_ref().is_some_and(oversized) {
+                self.record_blob_step(org_id, &step).await?;
             } else {
-                rest.push(step.clone());
+                rest.push(step);
             }
         }
         Ok(rest)

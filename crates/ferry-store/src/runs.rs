@@ -347,7 +347,9 @@ impl Store {
         ending: &Ending,
         mut records: EndRecords,
     ) -> Result<bool, StoreError> {
-        records.steps = self.record_oversized(org_id, &records.steps).await?;
+        records.steps = self
+            .record_oversized(org_id, std::mem::take(&mut records.steps))
+            .await?;
         let finish = Finish {
             org_id,
             id,

@@ -1,9 +1,10 @@
 //! The blob store, on SQLite and PostgreSQL alike: a large trigger payload or step result is
-//! kept out of its row, read back as it was, carried to retries, and pruned with its result.
+//! kept out of its row, read back as it was, carried to retries, and pruned with its result;
+//! a trigger's result, which is its execution's payload, is not stored a second time.
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use ferry_core::execution::StepResult;
 use ferry_store::testing::{fixture, make_retries_due, stored_sizes, TestStore};
 use ferry_store::{EndRecords, Ending, NewExecution, PageRequest, PruneScope, BLOB_THRESHOLD};
@@ -13,6 +14,7 @@ use uuid::{NoContext, Timestamp, Uuid};
 ferry_store::store_tests!(
     a_large_payload_round_trips_from_the_blob_store,
     a_large_step_result_round_trips_and_is_pruned_with_its_result,
+    a_trigger_result_is_read_from_its_execution,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -115,6 +117,7 @@ async fn a_large_step_result_round_trips_and_is_pruned_with_its_result(t: &TestS
         step_name: key.into(),
         loop_path: String::new(),
         results: Some(results),
+        from_trigger: false,
         error: None,
         effects: Default::default(),
         started_at: Utc::now(),
@@ -179,4 +182,59 @@ async fn a_large_step_result_round_trips_and_is_pruned_with_its_result(t: &TestS
         1,
         "the pruned result's blob went with it"
     );
+}
+
+async fn a_trigger_result_is_read_from_its_execution(t: &TestStore) {
+    let f = fixture(&t.store, &["f"]).await;
+    for payload in [json!({ "body": { "data": { "n": 1 } } }), megabyte()] {
+        let id = t
+            .store
+            .enqueue_execution(&f.org, new_execution(&f, payload.clone()))
+            .await
+            .unwrap()
+            .id;
+        let claimed = t.store.claim_executions("w", 1, LEASE).await.unwrap();
+        assert_eq!(claimed[0].execution.id, id);
+        let trigger = StepResult {
+            id: Uuid::now_v7(),
+            execution_id: id,
+            step_key: "trigger:".into(),
+            step_name: "Trigger".into(),
+            loop_path: String::new(),
+            results: Some(payload.clone()),
+            from_trigger: true,
+            error: None,
+            effects: Default::default(),
+            // As stored: to the microsecond.
+            started_at: Utc::now().trunc_subsecs(6),
+            ended_at: Utc::now().trunc_subsecs(6),
+        };
+        let records = EndRecords {
+            steps: vec![trigger.clone()],
+            ..EndRecords::default()
+        };
+        let ending = Ending::succeeded(None);
+        assert!(t
+            .store
+            .finish_execution(f.org.org_id, id, "w", &ending, records)
+            .await
+            .unwrap());
+
+        let (_, rows, blobs) = stored_sizes(&t.store, id).await;
+        assert_eq!(rows, 0, "the step result row keeps no copy of the payload");
+        let payload_blobs = i64::from(payload.to_string().len() > BLOB_THRESHOLD);
+        assert_eq!(blobs, payload_blobs, "nor does the blob store");
+        let listed = t
+            .store
+            .step_results(&f.org, id, None, &PageRequest::first_page())
+            .await
+            .unwrap();
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].0, trigger, "read back as written");
+        assert_eq!(
+            t.store.checkpoints(id).await.unwrap(),
+            vec![trigger],
+            "a resumed run gets the payload as the trigger's result"
+        );
+    }
 }

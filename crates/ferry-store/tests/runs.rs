@@ -90,6 +90,7 @@ fn step(execution_id: Uuid, key: &str, results: serde_json::Value) -> StepResult
         step_name: key.split(':').next().unwrap().into(),
         loop_path: String::new(),
         results: Some(results),
+        from_trigger: false,
         error: None,
         effects: StepEffects::default(),
         started_at: at,

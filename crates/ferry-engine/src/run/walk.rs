@@ -230,10 +230,16 @@ impl<'a, H: Host> Run<'a, H> {
         let name = flow.trigger.name.as_deref().unwrap_or("Trigger");
         let key = frame.key(&trigger);
         let results = match flow.trigger.kind {
-            TriggerType::Polling => self.polled(flow, &key, &frame).await?,
-            _ => self.trigger.clone(),
+            TriggerType::Polling => {
+                let results = self.polled(flow, &key, &frame).await?;
+                self.commit(name, &key, &frame, started, Ok(&results))?;
+                results
+            }
+            _ => {
+                self.commit_trigger(name, &key, &frame, started)?;
+                self.trigger.clone()
+            }
         };
-        self.commit(name, &key, &frame, started, Ok(&results))?;
         let nothing_new =
             flow.trigger.kind == TriggerType::Polling && poll::found_nothing(&results);
         frame.set_results(&trigger, results);
@@ -529,12 +535,30 @@ impl<'a, H: Host> Run<'a, H> {
             step_name: name.to_string(),
             loop_path: frame.path_text(),
             results,
+            from_trigger: false,
             error,
             effects: effects.clone(),
             started_at: started,
             ended_at: now_micros(),
         });
         Ok(effects)
+    }
+
+    /// Keeps the result of a trigger that is not a poll: the trigger payload, which the
+    /// execution already holds, so the store need not write it again
+    /// ([`StepResult::from_trigger`]).
+    fn commit_trigger(
+        &self,
+        name: &str,
+        key: &str,
+        frame: &Frame,
+        started: DateTime<Utc>,
+    ) -> Result<(), Halt> {
+        self.commit(name, key, frame, started, Ok(self.trigger))?;
+        if let Some(step) = self.lock().pending.last_mut() {
+            step.from_trigger = true;
+        }
+        Ok(())
     }
 
     /// Commits the step results and log lines kept so far, in one write through the host:

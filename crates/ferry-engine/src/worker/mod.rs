@@ -222,13 +222,13 @@ impl Worker {
 
     /// Runs one claimed execution to its end.
     async fn execute(self, taken: Taken) {
-        let claimed = taken.claimed;
+        let mut claimed = taken.claimed;
         let id = claimed.execution.id;
         let prepared = match claimed.execution.attempt {
             taken if taken > MAX_TAKES => Err(Unrunnable::Invalid(format!(
                 "it was taken by a worker {taken} times without ending (each lost its lease); giving up"
             ))),
-            _ => self.prepare(&claimed, &taken.shared).await,
+            _ => self.prepare(&mut claimed, &taken.shared).await,
         };
         match prepared {
             Ok(prepared) => self.run_prepared(&claimed, prepared).await,

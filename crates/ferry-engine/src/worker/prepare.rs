@@ -46,12 +46,15 @@ pub(super) struct Prepared {
 
 impl Worker {
     /// Loads what execution `claimed` needs to run (its instance and customer through what
-    /// its claim shares).
+    /// its claim shares). The job takes the trigger payload out of `claimed`, which keeps
+    /// the rest for how the execution ends.
     pub(super) async fn prepare(
         &self,
-        claimed: &Claimed,
+        claimed: &mut Claimed,
         shared: &ClaimShared,
     ) -> Result<Prepared, Unrunnable> {
+        let trigger = std::mem::take(&mut claimed.execution.trigger_payload);
+        let claimed = &*claimed;
         let execution = &claimed.execution;
         let tenant = Tenant::organization(claimed.org_id);
         let owner = shared
@@ -99,7 +102,7 @@ impl Worker {
         let job = Job {
             execution_id: execution.id,
             flow: flow.clone(),
-            trigger: execution.trigger_payload.clone(),
+            trigger,
             context,
             states: self.states(claimed, shared, &instance, flow).await?,
             checkpoints: self.checkpoints(execution).await?,
