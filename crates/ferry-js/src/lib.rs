@@ -71,6 +71,7 @@ mod fetch;
 mod pool;
 mod runtime;
 mod sandbox;
+mod step_results;
 pub mod typescript;
 
 use futures::future::BoxFuture;
@@ -80,6 +81,7 @@ use std::time::{Duration, Instant};
 pub use component::{prepare_bundle, ComponentCall, Operation};
 pub use error::JsError;
 pub use runtime::JsRuntime;
+pub use step_results::StepResults;
 pub use typescript::Language;
 
 /// How the sandboxes are set up.
@@ -133,7 +135,7 @@ pub struct CodeCall {
     pub context: Value,
     /// The earlier steps' results by reference name (`{ shapeOrder: { results } }`). Binary
     /// values (`{ contentType, base64 }`) reach the code as `{ data: Uint8Array, contentType }`.
-    pub step_results: Value,
+    pub step_results: StepResults,
     /// When the step must have ended.
     pub deadline: Instant,
     /// The time limit `deadline` comes from, named in the error when it passes.

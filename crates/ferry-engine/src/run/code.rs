@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ferry_components::Inputs;
 use ferry_core::execution::{Severity, StepEffects};
 use ferry_definition::model::Step;
-use ferry_js::{CodeCall, CodeHost, CodeOutput, Language, LogLevel};
+use ferry_js::{CodeCall, CodeHost, CodeOutput, Language, LogLevel, StepResults};
 use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 
@@ -35,7 +35,7 @@ pub(super) async fn run<H: Host>(
         code: inputs.text("code").map_err(|e| e.to_string())?,
         language: language(inputs)?,
         context: context(run, key),
-        step_results: frame.steps().clone(),
+        step_results: StepResults::of(frame.steps()),
         deadline: deadline.into_std(),
         time_limit,
     };

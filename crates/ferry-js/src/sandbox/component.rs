@@ -37,7 +37,7 @@ pub(super) fn start<'js>(
     let exported = exported_component(events, &namespace)?;
     let (operation, key, args) = call.operation.parts();
     let context = convert::to_js(events.ctx, &call.context).map_err(fail)?;
-    let binary = convert::has_binary(&args);
+    let binary = crate::step_results::has_binary(&args);
     let args = convert::to_js(events.ctx, &args).map_err(fail)?;
     let invoke: Function = core.get("component").map_err(fail)?;
     invoke

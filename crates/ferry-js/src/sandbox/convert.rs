@@ -61,20 +61,6 @@ pub(super) fn to_js<'js>(ctx: &Ctx<'js>, value: &Json) -> rquickjs::Result<Value
     ctx.json_parse(text)
 }
 
-/// Whether `value` holds a binary value `{ contentType, base64 }` anywhere.
-pub(super) fn has_binary(value: &Json) -> bool {
-    match value {
-        Json::Array(items) => items.iter().any(has_binary),
-        Json::Object(map) => {
-            let binary = map.len() == 2
-                && map.get("contentType").is_some_and(Json::is_string)
-                && map.get("base64").is_some_and(Json::is_string);
-            binary || map.values().any(has_binary)
-        }
-        _ => false,
-    }
-}
-
 /// A binary value: the shape Ferry's actions give bytes in.
 pub(super) fn binary(data: &[u8], content_type: &str) -> Json {
     let mut map = Map::new();

@@ -99,8 +99,11 @@ impl<'js> Events<'_, 'js> {
         let fail = |error| self.fail(error);
         let code = self.load_code(call)?;
         let context = convert::to_js(self.ctx, &call.context).map_err(fail)?;
-        let results = convert::to_js(self.ctx, &call.step_results).map_err(fail)?;
-        let binary = convert::has_binary(&call.step_results);
+        let results = self
+            .ctx
+            .json_parse(call.step_results.json())
+            .map_err(fail)?;
+        let binary = call.step_results.has_binary();
         let start: Function = core.get("run").map_err(fail)?;
         start.call((code, context, results, binary)).map_err(fail)
     }

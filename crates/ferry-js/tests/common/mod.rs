@@ -6,7 +6,9 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ferry_js::{CodeCall, CodeHost, CodeOutput, JsError, JsOptions, JsRuntime, Language, LogLevel};
+use ferry_js::{
+    CodeCall, CodeHost, CodeOutput, JsError, JsOptions, JsRuntime, Language, LogLevel, StepResults,
+};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
@@ -57,7 +59,7 @@ pub fn call(code: &str, context: Value, step_results: Value, seconds: f64) -> Co
         code: code.to_string(),
         language: Language::JavaScript,
         context,
-        step_results,
+        step_results: StepResults::of(&step_results),
         deadline: Instant::now() + time_limit,
         time_limit,
     }
