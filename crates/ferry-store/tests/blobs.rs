@@ -42,22 +42,35 @@ fn new_execution(f: &ferry_store::testing::Fixture, payload: Value) -> NewExecut
     }
 }
 
+/// Queues an execution of `payload`: its id.
+async fn enqueue(t: &TestStore, f: &ferry_store::testing::Fixture, payload: Value) -> Uuid {
+    let new = new_execution(f, payload);
+    t.store.enqueue_execution(&f.org, new).await.unwrap().id
+}
+
+/// A step result of execution `execution_id` (stamped to the microsecond, as stored).
+fn step_result(execution_id: Uuid, id: Uuid, key: &str, results: Value) -> StepResult {
+    StepResult {
+        id,
+        execution_id,
+        step_key: key.into(),
+        step_name: key.into(),
+        loop_path: String::new(),
+        results: Some(results),
+        from_trigger: false,
+        error: None,
+        effects: Default::default(),
+        started_at: Utc::now().trunc_subsecs(6),
+        ended_at: Utc::now().trunc_subsecs(6),
+    }
+}
+
 async fn a_large_payload_round_trips_from_the_blob_store(t: &TestStore) {
     let f = fixture(&t.store, &["f"]).await;
     let payload = megabyte();
     assert!(payload.to_string().len() > 1_000_000);
-    let id = t
-        .store
-        .enqueue_execution(&f.org, new_execution(&f, payload.clone()))
-        .await
-        .unwrap()
-        .id;
-    let small = t
-        .store
-        .enqueue_execution(&f.org, new_execution(&f, json!({ "n": 1 })))
-        .await
-        .unwrap()
-        .id;
+    let id = enqueue(t, &f, payload.clone()).await;
+    let small = enqueue(t, &f, json!({ "n": 1 })).await;
 
     let (row, _, blobs) = stored_sizes(&t.store, id).await;
     assert!(row < 16, "the row keeps no payload ({row} bytes)");
@@ -102,27 +115,10 @@ async fn a_large_payload_round_trips_from_the_blob_store(t: &TestStore) {
 
 async fn a_large_step_result_round_trips_and_is_pruned_with_its_result(t: &TestStore) {
     let f = fixture(&t.store, &["f"]).await;
-    let id = t
-        .store
-        .enqueue_execution(&f.org, new_execution(&f, json!({})))
-        .await
-        .unwrap()
-        .id;
+    let id = enqueue(t, &f, json!({})).await;
     let big = megabyte();
     let old = Utc::now() - chrono::Duration::days(20);
-    let step = |key: &str, results: Value, made: Uuid| StepResult {
-        id: made,
-        execution_id: id,
-        step_key: key.into(),
-        step_name: key.into(),
-        loop_path: String::new(),
-        results: Some(results),
-        from_trigger: false,
-        error: None,
-        effects: Default::default(),
-        started_at: Utc::now(),
-        ended_at: Utc::now(),
-    };
+    let step = |key: &str, results: Value, made: Uuid| step_result(id, made, key, results);
     let old_id = Uuid::new_v7(Timestamp::from_unix(NoContext, old.timestamp() as u64, 0));
     t.store
         .record_step(f.org.org_id, &step("Big", big.clone(), old_id), &[])
@@ -187,27 +183,12 @@ async fn a_large_step_result_round_trips_and_is_pruned_with_its_result(t: &TestS
 async fn a_trigger_result_is_read_from_its_execution(t: &TestStore) {
     let f = fixture(&t.store, &["f"]).await;
     for payload in [json!({ "body": { "data": { "n": 1 } } }), megabyte()] {
-        let id = t
-            .store
-            .enqueue_execution(&f.org, new_execution(&f, payload.clone()))
-            .await
-            .unwrap()
-            .id;
+        let id = enqueue(t, &f, payload.clone()).await;
         let claimed = t.store.claim_executions("w", 1, LEASE).await.unwrap();
         assert_eq!(claimed[0].execution.id, id);
         let trigger = StepResult {
-            id: Uuid::now_v7(),
-            execution_id: id,
-            step_key: "trigger:".into(),
-            step_name: "Trigger".into(),
-            loop_path: String::new(),
-            results: Some(payload.clone()),
             from_trigger: true,
-            error: None,
-            effects: Default::default(),
-            // As stored: to the microsecond.
-            started_at: Utc::now().trunc_subsecs(6),
-            ended_at: Utc::now().trunc_subsecs(6),
+            ..step_result(id, Uuid::now_v7(), "trigger:", payload.clone())
         };
         let records = EndRecords {
             steps: vec![trigger.clone()],
