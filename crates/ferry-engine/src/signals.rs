@@ -4,6 +4,7 @@
 //! the store; these signals only make the common, single-node case prompt.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -14,18 +15,27 @@ use uuid::Uuid;
 #[derive(Default)]
 pub struct Signals {
     wake: Notify,
+    /// How many times [`Signals::queued`] was called.
+    queued: AtomicU64,
     waiters: Mutex<HashMap<Uuid, Vec<oneshot::Sender<()>>>>,
 }
 
 impl Signals {
     /// Tells an idle worker that executions were queued.
     pub fn queued(&self) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
         self.wake.notify_one();
     }
 
-    /// Waits until [`Signals::queued`] is called or `timeout` passes.
-    pub async fn wait_for_work(&self, timeout: Duration) {
-        let _ = tokio::time::timeout(timeout, self.wake.notified()).await;
+    /// How many times [`Signals::queued`] was called: a worker compares it with the count
+    /// when its last claim began, to tell whether anything was queued since.
+    pub fn queued_count(&self) -> u64 {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Waits until [`Signals::queued`] is called (or was, since the last wait).
+    pub async fn work_queued(&self) {
+        self.wake.notified().await;
     }
 
     /// Registers interest in execution `id` ending; the receiver fires when it does.

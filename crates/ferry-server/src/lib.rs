@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use ferry_engine::retention::{Pruner, RetentionOptions};
 use ferry_engine::signals::Signals;
-use ferry_engine::worker::{Worker, WorkerOptions};
+use ferry_engine::worker::{Dispatch, Worker, WorkerOptions};
 use ferry_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -93,6 +93,8 @@ pub(crate) struct AppState {
     pub(crate) public_url: String,
     pub(crate) definitions: Arc<ferry_engine::definitions::Definitions>,
     pub(crate) signals: Arc<Signals>,
+    /// Where webhooks queue executions (straight to this node's worker when it has room).
+    pub(crate) dispatch: Dispatch,
     pub(crate) sync_timeout: std::time::Duration,
     pub(crate) rate_limit: Option<Arc<webhook::limit::RateLimiter>>,
     /// Sandboxes for custom triggers.
@@ -178,6 +180,7 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
         signals: signals.clone(),
     };
     let (stop, mut stopped) = watch::channel(false);
+    let mut dispatch = Dispatch::queue_only(store.clone(), signals.clone());
     let worker = options.worker.clone().map(|worker_options| {
         let worker = Worker::new(
             store.clone(),
@@ -186,6 +189,7 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
             worker_options,
         )
         .with_observer(metrics.clone());
+        dispatch = worker.dispatch();
         tokio::spawn(worker.run(stop.subscribe()))
     });
     let state = AppState {
@@ -196,6 +200,7 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
         metrics,
         definitions,
         signals,
+        dispatch,
         sync_timeout: options.sync_timeout,
         rate_limit: options
             .webhook_rate_limit

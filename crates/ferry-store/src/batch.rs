@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use crate::backend::{write, Backend};
 use crate::executions::{insert_executions, ROWS_PER_INSERT};
-use crate::runs::{claim_statements, take_claims, Claim, ClaimedRow, EndRecords, Ending};
+use crate::runs::{claim_statements, take_claims, Claim, ClaimedRow, EndRecords, Ending, Lease};
 use crate::{new_id, now, StoreError};
 
 /// The most writes one transaction takes.
@@ -35,11 +35,14 @@ const MAX_BATCH: usize = 512;
 /// One write to group.
 #[derive(Debug)]
 pub(crate) enum Write {
-    /// Queue an execution (without a cancellation key: those cancel older retries too).
+    /// Queue an execution, or hold it for its worker (without a cancellation key: those cancel
+    /// older retries too).
     Enqueue {
         org_id: Uuid,
         execution: Box<Execution>,
         fifo: bool,
+        /// For an execution held at enqueue ([`crate::eager`]): its worker's lease.
+        lease: Option<Lease>,
     },
     /// Steps' results with the log lines written before them.
     Checkpoint {
@@ -223,7 +226,8 @@ impl Writer {
                     org_id,
                     execution,
                     fifo,
-                } => queued.push((*org_id, execution, *fifo)),
+                    lease,
+                } => queued.push((*org_id, &**execution, *fifo, lease.as_ref())),
                 Write::Checkpoint {
                     org_id,
                     steps: done,

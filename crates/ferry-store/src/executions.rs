@@ -53,28 +53,33 @@ macro_rules! insert_execution {
 }
 pub(crate) use insert_execution;
 
-/// The most rows one multi-row `INSERT` takes (17 values a row stays under both databases'
+/// The most rows one multi-row `INSERT` takes (20 values a row stays under both databases'
 /// limits on bound values).
 pub(crate) const ROWS_PER_INSERT: usize = 500;
 
-/// Inserts queued executions, each `(org_id, &Execution, fifo)` in the slice `$rows`, with one
-/// multi-row `INSERT` per [`ROWS_PER_INSERT`], through `$conn` inside a `write!` body. For
-/// executions without a cancellation key whose payloads are not large enough for the blob
-/// store (the callers write those with [`insert_execution!`]).
+/// Inserts new executions, each `(org_id, &Execution, fifo, Option<&Lease>)` in the slice
+/// `$rows` (a lease for one held at enqueue, [`crate::eager`]), with one multi-row `INSERT`
+/// per [`ROWS_PER_INSERT`], through `$conn` inside a `write!` body. For executions without a
+/// cancellation key whose payloads are not large enough for the blob store (the callers write
+/// those with [`insert_execution!`]).
 macro_rules! insert_executions {
     ($conn:expr, $rows:expr) => {
         for rows in $rows.chunks($crate::executions::ROWS_PER_INSERT) {
             let mut sql = sqlx::QueryBuilder::new(
                 "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
-                 trigger_payload, queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, fifo) ",
+                 trigger_payload, queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, fifo, \
+                 started_at, attempt, lease_owner, lease_until) ",
             );
-            sql.push_values(rows, |mut row, (org_id, e, fifo)| {
+            sql.push_values(rows, |mut row, (org_id, e, fifo, lease)| {
                 let e: &ferry_core::execution::Execution = e;
+                let lease: Option<&$crate::runs::Lease> = *lease;
                 row.push_bind(*org_id).push_bind(e.id).push_bind(e.instance_id).push_bind(e.customer_id)
                     .push_bind(e.flow_config_id).push_bind(&e.flow_key).push_bind(e.status.as_str())
                     .push_bind(e.is_synchronous).push_bind(sqlx::types::Json(&e.trigger_payload)).push_bind(e.queued_at)
                     .push_bind(e.invoked_by).push_bind(e.retry_for).push_bind(e.retry_attempt)
-                    .push_bind(e.replay_for).push_bind(e.not_before).push_bind(*fifo);
+                    .push_bind(e.replay_for).push_bind(e.not_before).push_bind(*fifo)
+                    .push_bind(e.started_at).push_bind(e.attempt)
+                    .push_bind(lease.map(|l| l.owner.as_str())).push_bind(lease.map(|l| l.until));
             });
             sql.build().execute($conn).await?;
         }
@@ -425,13 +430,9 @@ impl Store {
                 org_id: tenant.org_id,
                 execution: Box::new(execution),
                 fifo,
+                lease: None,
             };
-            return match self.batcher.write(write).await? {
-                Done::Enqueued(execution) => Ok(*execution),
-                _ => Err(StoreError::Corrupt(
-                    "an enqueue was answered as another write".into(),
-                )),
-            };
+            return self.insert_grouped(write).await;
         }
         write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -455,6 +456,16 @@ impl Store {
             Ok::<_, sqlx::Error>(())
         })?;
         Ok(execution)
+    }
+
+    /// Commits [`Write::Enqueue`] `write` with whatever else is being written.
+    pub(crate) async fn insert_grouped(&self, write: Write) -> Result<Execution, StoreError> {
+        match self.batcher.write(write).await? {
+            Done::Enqueued(execution) => Ok(*execution),
+            _ => Err(StoreError::Corrupt(
+                "an enqueue was answered as another write".into(),
+            )),
+        }
     }
 
     /// One execution, if the tenant may see it.

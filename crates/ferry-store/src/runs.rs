@@ -31,6 +31,13 @@ pub struct Claimed {
     pub execution: Execution,
 }
 
+/// A worker's hold on a running execution: who holds it, and until when unless renewed.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    pub(crate) owner: String,
+    pub(crate) until: DateTime<Utc>,
+}
+
 /// What a lease renewal found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseState {
@@ -391,6 +398,22 @@ impl Store {
             sqlx::query("UPDATE executions SET status = 'QUEUED', lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND status = 'RUNNING'")
                 .bind(owner).execute(pool).await.map(|done| done.rows_affected())
         })?)
+    }
+
+    /// Hands execution `id`, which `owner` holds but has not started running, back to the
+    /// queue as if it had never been taken (its attempt and start undone), as a worker does
+    /// with an execution of an instance paused meanwhile, or one held at enqueue
+    /// ([`crate::eager`]) that its worker could not take. Answers whether `owner` held it.
+    pub async fn hand_back(&self, id: Uuid, owner: &str) -> Result<bool, StoreError> {
+        let handed = write!(self, pool => {
+            sqlx::query(
+                "UPDATE executions SET status = 'QUEUED', lease_owner = NULL, lease_until = NULL, attempt = attempt - 1, \
+                 started_at = CASE WHEN attempt <= 1 THEN NULL ELSE started_at END \
+                 WHERE id = $1 AND lease_owner = $2 AND status = 'RUNNING'",
+            )
+            .bind(id).bind(owner).execute(pool).await.map(|done| done.rows_affected())
+        })?;
+        Ok(handed == 1)
     }
 
     /// Queues again every running execution: for a store only one process uses (SQLite),

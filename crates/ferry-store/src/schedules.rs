@@ -264,7 +264,7 @@ impl Store {
                 }
             }
             let (large, queued) = fired_executions(&ticks);
-            for (org_id, execution, _) in large {
+            for (org_id, execution, _, _) in large {
                 insert_execution!(&mut *tx, org_id, execution);
             }
             insert_executions!(&mut *tx, queued);
@@ -286,15 +286,17 @@ fn advances(ticks: &[Tick]) -> BTreeMap<Option<DateTime<Utc>>, Vec<Uuid>> {
     by_next
 }
 
-/// The executions `ticks` queue, `(org_id, execution, fifo)`: those whose payload goes to the
+/// The executions `ticks` queue, `(org_id, execution, fifo, lease)` (never held): those whose payload goes to the
 /// blob store (written one by one), and the others.
-type Queued<'t> = Vec<(Uuid, &'t Execution, bool)>;
+type Queued<'t> = Vec<(Uuid, &'t Execution, bool, Option<&'t crate::runs::Lease>)>;
 fn fired_executions(ticks: &[Tick]) -> (Queued<'_>, Queued<'_>) {
     ticks
         .iter()
         .filter_map(|tick| match &tick.outcome {
-            TickOutcome::Queued(execution) => Some((tick.schedule.org_id, &**execution, false)),
+            TickOutcome::Queued(execution) => {
+                Some((tick.schedule.org_id, &**execution, false, None))
+            }
             _ => None,
         })
-        .partition(|(_, execution, _)| crate::blobs::oversized(&execution.trigger_payload))
+        .partition(|(_, execution, _, _)| crate::blobs::oversized(&execution.trigger_payload))
 }

@@ -81,19 +81,20 @@ impl Host for StoreHost<'_> {
             fifo: false,
         };
         let store = &self.worker.store;
-        let queued = store
-            .enqueue_execution(&tenant, new)
+        let queued = self
+            .worker
+            .dispatch()
+            .enqueue(&tenant, new)
             .await
             .map_err(|e| e.to_string())?;
-        self.worker.signals.queued();
-        let execution_id = id::encode(Kind::InstanceExecutionResult, queued.id);
+        let execution_id = id::encode(Kind::InstanceExecutionResult, queued);
         if !invocation.synchronous {
             return Ok(json!({ "executionId": execution_id }));
         }
         let ended = self
             .worker
             .signals
-            .wait_for_end(store, &tenant, queued.id, INVOKE_TIMEOUT)
+            .wait_for_end(store, &tenant, queued, INVOKE_TIMEOUT)
             .await
             .map_err(|e| e.to_string())?;
         match ended {

@@ -5,8 +5,10 @@
 //! stops it before its next step. Step results are committed in groups as the executor goes
 //! (its [`Host`](crate::run::Host) is the store); the end — status, final result, the last
 //! step results and log lines, changed state — is one transaction. When it has nothing to do, a worker waits
-//! for a [`Signals::queued`] wake-up or its poll interval, whichever comes first.
+//! for a [`Signals::queued`] wake-up or its poll interval, whichever comes first. Executions
+//! this node queues while the worker has a free slot skip the queue: see [`dispatch`].
 
+mod dispatch;
 mod host;
 mod prepare;
 mod shared;
@@ -18,13 +20,15 @@ use std::time::Duration;
 use ferry_core::execution::{Execution, ExecutionStatus, LogLine, Severity};
 use ferry_definition::model::RetryConfig;
 use ferry_store::{Claimed, EndRecords, Ending, LeaseState, StateWrite, Store};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::definitions::Definitions;
 use crate::run::{Ended, Executor, JsOptions, Limits, Outcome, Scope};
 use crate::signals::Signals;
+pub use dispatch::Dispatch;
+use dispatch::{Handed, Slots};
 pub use host::INVOKE_TIMEOUT;
 pub use prepare::config_vars;
 use prepare::{Prepared, Unrunnable};
@@ -80,6 +84,7 @@ pub struct Worker {
     options: Arc<WorkerOptions>,
     observer: Option<Arc<dyn Observer>>,
     bundles: Arc<crate::bundles::Bundles>,
+    slots: Arc<Slots>,
 }
 
 impl Worker {
@@ -90,6 +95,7 @@ impl Worker {
         signals: Arc<Signals>,
         options: WorkerOptions,
     ) -> Self {
+        let slots = Slots::new(&options.node_id, options.lease, options.concurrency);
         Worker {
             store,
             definitions,
@@ -98,7 +104,14 @@ impl Worker {
             options: Arc::new(options),
             observer: None,
             bundles: Arc::default(),
+            slots: Arc::new(slots),
         }
+    }
+
+    /// What this node queues executions through, so that it hands those this worker can
+    /// start at once straight to it.
+    pub fn dispatch(&self) -> Dispatch {
+        Dispatch::local(self.store.clone(), self.signals.clone(), self.slots.clone())
     }
 
     /// Reports ended executions to `observer`.
@@ -109,58 +122,119 @@ impl Worker {
 
     /// Runs executions until `stop` turns true, then lets running ones finish (up to the grace
     /// period; those still running after it are picked up again when their lease runs out).
+    ///
+    /// Claims when a slot is free and the queue may hold work: at start, on a
+    /// [`Signals::queued`] wake-up, every poll interval, and while claims keep filling every
+    /// slot they have. Executions handed over by [`Dispatch`] start as they come.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let Some(mut handover) = self.slots.take_handover() else {
+            tracing::error!("a worker runs only once");
+            return;
+        };
         self.recover().await;
         let listening = tokio::spawn(self.clone().listen());
-        let slots = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
         let mut running = JoinSet::new();
+        let mut poll = tokio::time::interval(self.options.poll_interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut wanted = true;
         while !*stop.borrow() {
             while running.try_join_next().is_some() {}
-            let free = slots.available_permits();
-            if free == 0 {
-                tokio::select! {
-                    _ = running.join_next() => {}
-                    _ = stop.changed() => {}
-                }
-                continue;
+            if wanted {
+                wanted = self.claim_into(&mut running).await;
             }
-            let claimed = self.claim(free).await;
-            let got = claimed.len();
-            let shared = Arc::new(shared::ClaimShared::of(&claimed));
-            for execution in claimed {
-                if let Ok(permit) = slots.clone().try_acquire_owned() {
-                    let taken = Taken {
-                        claimed: execution,
-                        shared: shared.clone(),
-                        _slot: permit,
-                    };
-                    running.spawn(self.clone().execute(taken));
-                }
-            }
-            if got < free {
-                tokio::select! {
-                    _ = self.signals.wait_for_work(self.options.poll_interval) => {}
-                    _ = stop.changed() => {}
-                }
+            tokio::select! {
+                Some(first) = handover.recv() => self.start_handed(first, &mut handover, &mut running),
+                Some(_) = running.join_next(), if wanted => {}
+                _ = self.signals.work_queued() => wanted = true,
+                _ = poll.tick() => wanted = true,
+                _ = stop.changed() => {}
             }
         }
         listening.abort();
+        self.slots.close();
+        handover.close();
+        while let Some(first) = handover.recv().await {
+            self.start_handed(first, &mut handover, &mut running);
+        }
+        self.finish(running).await;
+    }
+
+    /// Lets `running` finish within the grace period, then hands back what is left.
+    async fn finish(&self, mut running: JoinSet<()>) {
         let finishing = async { while running.join_next().await.is_some() {} };
         if tokio::time::timeout(self.options.grace, finishing)
             .await
-            .is_err()
+            .is_ok()
         {
-            running.abort_all();
-            while running.join_next().await.is_some() {}
-            match self.store.release_leases(&self.options.node_id).await {
-                Ok(count) => tracing::warn!(
-                    count,
-                    "executions still running after the grace period were handed back to the queue"
-                ),
-                Err(err) => {
-                    tracing::warn!(error = %err, "could not hand back leases; they run out on their own")
-                }
+            return;
+        }
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+        match self.store.release_leases(&self.options.node_id).await {
+            Ok(count) => tracing::warn!(
+                count,
+                "executions still running after the grace period were handed back to the queue"
+            ),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not hand back leases; they run out on their own")
             }
+        }
+    }
+
+    /// Claims queued executions for the free slots and starts them. Says whether to claim
+    /// again as soon as a slot frees: no slot was free, or the claim filled them all.
+    async fn claim_into(&self, running: &mut JoinSet<()>) -> bool {
+        let slots = self.slots.free();
+        if slots.is_empty() {
+            return true;
+        }
+        let began = self.signals.queued_count();
+        let options = &self.options;
+        let claimed = match self
+            .store
+            .claim_executions(&options.node_id, slots.len() as i64, options.lease)
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not claim executions; retrying");
+                return false;
+            }
+        };
+        let full = claimed.len() == slots.len();
+        self.slots.claimed(full, began);
+        let shared = Arc::new(shared::ClaimShared::of(claimed.iter()));
+        for (claimed, slot) in claimed.into_iter().zip(slots) {
+            let taken = Taken {
+                claimed,
+                shared: shared.clone(),
+                _slot: slot,
+            };
+            running.spawn(self.clone().execute(taken));
+        }
+        full
+    }
+
+    /// Starts `first` and whatever else was handed over meanwhile, as one claim would: they
+    /// read each instance once.
+    fn start_handed(
+        &self,
+        first: Handed,
+        handover: &mut mpsc::UnboundedReceiver<Handed>,
+        running: &mut JoinSet<()>,
+    ) {
+        let mut handed = vec![first];
+        while let Ok(more) = handover.try_recv() {
+            handed.push(more);
+        }
+        let shared = Arc::new(shared::ClaimShared::of(handed.iter().map(|h| &h.claimed)));
+        for Handed { claimed, slot } in handed {
+            let taken = Taken {
+                claimed,
+                shared: shared.clone(),
+                _slot: slot,
+            };
+            running.spawn(self.clone().execute(taken));
         }
     }
 
@@ -205,21 +279,6 @@ impl Worker {
         }
     }
 
-    async fn claim(&self, free: usize) -> Vec<Claimed> {
-        let options = &self.options;
-        match self
-            .store
-            .claim_executions(&options.node_id, free as i64, options.lease)
-            .await
-        {
-            Ok(claimed) => claimed,
-            Err(err) => {
-                tracing::warn!(error = %err, "could not claim executions; retrying");
-                Vec::new()
-            }
-        }
-    }
-
     /// Runs one claimed execution to its end.
     async fn execute(self, taken: Taken) {
         let mut claimed = taken.claimed;
@@ -231,6 +290,7 @@ impl Worker {
             _ => self.prepare(&mut claimed, &taken.shared).await,
         };
         match prepared {
+            Ok(prepared) if !prepared.instance.enabled => self.hand_back(id).await,
             Ok(prepared) => self.run_prepared(&claimed, prepared).await,
             Err(Unrunnable::Invalid(why)) => {
                 let ending = Ending::failed(format!("cannot run: {why}"));
@@ -251,6 +311,19 @@ impl Worker {
             }
         }
         self.signals.ended(id);
+    }
+
+    /// Queues again an execution whose instance was paused since it was claimed (or held):
+    /// it waits in the queue, as a paused instance's executions do.
+    async fn hand_back(&self, id: Uuid) {
+        match self.store.hand_back(id, &self.options.node_id).await {
+            Ok(_) => {
+                tracing::info!(execution = %id, "its instance is paused; the execution waits in the queue")
+            }
+            Err(err) => {
+                tracing::warn!(execution = %id, error = %err, "could not queue again an execution of a paused instance; it runs when its lease runs out")
+            }
+        }
     }
 
     async fn run_prepared(&self, claimed: &Claimed, prepared: Prepared) {

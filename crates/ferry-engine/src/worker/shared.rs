@@ -33,13 +33,12 @@ pub(super) struct ClaimShared {
 
 impl ClaimShared {
     /// Room for the instances of `claimed`.
-    pub(super) fn of(claimed: &[Claimed]) -> Self {
+    pub(super) fn of<'a>(claimed: impl Iterator<Item = &'a Claimed> + Clone) -> Self {
         let owners = claimed
-            .iter()
+            .clone()
             .map(|c| (c.execution.instance_id, OnceCell::new()))
             .collect();
         let states = claimed
-            .iter()
             .map(|c| (c.execution.flow_config_id, OnceCell::new()))
             .collect();
         ClaimShared { owners, states }

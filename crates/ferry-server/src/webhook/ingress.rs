@@ -161,9 +161,9 @@ async fn accept(
         cancellation_key,
         fifo: queue.uses_fifo_queue,
     };
-    let enqueued = enqueue(state, &tenant, new, dedupe_key.as_deref()).await?;
+    let entered = enqueue(state, &tenant, new, dedupe_key.as_deref()).await?;
     let given = handled.response.filter(|_| !synchronous);
-    Ok(answer(state, &tenant, enqueued, (synchronous, given)).await)
+    Ok(answer(state, &tenant, entered, (synchronous, given)).await)
 }
 
 /// Commits the execution, unless its dedupe key was taken within the window.
@@ -172,16 +172,26 @@ async fn enqueue(
     tenant: &Tenant,
     new: NewExecution,
     dedupe_key: Option<&str>,
-) -> Result<Enqueued, Refusal> {
-    let store = &state.store;
-    let enqueued = match dedupe_key {
-        Some(key) => store.enqueue_unless_duplicate(tenant, new, key).await,
-        None => store
-            .enqueue_execution(tenant, new)
-            .await
-            .map(|e| Enqueued::Queued(Box::new(e))),
+) -> Result<Entered, Refusal> {
+    let entered = match dedupe_key {
+        Some(key) => match state.store.enqueue_unless_duplicate(tenant, new, key).await {
+            Ok(Enqueued::Queued(execution)) => {
+                state.signals.queued();
+                Ok(Entered::New(execution.id))
+            }
+            Ok(Enqueued::Duplicate { execution_id }) => Ok(Entered::Duplicate(execution_id)),
+            Err(err) => Err(err),
+        },
+        None => state.dispatch.enqueue(tenant, new).await.map(Entered::New),
     };
-    enqueued.map_err(|e| unavailable(state, e))
+    entered.map_err(|e| unavailable(state, e))
+}
+
+/// What a webhook request added: a new execution, or nothing (a repeat within its dedupe
+/// window, of this execution).
+enum Entered {
+    New(Uuid),
+    Duplicate(Uuid),
 }
 
 /// `200 {"executionId"}` (with `"duplicate": true` for a dropped repeat), or for a synchronous
@@ -190,15 +200,12 @@ async fn enqueue(
 async fn answer(
     state: &AppState,
     tenant: &Tenant,
-    enqueued: Enqueued,
+    entered: Entered,
     (synchronous, given): (bool, Option<Response>),
 ) -> Response {
-    let (id, duplicate) = match enqueued {
-        Enqueued::Queued(execution) => {
-            state.signals.queued();
-            (execution.id, false)
-        }
-        Enqueued::Duplicate { execution_id } => (execution_id, true),
+    let (id, duplicate) = match entered {
+        Entered::New(id) => (id, false),
+        Entered::Duplicate(id) => (id, true),
     };
     let execution_id = id::encode(Kind::InstanceExecutionResult, id);
     tracing::debug!(execution = %execution_id, duplicate, "webhook answered");

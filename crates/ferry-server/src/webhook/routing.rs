@@ -219,14 +219,13 @@ async fn run_preprocess(
         fifo: false,
     };
     let queued = state
-        .store
-        .enqueue_execution(tenant, new)
+        .dispatch
+        .enqueue(tenant, new)
         .await
         .map_err(|e| unavailable(state, e))?;
-    state.signals.queued();
     let ended = state
         .signals
-        .wait_for_end(&state.store, tenant, queued.id, state.sync_timeout)
+        .wait_for_end(&state.store, tenant, queued, state.sync_timeout)
         .await
         .map_err(|e| unavailable(state, e))?;
     match ended {
