@@ -11,7 +11,7 @@ use ferry_engine::definitions::Definitions;
 use ferry_engine::signals::Signals;
 use ferry_engine::worker::{Dispatch, Worker, WorkerOptions};
 use ferry_store::testing::{fixture_with, Fixture, TestStore};
-use ferry_store::{ExecutionFilter, NewExecution};
+use ferry_store::ExecutionFilter;
 use serde_json::json;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -62,31 +62,25 @@ impl Running {
     }
 }
 
-fn new_execution(f: &Fixture, flow: &str) -> NewExecution {
-    let index = usize::from(flow == "slow");
-    NewExecution {
-        instance_id: f.instance.id,
-        customer_id: f.customer,
-        flow_config_id: f.instance.flow_configs[index].id,
-        flow_key: flow.into(),
-        is_synchronous: false,
-        trigger_payload: json!({ "flow": flow }),
-        invoked_by: None,
-        replay_for: None,
-        cancellation_key: None,
-        fifo: false,
-    }
-}
-
-async fn ended(t: &TestStore, f: &Fixture, id: Uuid) -> Execution {
+/// Execution `id` once `reached` holds for it (within 10 s).
+async fn until(
+    t: &TestStore,
+    f: &Fixture,
+    id: Uuid,
+    reached: impl Fn(&Execution) -> bool,
+) -> Execution {
     for _ in 0..400 {
         let execution = t.store.execution(&f.org, id).await.unwrap();
-        if execution.status.is_final() {
+        if reached(&execution) {
             return execution;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("execution {id} did not end");
+    panic!("execution {id} did not get there");
+}
+
+async fn ended(t: &TestStore, f: &Fixture, id: Uuid) -> Execution {
+    until(t, f, id, |e| e.status.is_final()).await
 }
 
 /// Held at enqueue: started in the commit that queued it (a claim would start it later).
@@ -99,7 +93,11 @@ async fn executions_dispatched_to_a_worker_with_room_start_at_once_and_end_once(
     let worker = start(t, 8).await;
     let mut ids = Vec::new();
     for _round in 0..5 {
-        let sent = (0..8).map(|_| worker.dispatch.enqueue(&f.org, new_execution(&f, "quick")));
+        let sent = (0..8).map(|_| {
+            worker
+                .dispatch
+                .enqueue(&f.org, f.execution("quick", json!({})))
+        });
         for id in futures::future::join_all(sent).await {
             ids.push(id.unwrap());
         }
@@ -130,12 +128,12 @@ async fn while_every_slot_is_busy_executions_queue_and_run_in_arrival_order(t: &
     let worker = start(t, 1).await;
     let first = worker
         .dispatch
-        .enqueue(&f.org, new_execution(&f, "slow"))
+        .enqueue(&f.org, f.execution("slow", json!({})))
         .await
         .unwrap();
     let mut later = Vec::new();
     for _ in 0..4 {
-        let new = new_execution(&f, "quick");
+        let new = f.execution("quick", json!({}));
         later.push(worker.dispatch.enqueue(&f.org, new).await.unwrap());
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -165,7 +163,7 @@ async fn a_stopped_workers_dispatch_queues_executions(t: &TestStore) {
     let dispatch = worker.dispatch.clone();
     worker.stop().await;
     let id = dispatch
-        .enqueue(&f.org, new_execution(&f, "quick"))
+        .enqueue(&f.org, f.execution("quick", json!({})))
         .await
         .unwrap();
     let execution = t.store.execution(&f.org, id).await.unwrap();
@@ -186,17 +184,10 @@ async fn an_execution_of_an_instance_paused_before_it_started_goes_back_to_the_q
         .unwrap();
     let id = worker
         .dispatch
-        .enqueue(&f.org, new_execution(&f, "quick"))
+        .enqueue(&f.org, f.execution("quick", json!({})))
         .await
         .unwrap();
-    let mut execution = t.store.execution(&f.org, id).await.unwrap();
-    for _ in 0..200 {
-        if execution.status == ExecutionStatus::Queued {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        execution = t.store.execution(&f.org, id).await.unwrap();
-    }
+    let execution = until(t, &f, id, |e| e.status == ExecutionStatus::Queued).await;
     assert_eq!(execution.status, ExecutionStatus::Queued);
     assert_eq!(execution.attempt, 0);
     assert_eq!(execution.started_at, None);

@@ -11,7 +11,6 @@ use ferry_engine::definitions::Definitions;
 use ferry_engine::signals::Signals;
 use ferry_engine::worker::{Worker, WorkerOptions, MAX_TAKES};
 use ferry_store::testing::{fixture, fixture_with, TestStore};
-use ferry_store::NewExecution;
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -37,21 +36,6 @@ fn start(
     (stop, tokio::spawn(worker.run(stopped)))
 }
 
-fn new_execution(f: &ferry_store::testing::Fixture, flow_key: &str) -> NewExecution {
-    NewExecution {
-        instance_id: f.instance.id,
-        customer_id: f.customer,
-        flow_config_id: f.instance.flow_configs[0].id,
-        flow_key: flow_key.into(),
-        is_synchronous: false,
-        trigger_payload: json!({}),
-        invoked_by: None,
-        replay_for: None,
-        cancellation_key: None,
-        fifo: false,
-    }
-}
-
 /// PostgreSQL: an idle worker polling once a minute picks up, within seconds, an execution
 /// queued through another connection pool (as another node would), because the insert's
 /// notification wakes it. (SQLite has one process; its wake-ups are in-process signals.)
@@ -72,7 +56,7 @@ async fn an_execution_another_process_queues_wakes_an_idle_worker(t: &TestStore)
         .unwrap();
     let queued_at = std::time::Instant::now();
     let execution = other
-        .enqueue_execution(&f.org, new_execution(&f, "quick"))
+        .enqueue_execution(&f.org, f.execution("quick", json!({})))
         .await
         .unwrap();
     let mut status = ExecutionStatus::Queued;
@@ -101,7 +85,7 @@ async fn a_stopping_worker_hands_back_what_outlives_its_grace_period(t: &TestSto
     let f = fixture_with(&t.store, definition, &["slow"]).await;
     let execution = t
         .store
-        .enqueue_execution(&f.org, new_execution(&f, "slow"))
+        .enqueue_execution(&f.org, f.execution("slow", json!({})))
         .await
         .unwrap();
     let mut options = WorkerOptions::new("leaving");
@@ -139,7 +123,7 @@ async fn a_stopping_worker_hands_back_what_outlives_its_grace_period(t: &TestSto
 
 async fn an_execution_that_keeps_losing_its_worker_is_failed(t: &TestStore) {
     let f = fixture(&t.store, &["new-order"]).await;
-    let new = new_execution(&f, "new-order");
+    let new = f.execution("new-order", json!({}));
     let execution = t.store.enqueue_execution(&f.org, new).await.unwrap();
     // Workers that take it and die: each claim's lease runs out at once.
     for _ in 0..MAX_TAKES {
@@ -225,7 +209,7 @@ async fn executions_claimed_together_each_see_their_own_instance_customer_and_st
     }
     let mut queued = Vec::new();
     for i in 0..6 {
-        let mut new = new_execution(&f, "who");
+        let mut new = f.execution("who", json!({}));
         if i % 2 == 1 {
             new.instance_id = second.id;
             new.customer_id = venus.id;

@@ -155,6 +155,31 @@ pub struct Fixture {
     pub instance: ferry_core::instance::Instance,
 }
 
+impl Fixture {
+    /// A new asynchronous execution of the instance's flow `flow_key` (one of the fixture's
+    /// flow keys), with `payload` as its trigger payload.
+    pub fn execution(&self, flow_key: &str, payload: serde_json::Value) -> crate::NewExecution {
+        let flow_config = self
+            .instance
+            .flow_configs
+            .iter()
+            .find(|config| config.flow_key == flow_key)
+            .expect("a flow key of the fixture");
+        crate::NewExecution {
+            instance_id: self.instance.id,
+            customer_id: self.customer,
+            flow_config_id: flow_config.id,
+            flow_key: flow_key.into(),
+            is_synchronous: false,
+            trigger_payload: payload,
+            invoked_by: None,
+            replay_for: None,
+            cancellation_key: None,
+            fifo: false,
+        }
+    }
+}
+
 /// Bootstraps the store and creates a customer and an instance with a flow config per key in
 /// `flow_keys` (its integration's definition text is a placeholder).
 pub async fn fixture(store: &Store, flow_keys: &[&str]) -> Fixture {

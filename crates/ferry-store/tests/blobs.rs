@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{SubsecRound, Utc};
 use ferry_core::execution::StepResult;
 use ferry_store::testing::{fixture, make_retries_due, stored_sizes, TestStore};
-use ferry_store::{EndRecords, Ending, NewExecution, PageRequest, PruneScope, BLOB_THRESHOLD};
+use ferry_store::{EndRecords, Ending, PageRequest, PruneScope, BLOB_THRESHOLD};
 use serde_json::{json, Value};
 use uuid::{NoContext, Timestamp, Uuid};
 
@@ -27,24 +27,9 @@ fn megabyte() -> Value {
     json!({ "body": { "data": rows } })
 }
 
-fn new_execution(f: &ferry_store::testing::Fixture, payload: Value) -> NewExecution {
-    NewExecution {
-        instance_id: f.instance.id,
-        customer_id: f.customer,
-        flow_config_id: f.instance.flow_configs[0].id,
-        flow_key: "f".into(),
-        is_synchronous: false,
-        trigger_payload: payload,
-        invoked_by: None,
-        replay_for: None,
-        cancellation_key: None,
-        fifo: false,
-    }
-}
-
 /// Queues an execution of `payload`: its id.
 async fn enqueue(t: &TestStore, f: &ferry_store::testing::Fixture, payload: Value) -> Uuid {
-    let new = new_execution(f, payload);
+    let new = f.execution("f", payload);
     t.store.enqueue_execution(&f.org, new).await.unwrap().id
 }
 

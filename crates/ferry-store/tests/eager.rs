@@ -7,7 +7,7 @@ use std::time::Duration;
 use ferry_core::execution::{Execution, ExecutionStatus};
 use ferry_store::testing::{fixture, Fixture, TestStore};
 use ferry_store::{ConcurrencyLimits, EndRecords, Ending, Entry, Holder, NewExecution, Store};
-use serde_json::{json, Value};
+use serde_json::json;
 
 ferry_store::store_tests!(
     a_held_execution_is_committed_running_under_its_workers_lease,
@@ -21,28 +21,20 @@ const HOLDER: Holder<'static> = Holder {
     lease: Duration::from_secs(30),
 };
 
-fn new_execution(f: &Fixture, payload: Value) -> NewExecution {
-    NewExecution {
-        instance_id: f.instance.id,
-        customer_id: f.customer,
-        flow_config_id: f.instance.flow_configs[0].id,
-        flow_key: "new-order".into(),
-        is_synchronous: false,
-        trigger_payload: payload,
-        invoked_by: None,
-        replay_for: None,
-        cancellation_key: None,
-        fifo: false,
-    }
-}
-
 /// Commits `new` through `store`, holding it for `holder` if it may.
 async fn enter(store: &Store, f: &Fixture, new: NewExecution, holder: Holder<'_>) -> Entry {
     store.enqueue_or_hold(&f.org, new, holder).await.unwrap()
 }
 
 async fn hold(t: &TestStore, f: &Fixture, holder: Holder<'_>) -> Execution {
-    match enter(&t.store, f, new_execution(f, json!({ "n": 1 })), holder).await {
+    match enter(
+        &t.store,
+        f,
+        f.execution("new-order", json!({ "n": 1 })),
+        holder,
+    )
+    .await
+    {
         Entry::Held(claimed) => claimed.execution,
         Entry::Queued(execution) => panic!("{} was queued, not held", execution.id),
     }
@@ -102,14 +94,14 @@ async fn executions_a_claim_might_not_take_at_once_are_queued_instead(t: &TestSt
     let f = fixture(&t.store, &["new-order"]).await;
     let fifo = NewExecution {
         fifo: true,
-        ..new_execution(&f, json!({}))
+        ..f.execution("new-order", json!({}))
     };
     let keyed = NewExecution {
         cancellation_key: Some("order-1".into()),
-        ..new_execution(&f, json!({}))
+        ..f.execution("new-order", json!({}))
     };
-    let large = new_execution(
-        &f,
+    let large = f.execution(
+        "new-order",
         json!({ "big": "x".repeat(ferry_store::BLOB_THRESHOLD) }),
     );
     for (why, new) in [("FIFO", fifo), ("cancellation key", keyed), ("blob", large)] {
@@ -125,7 +117,7 @@ async fn executions_a_claim_might_not_take_at_once_are_queued_instead(t: &TestSt
         per_instance: Some(5),
         per_organization: None,
     });
-    let entry = enter(&limited, &f, new_execution(&f, json!({})), HOLDER).await;
+    let entry = enter(&limited, &f, f.execution("new-order", json!({})), HOLDER).await;
     assert!(
         matches!(entry, Entry::Queued(_)),
         "held despite concurrency limits"

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use ferry_core::execution::{ExecutionStatus, LogLine, Severity, StepEffects, StepResult};
-use ferry_store::testing::{fixture, TestStore};
+use ferry_store::testing::{fixture, Fixture, TestStore};
 use ferry_store::{
     EndRecords, Ending, LeaseState, LogFilter, NewExecution, PageRequest, StateWrite, Tenant,
 };
@@ -30,8 +30,8 @@ const LEASE: Duration = Duration::from_secs(30);
 struct Setup {
     org: Tenant,
     instance: Uuid,
-    customer: Uuid,
     flow_config: Uuid,
+    fixture: Fixture,
 }
 
 async fn setup(t: &TestStore) -> Setup {
@@ -39,8 +39,8 @@ async fn setup(t: &TestStore) -> Setup {
     Setup {
         org: f.org,
         instance: f.instance.id,
-        customer: f.customer,
         flow_config: f.instance.flow_configs[0].id,
+        fixture: f,
     }
 }
 
@@ -53,18 +53,7 @@ async fn enqueue(t: &TestStore, s: &Setup, payload: serde_json::Value) -> Uuid {
 }
 
 fn new_execution(s: &Setup, payload: serde_json::Value) -> NewExecution {
-    NewExecution {
-        instance_id: s.instance,
-        customer_id: s.customer,
-        flow_config_id: s.flow_config,
-        flow_key: "new-order".into(),
-        is_synchronous: false,
-        trigger_payload: payload,
-        invoked_by: None,
-        replay_for: None,
-        cancellation_key: None,
-        fifo: false,
-    }
+    s.fixture.execution("new-order", payload)
 }
 
 /// The messages of execution `id`'s log lines (the first page), oldest first.

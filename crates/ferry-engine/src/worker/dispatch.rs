@@ -85,9 +85,12 @@ impl Dispatch {
         };
         let id = handed.claimed.execution.id;
         match self.store.hand_back(id, &slots.owner).await {
-            Ok(_) => {
+            Ok(true) => {
                 tracing::info!(execution = %id, "the worker stopped before taking an execution; it is queued again");
                 self.signals.queued();
+            }
+            Ok(false) => {
+                tracing::info!(execution = %id, "the worker stopped before taking an execution, which is no longer its own (cancelled, or taken over)")
             }
             Err(err) => {
                 tracing::warn!(execution = %id, error = %err, "could not queue again an execution the stopped worker did not take; it runs when its lease runs out")

@@ -323,8 +323,11 @@ impl Worker {
     /// it waits in the queue, as a paused instance's executions do.
     async fn hand_back(&self, id: Uuid) {
         match self.store.hand_back(id, &self.options.node_id).await {
-            Ok(_) => {
+            Ok(true) => {
                 tracing::info!(execution = %id, "its instance is paused; the execution waits in the queue")
+            }
+            Ok(false) => {
+                tracing::info!(execution = %id, "its instance is paused, and the execution is no longer this worker's (cancelled, or taken over)")
             }
             Err(err) => {
                 tracing::warn!(execution = %id, error = %err, "could not queue again an execution of a paused instance; it runs when its lease runs out")
