@@ -183,3 +183,87 @@ async fn console_and_the_quickjs_builtins_are_there() {
         json!(["function", "function", "function", "function", "function", "function", "function"])
     );
 }
+
+// QuickJS's less used intrinsics (typed arrays, `Map` and `Set`, `Date`, `Proxy`, `WeakRef`,
+// `performance`, `DOMException`) are added to a step's context on first use: each must work
+// as if it had always been there, whichever of them comes first.
+
+#[tokio::test]
+async fn every_intrinsic_works_on_first_use_in_a_fresh_step() {
+    let firsts = [
+        ("new Map([[1, 'a']]).get(1)", json!("a")),
+        ("[...new Set([1, 1, 2])]", json!([1, 2])),
+        ("new WeakMap([[{}, 1]]) instanceof WeakMap", json!(true)),
+        (
+            "new Date(0).toISOString()",
+            json!("1970-01-01T00:00:00.000Z"),
+        ),
+        ("Array.from(new Uint8Array([1, 2]))", json!([1, 2])),
+        ("new DataView(new ArrayBuffer(2)).byteLength", json!(2)),
+        ("Atomics.add(new Int32Array(1), 0, 5)", json!(0)),
+        ("new Float64Array([1.5])[0]", json!(1.5)),
+        ("new Proxy({}, { get: () => 7 }).x", json!(7)),
+        ("((o) => new WeakRef(o).deref() === o)({})", json!(true)),
+        ("typeof FinalizationRegistry", json!("function")),
+        ("performance.now() >= 0", json!(true)),
+        (
+            "new DOMException('m', 'AbortError').name",
+            json!("AbortError"),
+        ),
+    ];
+    for (first, expected) in firsts {
+        assert_eq!(eval(first).await, expected, "{first}");
+    }
+}
+
+#[tokio::test]
+async fn natives_make_typed_arrays_and_dom_exceptions_before_the_step_used_any() {
+    assert_eq!(
+        eval("Object.prototype.toString.call(new TextEncoder().encode('a'))").await,
+        json!("[object Uint8Array]")
+    );
+    assert_eq!(
+        eval("crypto.subtle.digest('SHA-256', 'a').then((d) => d instanceof ArrayBuffer && d.byteLength)")
+            .await,
+        json!(32)
+    );
+    assert_eq!(
+        eval("(() => { try { atob('*'); } catch (e) { return [e instanceof DOMException, e.name]; } })()")
+            .await,
+        json!([true, "InvalidCharacterError"])
+    );
+}
+
+#[tokio::test]
+async fn a_step_can_replace_intrinsics_before_and_after_their_first_use() {
+    assert_eq!(
+        eval("(globalThis.Uint8Array = 'mine', [new ArrayBuffer(3).byteLength, Uint8Array])").await,
+        json!([3, "mine"]),
+        "assigned before any of its group was used"
+    );
+    assert_eq!(
+        eval("(globalThis.Date = 'mine', Date)").await,
+        json!("mine"),
+        "the only global of its group"
+    );
+    assert_eq!(
+        eval("(typeof Map, Object.defineProperty(globalThis, 'Set', { value: 'mine', configurable: true }), delete globalThis.WeakSet, [Set, typeof WeakSet, new Map().size])")
+            .await,
+        json!(["mine", "undefined", 0]),
+        "defined and deleted after its group was used"
+    );
+    assert_eq!(
+        eval("Object.getOwnPropertyDescriptor(globalThis, (typeof Proxy, 'Proxy')).writable").await,
+        json!(true),
+        "once used, a plain writable global"
+    );
+}
+
+#[tokio::test]
+async fn intrinsics_a_step_changed_are_new_again_in_the_next_step() {
+    assert_eq!(
+        eval("(Map.prototype.get = () => 'patched', new Map([[1, 'a']]).get(1))").await,
+        json!("patched")
+    );
+    assert_eq!(eval("new Map([[1, 'a']]).get(1)").await, json!("a"));
+}

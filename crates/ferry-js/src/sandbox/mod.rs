@@ -3,11 +3,13 @@
 //! still waiting) and the prelude compiled once. Each step gets a fresh context, never used
 //! before, dropped after it (its garbage collected every few steps), so nothing a step leaves
 //! behind reaches the next. The next step's context is prepared right after a step ends, while
-//! the thread would otherwise wait.
+//! the thread would otherwise wait; the intrinsics few steps use are added to it on first use
+//! ([`intrinsics`]).
 
 mod component;
 mod convert;
 mod failure;
+mod intrinsics;
 mod natives;
 mod output;
 mod step;
@@ -169,7 +171,7 @@ impl Sandbox {
 
     /// A fresh context, prepared.
     fn warm_up(&self) -> rquickjs::Result<Warm> {
-        let context = Context::custom::<intrinsic::All>(&self.runtime)?;
+        let context = Context::custom::<intrinsics::Eager>(&self.runtime)?;
         let link = Link::new(self.settings.options.max_fetch_bytes);
         let core = context.with(|ctx| {
             step::prepare(&ctx, &self.prelude, &link).map(|core| Persistent::save(&ctx, core))
@@ -254,7 +256,8 @@ impl Sandbox {
     }
 }
 
-/// The prelude as bytecode, compiled in a throwaway context of `runtime`.
+/// The prelude as bytecode, compiled in a throwaway context of `runtime` (with every intrinsic,
+/// which also registers their classes with the runtime).
 fn compile_prelude(runtime: &Runtime) -> rquickjs::Result<Prelude> {
     let context = Context::custom::<intrinsic::All>(runtime)?;
     context.with(|ctx| {

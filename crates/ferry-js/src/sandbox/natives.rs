@@ -13,6 +13,7 @@ use hmac::{Hmac, Mac};
 use rquickjs::{Ctx, Exception, Function, Object, TypedArray, Value};
 use sha2::Digest as _;
 
+use super::intrinsics::{self, Added};
 use super::{convert, evaluate, load, Prelude};
 use crate::channel::{FetchRequest, Request};
 use crate::{LogLevel, MAX_LOG_CHARS};
@@ -28,6 +29,8 @@ pub(super) struct Link {
     next_id: Cell<u64>,
     pending: Cell<usize>,
     timers: RefCell<Timers>,
+    /// The lazy intrinsics the context has so far.
+    pub(super) added: Added,
 }
 
 #[derive(Default)]
@@ -44,6 +47,7 @@ impl Link {
             next_id: Cell::new(1),
             pending: Cell::new(0),
             timers: RefCell::default(),
+            added: Added::default(),
         })
     }
 
@@ -120,9 +124,10 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, link: &Rc<Link>, prelude: &Rc<Prelude
         evaluate(load(&ctx, bytecode)?)?.get("build")
     };
     natives.set("load", Function::new(ctx.clone(), load)?)?;
+    intrinsics::install_lazy(ctx, link)?;
     host_work(ctx, &natives, link)?;
-    encodings(ctx, &natives)?;
-    crypto(ctx, &natives)?;
+    encodings(ctx, &natives, link)?;
+    crypto(ctx, &natives, link)?;
     urls(ctx, &natives)?;
     ctx.globals().set("__ferry", natives)
 }
@@ -240,8 +245,10 @@ pub(super) fn bytes(array: &Bytes<'_>) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-fn encodings<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Out<()> {
-    let encode = |ctx: Ctx<'js>, text: String| Bytes::new(ctx, text.into_bytes());
+fn encodings<'js>(ctx: &Ctx<'js>, natives: &Object<'js>, link: &Rc<Link>) -> Out<()> {
+    let to = link.clone();
+    let encode =
+        move |ctx: Ctx<'js>, text: String| intrinsics::bytes(&ctx, &to.added, text.into_bytes());
     natives.set("utf8Encode", Function::new(ctx.clone(), encode)?)?;
     let decode =
         |ctx: Ctx<'js>, data: Bytes<'js>, fatal: bool| match String::from_utf8(bytes(&data)) {
@@ -256,39 +263,55 @@ fn encodings<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Out<()> {
     let encode64 =
         |data: Bytes<'js>| base64::engine::general_purpose::STANDARD.encode(bytes(&data));
     natives.set("base64Encode", Function::new(ctx.clone(), encode64)?)?;
-    let decode64 = |ctx: Ctx<'js>, text: String| {
+    let to = link.clone();
+    let decode64 = move |ctx: Ctx<'js>, text: String| {
         let decoded = base64::engine::general_purpose::STANDARD.decode(text.as_bytes());
         let data =
             decoded.map_err(|e| Exception::throw_type(&ctx, &format!("invalid base64: {e}")))?;
-        Bytes::new(ctx, data)
+        intrinsics::bytes(&ctx, &to.added, data)
     };
     natives.set("base64Decode", Function::new(ctx.clone(), decode64)?)?;
+    let to = link.clone();
+    let btoa = move |ctx: Ctx<'js>, text: String| btoa(&ctx, &to.added, text);
     natives.set("btoa", Function::new(ctx.clone(), btoa)?)?;
+    let to = link.clone();
+    let atob = move |ctx: Ctx<'js>, text: String| atob(&ctx, &to.added, text);
     natives.set("atob", Function::new(ctx.clone(), atob)?)
 }
 
-fn btoa(ctx: Ctx<'_>, text: String) -> Out<String> {
+fn btoa(ctx: &Ctx<'_>, added: &Added, text: String) -> Out<String> {
     let latin1: Option<Vec<u8>> = text.chars().map(|c| u8::try_from(c).ok()).collect();
-    let data = latin1.ok_or_else(|| {
+    let Some(data) = latin1 else {
         let message = "btoa: the string holds characters outside of Latin1";
-        Exception::throw_dom(&ctx, "InvalidCharacterError", message)
-    })?;
+        return Err(intrinsics::throw_dom(
+            ctx,
+            added,
+            "InvalidCharacterError",
+            message,
+        ));
+    };
     Ok(base64::engine::general_purpose::STANDARD.encode(data))
 }
 
-fn atob(ctx: Ctx<'_>, text: String) -> Out<String> {
+fn atob(ctx: &Ctx<'_>, added: &Added, text: String) -> Out<String> {
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let trimmed = compact.trim_end_matches('=');
     let decoded = base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed.as_bytes());
-    let data = decoded.map_err(|_| {
+    let Ok(data) = decoded else {
         let message = "atob: the string is not correctly encoded base64";
-        Exception::throw_dom(&ctx, "InvalidCharacterError", message)
-    })?;
+        return Err(intrinsics::throw_dom(
+            ctx,
+            added,
+            "InvalidCharacterError",
+            message,
+        ));
+    };
     Ok(data.into_iter().map(char::from).collect())
 }
 
-fn crypto<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Out<()> {
-    let digest = |ctx: Ctx<'js>, algorithm: String, data: Bytes<'js>| {
+fn crypto<'js>(ctx: &Ctx<'js>, natives: &Object<'js>, link: &Rc<Link>) -> Out<()> {
+    let to = link.clone();
+    let digest = move |ctx: Ctx<'js>, algorithm: String, data: Bytes<'js>| {
         let data = bytes(&data);
         let hashed = match algorithm.as_str() {
             "SHA-1" => sha1::Sha1::digest(&data).to_vec(),
@@ -296,20 +319,22 @@ fn crypto<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Out<()> {
             "SHA-512" => sha2::Sha512::digest(&data).to_vec(),
             _ => sha2::Sha256::digest(&data).to_vec(),
         };
-        Bytes::new(ctx, hashed)
+        intrinsics::bytes(&ctx, &to.added, hashed)
     };
     natives.set("digest", Function::new(ctx.clone(), digest)?)?;
-    let hmac = |ctx: Ctx<'js>, algorithm: String, key: Bytes<'js>, data: Bytes<'js>| {
+    let to = link.clone();
+    let hmac = move |ctx: Ctx<'js>, algorithm: String, key: Bytes<'js>, data: Bytes<'js>| {
         let mac = sign(&algorithm, &bytes(&key), &bytes(&data))
             .map_err(|e| Exception::throw_type(&ctx, &format!("HMAC: {e}")))?;
-        Bytes::new(ctx, mac)
+        intrinsics::bytes(&ctx, &to.added, mac)
     };
     natives.set("hmac", Function::new(ctx.clone(), hmac)?)?;
     let uuid = || uuid::Uuid::new_v4().to_string();
     natives.set("randomUUID", Function::new(ctx.clone(), uuid)?)?;
-    let random = |ctx: Ctx<'js>, count: usize| {
+    let to = link.clone();
+    let random = move |ctx: Ctx<'js>, count: usize| {
         let data: Vec<u8> = (0..count.min(65536)).map(|_| rand::random()).collect();
-        Bytes::new(ctx, data)
+        intrinsics::bytes(&ctx, &to.added, data)
     };
     natives.set("randomBytes", Function::new(ctx.clone(), random)?)
 }

@@ -9,10 +9,11 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Instant;
 
 use rquickjs::promise::PromiseState;
-use rquickjs::{Ctx, Function, Module, Object, Promise, TypedArray, Value};
+use rquickjs::{Ctx, Function, Module, Object, Promise, Value};
 
 use super::convert::{self, Problem};
 use super::failure::{self, Limits, CODE_FILE};
+use super::intrinsics;
 use super::natives::{self, Link};
 use super::output::{self, Refusal};
 use super::{evaluate, load, Prelude, Watch};
@@ -238,10 +239,8 @@ impl<'js> Events<'_, 'js> {
             .map(|(name, value)| vec![name, value])
             .collect();
         object.set("headers", headers)?;
-        object.set(
-            "body",
-            TypedArray::<u8>::new(self.ctx.clone(), response.body)?,
-        )?;
+        let body = intrinsics::bytes(self.ctx, &self.parts.link.added, response.body)?;
+        object.set("body", body)?;
         Ok(object.into_value())
     }
 }

@@ -77,41 +77,45 @@ define('console', Object.freeze({ ...logger, trace: logger.debug }));
 
 // ---- host work: answers and timers -------------------------------------------------------
 
-const pending = new Map();
+// By id. (Objects without a prototype, not `Map`s, which a step gets only when it uses them.)
+const pending = { __proto__: null };
 
 function awaitAnswer(id, settle) {
-  return new Promise((resolve, reject) => pending.set(id, { resolve: (v) => resolve(settle(v)), reject }));
+  return new Promise((resolve, reject) => { pending[id] = { resolve: (v) => resolve(settle(v)), reject }; });
 }
 
 export function complete(id, ok, value) {
-  const waiter = pending.get(id);
+  const waiter = pending[id];
   if (!waiter) return;
-  pending.delete(id);
+  delete pending[id];
   if (ok) waiter.resolve(value);
   else waiter.reject(new TypeError(value));
 }
 
-const timers = new Map();
+const timers = { __proto__: null };
 let nextTimer = 1;
 
 function addTimer(callback, ms, args, repeat) {
   if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
   const id = nextTimer++;
   const delay = Math.max(0, Number(ms) || 0);
-  timers.set(id, { run: () => callback(...args), delay, repeat });
+  timers[id] = { run: () => callback(...args), delay, repeat };
   native.timer(id, delay);
   return id;
 }
 
 function clearTimer(id) {
-  if (timers.delete(id)) native.clearTimer(id);
+  if (id in timers) {
+    delete timers[id];
+    native.clearTimer(id);
+  }
 }
 
 export function fire(id) {
-  const timer = timers.get(id);
+  const timer = timers[id];
   if (!timer) return;
   if (timer.repeat) native.timer(id, timer.delay);
-  else timers.delete(id);
+  else delete timers[id];
   timer.run();
 }
 

@@ -128,7 +128,7 @@ export function build({ native, toBytes, toArrayBuffer, awaitAnswer, pending }) 
     const answer = awaitAnswer(id, (r) => new Response(r.body, r));
     if (!signal) return answer;
     return new Promise((resolve, reject) => {
-      signal.addEventListener('abort', () => { pending.delete(id); reject(signal.reason); });
+      signal.addEventListener('abort', () => { delete pending[id]; reject(signal.reason); });
       answer.then(resolve, reject);
     });
   }

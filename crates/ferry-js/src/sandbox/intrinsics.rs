@@ -1,0 +1,237 @@
+//! QuickJS's intrinsics that a step gets only when it first uses them.
+//!
+//! Every step gets a fresh context, and building a context's intrinsics, then collecting them
+//! after the step, was the largest part of a trivial step's cost. Most steps use JSON,
+//! promises, strings and arrays, and never typed arrays, `Map`, `Date` or `Proxy`, so those
+//! groups ([`Group`]) are added to a context when one of their globals is first read or
+//! assigned: [`install_lazy`] puts a getter and a setter under each of their names, which add
+//! the group (QuickJS then defines the real globals in their place). A step sees no difference,
+//! with two exceptions before any global of a group was used: the globals' property
+//! descriptors (a getter and a setter rather than a value), and a global of the group that
+//! the step redefined with `Object.defineProperty` or deleted, which adding the group puts
+//! back. (Assignment is kept: the setter adds the group first.)
+//!
+//! Rust code that makes a value of a lazy group (a `Uint8Array` of bytes, a `DOMException`)
+//! adds the group first: see [`bytes`] and [`throw_dom`].
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use rquickjs::context::intrinsic;
+use rquickjs::object::{Accessor, Property};
+use rquickjs::{qjs, Ctx, Exception, TypedArray, Value};
+
+use super::natives::Link;
+
+/// The intrinsics every context gets at once: what the prelude's core and nearly every step
+/// use (`Promise` for async functions, `JSON`, modules), and regular expressions, which
+/// QuickJS's own string functions create without reading a global.
+pub(super) type Eager = (
+    intrinsic::Eval,
+    intrinsic::RegExpCompiler,
+    intrinsic::RegExp,
+    intrinsic::Json,
+    intrinsic::Promise,
+);
+
+/// A group of intrinsics added on first use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Group {
+    Date,
+    MapSet,
+    Proxy,
+    TypedArrays,
+    WeakRef,
+    Performance,
+    DomException,
+}
+
+impl Group {
+    /// Every group.
+    pub(super) const ALL: [Group; 7] = [
+        Group::Date,
+        Group::MapSet,
+        Group::Proxy,
+        Group::TypedArrays,
+        Group::WeakRef,
+        Group::Performance,
+        Group::DomException,
+    ];
+
+    /// The globals adding it defines (a test checks them against QuickJS).
+    pub(super) fn globals(self) -> &'static [&'static str] {
+        match self {
+            Group::Date => &["Date"],
+            Group::MapSet => &["Map", "Set", "WeakMap", "WeakSet"],
+            Group::Proxy => &["Proxy"],
+            Group::TypedArrays => &[
+                "ArrayBuffer",
+                "SharedArrayBuffer",
+                "Uint8ClampedArray",
+                "Int8Array",
+                "Uint8Array",
+                "Int16Array",
+                "Uint16Array",
+                "Int32Array",
+                "Uint32Array",
+                "BigInt64Array",
+                "BigUint64Array",
+                "Float16Array",
+                "Float32Array",
+                "Float64Array",
+                "DataView",
+                "Atomics",
+            ],
+            Group::WeakRef => &["WeakRef", "FinalizationRegistry"],
+            Group::Performance => &["performance"],
+            Group::DomException => &["DOMException"],
+        }
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// Puts a getter and a setter under the globals of every group: reading one adds its group
+/// and gives the global; assigning one adds its group, then sets the global.
+pub(super) fn install_lazy<'js>(ctx: &Ctx<'js>, link: &Rc<Link>) -> rquickjs::Result<()> {
+    let globals = ctx.globals();
+    for group in Group::ALL {
+        for name in group.globals() {
+            let (to, again) = (link.clone(), link.clone());
+            let get = move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
+                add(&ctx, &to.added, group)?;
+                ctx.globals().get(*name)
+            };
+            let set = move |ctx: Ctx<'js>, value: Value<'js>| -> rquickjs::Result<()> {
+                add(&ctx, &again.added, group)?;
+                ctx.globals()
+                    .prop(*name, Property::from(value).writable().configurable())
+            };
+            globals.prop(*name, Accessor::new(get, set).configurable())?;
+        }
+    }
+    Ok(())
+}
+
+/// Which groups a context has: kept with the context, so that a group is added once.
+#[derive(Debug, Default)]
+pub(super) struct Added(Cell<u16>);
+
+/// Adds `group` to the context unless it has it: whether it was added now. Adding defines the
+/// group's globals, in place of whatever was under their names.
+pub(super) fn add(ctx: &Ctx<'_>, added: &Added, group: Group) -> rquickjs::Result<bool> {
+    if added.0.get() & group.bit() != 0 {
+        return Ok(false);
+    }
+    added.0.set(added.0.get() | group.bit());
+    // QuickJS defines some of them (`Atomics`) only where nothing is defined yet, and aborts
+    // otherwise: the getters go first.
+    let globals = ctx.globals();
+    for name in group.globals() {
+        globals.remove(*name)?;
+    }
+    if add_to(ctx, group) < 0 {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(true)
+}
+
+/// QuickJS's function for `group`: below zero when it failed (with an exception pending).
+#[allow(unsafe_code)]
+fn add_to(ctx: &Ctx<'_>, group: Group) -> i32 {
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: `raw` is the live context `ctx` borrows, used on its own thread; each function
+    // is called at most once per context ([`Added`]), as QuickJS expects of them.
+    unsafe {
+        match group {
+            Group::Date => qjs::JS_AddIntrinsicDate(raw),
+            Group::MapSet => qjs::JS_AddIntrinsicMapSet(raw),
+            Group::Proxy => qjs::JS_AddIntrinsicProxy(raw),
+            Group::TypedArrays => qjs::JS_AddIntrinsicTypedArrays(raw),
+            Group::WeakRef => qjs::JS_AddIntrinsicWeakRef(raw),
+            Group::Performance => qjs::JS_AddPerformance(raw),
+            Group::DomException => qjs::JS_AddIntrinsicDOMException(raw),
+        }
+    }
+}
+
+/// A `Uint8Array` holding `data`, the typed arrays added first if the step had not used them.
+/// (Added this way, the step's own replacements of their globals, made with
+/// `Object.defineProperty` or `delete` before any use, are not kept; an assignment is, because
+/// the setter adds the group first.)
+pub(super) fn bytes<'js>(
+    ctx: &Ctx<'js>,
+    added: &Added,
+    data: Vec<u8>,
+) -> rquickjs::Result<TypedArray<'js, u8>> {
+    add(ctx, added, Group::TypedArrays)?;
+    TypedArray::new(ctx.clone(), data)
+}
+
+/// Throws a `DOMException` named `name`, the group added first if the step had not used it
+/// (QuickJS makes the exception from the context's `DOMException` prototype).
+pub(super) fn throw_dom(
+    ctx: &Ctx<'_>,
+    added: &Added,
+    name: &str,
+    message: &str,
+) -> rquickjs::Error {
+    match add(ctx, added, Group::DomException) {
+        Ok(_) => Exception::throw_dom(ctx, name, message),
+        Err(error) => error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use rquickjs::{Context, Object, Runtime};
+
+    use super::*;
+
+    fn global_names(ctx: &Ctx<'_>) -> BTreeSet<String> {
+        let names: Vec<String> = ctx
+            .eval("Object.getOwnPropertyNames(globalThis)")
+            .unwrap_or_default();
+        names.into_iter().collect()
+    }
+
+    #[test]
+    fn each_group_defines_exactly_its_globals() {
+        let runtime = Runtime::new().unwrap();
+        let context = Context::custom::<Eager>(&runtime).unwrap();
+        context.with(|ctx| {
+            let added = Added::default();
+            for group in Group::ALL {
+                let before = global_names(&ctx);
+                assert!(add(&ctx, &added, group).unwrap());
+                let new: BTreeSet<String> =
+                    global_names(&ctx).difference(&before).cloned().collect();
+                let listed: BTreeSet<String> =
+                    group.globals().iter().map(|n| n.to_string()).collect();
+                assert_eq!(new, listed, "{group:?}");
+                assert!(!add(&ctx, &added, group).unwrap(), "added once");
+            }
+        });
+    }
+
+    #[test]
+    fn the_eager_context_and_every_group_make_all_intrinsics() {
+        let runtime = Runtime::new().unwrap();
+        let full = Context::custom::<intrinsic::All>(&runtime).unwrap();
+        let all = full.with(|ctx| global_names(&ctx));
+        let lazy = Context::custom::<Eager>(&runtime).unwrap();
+        lazy.with(|ctx| {
+            let added = Added::default();
+            for group in Group::ALL {
+                add(&ctx, &added, group).unwrap();
+            }
+            assert_eq!(global_names(&ctx), all);
+            let globals: Object = ctx.globals();
+            assert!(globals.contains_key("Uint8Array").unwrap());
+        });
+    }
+}
