@@ -123,9 +123,9 @@ pub struct StepResult {
     pub loop_path: String,
     /// What the step gave (`None` when it failed).
     pub results: Option<Value>,
-    /// Whether `results` is the execution's trigger payload (the result of a trigger that
-    /// was not a poll): a store keeps the payload once, in the execution, and reads it from
-    /// there for this step.
+    /// Whether the step's result is the execution's trigger payload (the result of a trigger
+    /// that was not a poll): a store keeps the payload once, in the execution, and reads it
+    /// from there into `results`. Written, `results` is not read (the engine leaves it `None`).
     pub from_trigger: bool,
     /// Why it failed.
     pub error: Option<String>,

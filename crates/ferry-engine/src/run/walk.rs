@@ -545,7 +545,7 @@ impl<'a, H: Host> Run<'a, H> {
     }
 
     /// Keeps the result of a trigger that is not a poll: the trigger payload, which the
-    /// execution already holds, so the store need not write it again
+    /// execution already holds, so it is neither copied nor written again
     /// ([`StepResult::from_trigger`]).
     fn commit_trigger(
         &self,
@@ -554,8 +554,10 @@ impl<'a, H: Host> Run<'a, H> {
         frame: &Frame,
         started: DateTime<Utc>,
     ) -> Result<(), Halt> {
-        self.commit(name, key, frame, started, Ok(self.trigger))?;
+        // No copy of the payload: the store reads it from the execution.
+        self.commit(name, key, frame, started, Ok(&Value::Null))?;
         if let Some(step) = self.lock().pending.last_mut() {
+            step.results = None;
             step.from_trigger = true;
         }
         Ok(())
