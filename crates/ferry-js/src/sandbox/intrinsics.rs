@@ -2,14 +2,14 @@
 //!
 //! Every step gets a fresh context, and building a context's intrinsics, then collecting them
 //! after the step, was the largest part of a trivial step's cost. Most steps use JSON,
-//! promises, strings and arrays, and never typed arrays, `Map`, `Date` or `Proxy`, so those
-//! groups ([`Group`]) are added to a context when one of their globals is first read or
-//! assigned: [`install_lazy`] puts a getter and a setter under each of their names, which add
-//! the group (QuickJS then defines the real globals in their place). A step sees no difference,
-//! with two exceptions before any global of a group was used: the globals' property
-//! descriptors (a getter and a setter rather than a value), and a global of the group that
-//! the step redefined with `Object.defineProperty` or deleted, which adding the group puts
-//! back. (Assignment is kept: the setter adds the group first.)
+//! promises, strings and arrays, and never typed arrays, `Map`, `Date` or `DOMException`, so
+//! those groups ([`Group`]) are added to a context when one of their globals is first read or
+//! assigned: [`install_lazy`] puts a getter and a setter under each of their names
+//! ([`lazy::define`]), which add the group (QuickJS then defines the real globals in their
+//! place). A step sees no difference, with two exceptions before any global of a group was
+//! used: the globals' property descriptors (a getter and a setter rather than a value), and a
+//! global of the group that the step redefined with `Object.defineProperty` or deleted, which
+//! adding the group puts back. (Assignment is kept: the setter adds the group first.)
 //!
 //! Rust code that makes a value of a lazy group (a `Uint8Array` of bytes, a `DOMException`)
 //! adds the group first: see [`bytes`] and [`throw_dom`].
@@ -18,20 +18,24 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use rquickjs::context::intrinsic;
-use rquickjs::object::{Accessor, Property};
-use rquickjs::{qjs, Ctx, Exception, TypedArray, Value};
+use rquickjs::{qjs, Ctx, Exception, Function, TypedArray, Value};
 
+use super::lazy;
 use super::natives::Link;
 
 /// The intrinsics every context gets at once: what the prelude's core and nearly every step
-/// use (`Promise` for async functions, `JSON`, modules), and regular expressions, which
-/// QuickJS's own string functions create without reading a global.
+/// use (`Promise` for async functions, `JSON`, modules), regular expressions, which QuickJS's
+/// own string functions create without reading a global, and the groups that cost less to
+/// add than a getter and a setter per global would (`Proxy`, `WeakRef`, `performance`).
 pub(super) type Eager = (
     intrinsic::Eval,
     intrinsic::RegExpCompiler,
     intrinsic::RegExp,
     intrinsic::Json,
     intrinsic::Promise,
+    intrinsic::Proxy,
+    intrinsic::WeakRef,
+    intrinsic::Performance,
 );
 
 /// A group of intrinsics added on first use.
@@ -39,31 +43,31 @@ pub(super) type Eager = (
 pub(super) enum Group {
     Date,
     MapSet,
-    Proxy,
     TypedArrays,
-    WeakRef,
-    Performance,
     DomException,
 }
 
 impl Group {
     /// Every group.
-    pub(super) const ALL: [Group; 7] = [
+    pub(super) const ALL: [Group; 4] = [
         Group::Date,
         Group::MapSet,
-        Group::Proxy,
         Group::TypedArrays,
-        Group::WeakRef,
-        Group::Performance,
         Group::DomException,
     ];
+
+    /// The group that defines global `name`.
+    fn of(name: &str) -> Option<Group> {
+        Group::ALL
+            .into_iter()
+            .find(|group| group.globals().contains(&name))
+    }
 
     /// The globals adding it defines (a test checks them against QuickJS).
     pub(super) fn globals(self) -> &'static [&'static str] {
         match self {
             Group::Date => &["Date"],
             Group::MapSet => &["Map", "Set", "WeakMap", "WeakSet"],
-            Group::Proxy => &["Proxy"],
             Group::TypedArrays => &[
                 "ArrayBuffer",
                 "SharedArrayBuffer",
@@ -82,8 +86,6 @@ impl Group {
                 "DataView",
                 "Atomics",
             ],
-            Group::WeakRef => &["WeakRef", "FinalizationRegistry"],
-            Group::Performance => &["performance"],
             Group::DomException => &["DOMException"],
         }
     }
@@ -93,23 +95,20 @@ impl Group {
     }
 }
 
-/// Puts a getter and a setter under the globals of every group: reading one adds its group
-/// and gives the global; assigning one adds its group, then sets the global.
+/// Puts a getter and a setter under the globals of every group ([`lazy::define`]): reading
+/// one adds its group and gives the global; assigning one adds its group, then sets the global.
 pub(super) fn install_lazy<'js>(ctx: &Ctx<'js>, link: &Rc<Link>) -> rquickjs::Result<()> {
-    let globals = ctx.globals();
+    let to = link.clone();
+    let load = move |ctx: Ctx<'js>, name: String| -> rquickjs::Result<Value<'js>> {
+        if let Some(group) = Group::of(&name) {
+            add(&ctx, &to.added, group)?;
+        }
+        ctx.globals().get(name)
+    };
+    let load = Function::new(ctx.clone(), load)?;
     for group in Group::ALL {
         for name in group.globals() {
-            let (to, again) = (link.clone(), link.clone());
-            let get = move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
-                add(&ctx, &to.added, group)?;
-                ctx.globals().get(*name)
-            };
-            let set = move |ctx: Ctx<'js>, value: Value<'js>| -> rquickjs::Result<()> {
-                add(&ctx, &again.added, group)?;
-                ctx.globals()
-                    .prop(*name, Property::from(value).writable().configurable())
-            };
-            globals.prop(*name, Accessor::new(get, set).configurable())?;
+            lazy::define(ctx, name, &load)?;
         }
     }
     Ok(())
@@ -148,10 +147,7 @@ fn add_to(ctx: &Ctx<'_>, group: Group) -> i32 {
         match group {
             Group::Date => qjs::JS_AddIntrinsicDate(raw),
             Group::MapSet => qjs::JS_AddIntrinsicMapSet(raw),
-            Group::Proxy => qjs::JS_AddIntrinsicProxy(raw),
             Group::TypedArrays => qjs::JS_AddIntrinsicTypedArrays(raw),
-            Group::WeakRef => qjs::JS_AddIntrinsicWeakRef(raw),
-            Group::Performance => qjs::JS_AddPerformance(raw),
             Group::DomException => qjs::JS_AddIntrinsicDOMException(raw),
         }
     }

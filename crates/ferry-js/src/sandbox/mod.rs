@@ -10,6 +10,7 @@ mod component;
 mod convert;
 mod failure;
 mod intrinsics;
+mod lazy;
 mod natives;
 mod output;
 mod step;

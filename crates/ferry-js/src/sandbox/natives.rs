@@ -14,6 +14,7 @@ use rquickjs::{Ctx, Exception, Function, Object, TypedArray, Value};
 use sha2::Digest as _;
 
 use super::intrinsics::{self, Added};
+use super::lazy;
 use super::{convert, evaluate, load, Prelude};
 use crate::channel::{FetchRequest, Request};
 use crate::{LogLevel, MAX_LOG_CHARS};
@@ -125,6 +126,12 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, link: &Rc<Link>, prelude: &Rc<Prelude
     };
     natives.set("load", Function::new(ctx.clone(), load)?)?;
     intrinsics::install_lazy(ctx, link)?;
+    let define = |ctx: Ctx<'js>, names: Vec<String>, load: Function<'js>| -> Out<()> {
+        names
+            .iter()
+            .try_for_each(|name| lazy::define(&ctx, name, &load))
+    };
+    natives.set("lazy", Function::new(ctx.clone(), define)?)?;
     host_work(ctx, &natives, link)?;
     encodings(ctx, &natives, link)?;
     crypto(ctx, &natives, link)?;
