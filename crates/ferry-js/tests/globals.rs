@@ -260,6 +260,32 @@ async fn a_step_can_replace_intrinsics_before_and_after_their_first_use() {
 }
 
 #[tokio::test]
+async fn a_step_that_pins_an_intrinsics_name_before_its_use_gets_an_error_not_a_crash() {
+    let pinned = error("module.exports = async () => { Object.defineProperty(globalThis, 'Atomics', { value: 1, configurable: false }); return { data: new Uint8Array(1).length }; }").await;
+    assert!(
+        pinned
+            .to_string()
+            .contains("made the global Atomics non-configurable"),
+        "{pinned}"
+    );
+    let frozen = error(
+        "module.exports = async () => { Object.preventExtensions(globalThis); return { data: typeof Map }; }",
+    )
+    .await;
+    assert!(
+        frozen
+            .to_string()
+            .contains("made the global object non-extensible"),
+        "{frozen}"
+    );
+    assert_eq!(
+        eval("new Uint8Array(2).length").await,
+        json!(2),
+        "the next step"
+    );
+}
+
+#[tokio::test]
 async fn intrinsics_a_step_changed_are_new_again_in_the_next_step() {
     assert_eq!(
         eval("(Map.prototype.get = () => 'patched', new Map([[1, 'a']]).get(1))").await,

@@ -6,10 +6,12 @@
 //! those groups ([`Group`]) are added to a context when one of their globals is first read or
 //! assigned: [`install_lazy`] puts a getter and a setter under each of their names
 //! ([`lazy::define`]), which add the group (QuickJS then defines the real globals in their
-//! place). A step sees no difference, with two exceptions before any global of a group was
-//! used: the globals' property descriptors (a getter and a setter rather than a value), and a
+//! place). A step sees no difference, with these exceptions before any global of a group was
+//! used: the globals' property descriptors (a getter and a setter rather than a value); a
 //! global of the group that the step redefined with `Object.defineProperty` or deleted, which
-//! adding the group puts back. (Assignment is kept: the setter adds the group first.)
+//! adding the group puts back (assignment is kept: the setter adds the group first); and a
+//! step that made one of the globals non-configurable, or the global object non-extensible,
+//! gets a `TypeError` saying so when it uses the group.
 //!
 //! Rust code that makes a value of a lazy group (a `Uint8Array` of bytes, a `DOMException`)
 //! adds the group first: see [`bytes`] and [`throw_dom`].
@@ -90,6 +92,16 @@ impl Group {
         }
     }
 
+    /// What errors call it.
+    fn label(self) -> &'static str {
+        match self {
+            Group::Date => "Date",
+            Group::MapSet => "Map, Set, WeakMap and WeakSet",
+            Group::TypedArrays => "The typed arrays",
+            Group::DomException => "DOMException",
+        }
+    }
+
     fn bit(self) -> u16 {
         1 << (self as u16)
     }
@@ -124,17 +136,41 @@ pub(super) fn add(ctx: &Ctx<'_>, added: &Added, group: Group) -> rquickjs::Resul
     if added.0.get() & group.bit() != 0 {
         return Ok(false);
     }
-    added.0.set(added.0.get() | group.bit());
     // QuickJS defines some of them (`Atomics`) only where nothing is defined yet, and aborts
-    // otherwise: the getters go first.
+    // otherwise: the getters go first. A global the step made non-configurable cannot go, nor
+    // can new globals be defined once the step made the global object non-extensible: the
+    // group is then not added, and reading its globals throws a `TypeError` saying why.
+    if !global_extensible(ctx) {
+        let message = format!(
+            "{} cannot be added: the step made the global object non-extensible first",
+            group.label()
+        );
+        return Err(Exception::throw_type(ctx, &message));
+    }
     let globals = ctx.globals();
     for name in group.globals() {
-        globals.remove(*name)?;
+        if globals.remove(*name).is_err() {
+            let _ = ctx.catch();
+            let message = format!(
+                "{} cannot be added: the step made the global {name} non-configurable first",
+                group.label()
+            );
+            return Err(Exception::throw_type(ctx, &message));
+        }
     }
+    added.0.set(added.0.get() | group.bit());
     if add_to(ctx, group) < 0 {
         return Err(rquickjs::Error::Exception);
     }
     Ok(true)
+}
+
+/// Whether globals can still be defined.
+#[allow(unsafe_code)]
+fn global_extensible(ctx: &Ctx<'_>) -> bool {
+    let globals = ctx.globals();
+    // SAFETY: `ctx` is live and `globals` an object of it, borrowed for the call.
+    unsafe { qjs::JS_IsExtensible(ctx.as_raw().as_ptr(), globals.as_raw()) == 1 }
 }
 
 /// QuickJS's function for `group`: below zero when it failed (with an exception pending).
