@@ -13,6 +13,15 @@ async fn eval(body: &str) -> serde_json::Value {
     .await
 }
 
+/// The error of a step whose body is `body` (an expression that throws).
+async fn thrown(body: &str) -> String {
+    error(&format!(
+        "module.exports = async () => ({{ data: await (async () => {body})() }})"
+    ))
+    .await
+    .to_string()
+}
+
 #[tokio::test]
 async fn btoa_and_atob_encode_latin1_text_as_base64() {
     assert_eq!(eval("btoa('hello')").await, json!("aGVsbG8="));
@@ -261,21 +270,14 @@ async fn a_step_can_replace_intrinsics_before_and_after_their_first_use() {
 
 #[tokio::test]
 async fn a_step_that_pins_an_intrinsics_name_before_its_use_gets_an_error_not_a_crash() {
-    let pinned = error("module.exports = async () => { Object.defineProperty(globalThis, 'Atomics', { value: 1, configurable: false }); return { data: new Uint8Array(1).length }; }").await;
+    let pinned = thrown("(Object.defineProperty(globalThis, 'Atomics', { value: 1, configurable: false }), new Uint8Array(1).length)").await;
     assert!(
-        pinned
-            .to_string()
-            .contains("made the global Atomics non-configurable"),
+        pinned.contains("made the global Atomics non-configurable"),
         "{pinned}"
     );
-    let frozen = error(
-        "module.exports = async () => { Object.preventExtensions(globalThis); return { data: typeof Map }; }",
-    )
-    .await;
+    let frozen = thrown("(Object.preventExtensions(globalThis), typeof Map)").await;
     assert!(
-        frozen
-            .to_string()
-            .contains("made the global object non-extensible"),
+        frozen.contains("made the global object non-extensible"),
         "{frozen}"
     );
     assert_eq!(

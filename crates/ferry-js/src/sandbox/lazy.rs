@@ -68,8 +68,15 @@ unsafe extern "C" fn get(
     _magic: c_int,
     data: *mut qjs::JSValue,
 ) -> qjs::JSValue {
-    // SAFETY: QuickJS calls this with the two data values `define` gave: the loader, then the
-    // name. The call's result (or exception) goes back to QuickJS, which owns it.
+    // SAFETY: QuickJS calls this with the data `define` gave; the result (or exception) goes
+    // back to QuickJS, which owns it.
+    unsafe { load(ctx, data) }
+}
+
+/// `load(name)`, from the accessor's data: the loader, then the name.
+#[allow(unsafe_code)]
+unsafe fn load(ctx: *mut qjs::JSContext, data: *mut qjs::JSValue) -> qjs::JSValue {
+    // SAFETY: the caller passes the two data values `define` gave; the result is the caller's.
     unsafe { qjs::JS_Call(ctx, *data, qjs::JS_UNDEFINED, 1, data.add(1)) }
 }
 
@@ -87,7 +94,7 @@ unsafe extern "C" fn set(
     // `undefined`. The value is duplicated for `JS_DefinePropertyValue`, which takes it; the
     // loader's result, the atom and the global object are freed here.
     unsafe {
-        let loaded = qjs::JS_Call(ctx, *data, qjs::JS_UNDEFINED, 1, data.add(1));
+        let loaded = load(ctx, data);
         if qjs::JS_IsException(loaded) {
             return loaded;
         }

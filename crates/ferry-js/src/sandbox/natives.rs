@@ -1,7 +1,8 @@
 //! The natives the prelude builds the globals on, installed as `globalThis.__ferry` (which the
 //! prelude removes): host work (log lines, `fetch`, `invokeFlow`, timers) through the step's
-//! [`Link`], and the pure helpers better done in Rust (UTF-8, base64, digests, HMAC, random
-//! values, WHATWG URL parsing and form encoding).
+//! [`Link`], the pure helpers better done in Rust (UTF-8, base64, digests, HMAC, random
+//! values, WHATWG URL parsing and form encoding), and `lazy`, which puts the prelude's globals
+//! built on first use under their names ([`super::lazy`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
