@@ -67,12 +67,11 @@ pub(super) fn context<H: Host>(run: &Run<'_, H>, key: &str) -> Value {
         .and_then(|e| e.get("id"))
         .cloned()
         .unwrap_or_else(|| Value::String(run.execution_id.to_string()));
-    let trigger = run.trigger();
-    let from_trigger = |name: &str| trigger.get(name).cloned().unwrap_or_else(|| json!({}));
+    let [urls, api_keys] = run.webhook().clone();
     context.insert("executionId".into(), execution_id);
     context.insert("stepId".into(), Value::String(key.to_string()));
-    context.insert("webhookUrls".into(), from_trigger("webhookUrls"));
-    context.insert("webhookApiKeys".into(), from_trigger("webhookApiKeys"));
+    context.insert("webhookUrls".into(), urls);
+    context.insert("webhookApiKeys".into(), api_keys);
     context.insert("debug".into(), json!({ "enabled": false }));
     run.with_states(|states| {
         for (name, scope) in SCOPES {

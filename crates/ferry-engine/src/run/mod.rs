@@ -217,16 +217,18 @@ impl Executor {
     }
 
     /// Runs `job` to its end, committing step results through `host`.
-    pub async fn run<H: Host>(&self, job: Job, host: &H) -> Outcome {
+    pub async fn run<H: Host>(&self, mut job: Job, host: &H) -> Outcome {
         let execution_id = job.execution_id;
         let flow_name = job.flow.name.clone();
-        let run = walk::Run::new(self, host, &job);
+        // The trigger's result moves into the run's frame, not copied there.
+        let trigger = std::mem::take(&mut job.trigger);
+        let run = walk::Run::new(self, host, &job, &trigger);
         run.log(
             Severity::Info,
             format!("Starting execution of flow {flow_name:?}"),
             None,
         );
-        let halted = run.run_flow(&job.flow).await;
+        let halted = run.run_flow(&job.flow, trigger).await;
         let (ended, result) = run.finish(halted);
         let line = match &ended {
             Ended::Succeeded => (Severity::Info, "Execution succeeded".to_string()),

@@ -121,7 +121,9 @@ pub(super) struct Run<'a, H> {
     pub(super) host: &'a H,
     pub(super) execution_id: Uuid,
     context: &'a Map<String, Value>,
-    trigger: &'a Value,
+    /// The trigger's `webhookUrls` and `webhookApiKeys`, which code steps get in their
+    /// context (the trigger's result itself moves into the flow's frame).
+    webhook: [Value; 2],
     checkpoints: &'a HashMap<String, Checkpoint>,
     components: &'a HashMap<String, std::sync::Arc<str>>,
     deadline: Instant,
@@ -133,13 +135,15 @@ pub(super) struct Run<'a, H> {
 }
 
 impl<'a, H: Host> Run<'a, H> {
-    pub(super) fn new(executor: &'a Executor, host: &'a H, job: &'a Job) -> Self {
+    /// A run of `job`, whose trigger result was taken out of it to give to [`Run::run_flow`].
+    pub(super) fn new(executor: &'a Executor, host: &'a H, job: &'a Job, trigger: &Value) -> Self {
+        let field = |name: &str| trigger.get(name).cloned().unwrap_or_else(|| json!({}));
         Run {
             executor,
             host,
             execution_id: job.execution_id,
             context: &job.context,
-            trigger: &job.trigger,
+            webhook: [field("webhookUrls"), field("webhookApiKeys")],
             checkpoints: &job.checkpoints,
             components: &job.components,
             deadline: Instant::now() + job.limits.time,
@@ -197,9 +201,9 @@ impl<'a, H: Host> Run<'a, H> {
         self.components.get(key).map(|bundle| &**bundle)
     }
 
-    /// The trigger's result.
-    pub(super) fn trigger(&self) -> &Value {
-        self.trigger
+    /// The trigger's `webhookUrls` and `webhookApiKeys` (each `{}` when it has none).
+    pub(super) fn webhook(&self) -> &[Value; 2] {
+        &self.webhook
     }
 
     /// What expressions read besides `steps`.
@@ -217,10 +221,11 @@ impl<'a, H: Host> Run<'a, H> {
         self.lock().response = Some(response);
     }
 
-    /// Runs the flow from its trigger to its last step.
-    pub(super) async fn run_flow(&self, flow: &Flow) -> Result<Control, Halt> {
+    /// Runs the flow from its trigger (whose result is `trigger`, unless the trigger polls) to
+    /// its last step.
+    pub(super) async fn run_flow(&self, flow: &Flow, trigger: Value) -> Result<Control, Halt> {
         let mut frame = Frame::default();
-        let trigger = flow
+        let reference = flow
             .trigger
             .name
             .as_deref()
@@ -228,21 +233,21 @@ impl<'a, H: Host> Run<'a, H> {
             .unwrap_or_else(|| "trigger".to_string());
         let started = now_micros();
         let name = flow.trigger.name.as_deref().unwrap_or("Trigger");
-        let key = frame.key(&trigger);
+        let key = frame.key(&reference);
         let results = match flow.trigger.kind {
             TriggerType::Polling => {
-                let results = self.polled(flow, &key, &frame).await?;
+                let results = self.polled(flow, &key, &frame, &trigger).await?;
                 self.commit(name, &key, &frame, started, Ok(&results))?;
                 results
             }
             _ => {
                 self.commit_trigger(name, &key, &frame, started)?;
-                self.trigger.clone()
+                trigger
             }
         };
         let nothing_new =
             flow.trigger.kind == TriggerType::Polling && poll::found_nothing(&results);
-        frame.set_results(&trigger, results);
+        frame.set_results(&reference, results);
         if nothing_new {
             self.log(Severity::Info, "The poll found nothing new".into(), None);
             self.set_response(poll::no_changes());
@@ -253,12 +258,19 @@ impl<'a, H: Host> Run<'a, H> {
 
     /// A polling trigger's result: a committed one when the execution resumes (its cursor
     /// kept again), else a new poll's. A failed poll fails the execution.
-    async fn polled(&self, flow: &Flow, key: &str, frame: &Frame) -> Result<Value, Halt> {
+    /// `payload` is the schedule's payload the poll's result is made from.
+    async fn polled(
+        &self,
+        flow: &Flow,
+        key: &str,
+        frame: &Frame,
+        payload: &Value,
+    ) -> Result<Value, Halt> {
         if let Some(saved) = self.checkpoints.get(key) {
             poll::remember(self, &saved.results["polling"]["cursor"]).map_err(Halt::Failed)?;
             return Ok(saved.results.clone());
         }
-        match poll::poll(self, &flow.trigger, self.trigger, key).await {
+        match poll::poll(self, &flow.trigger, payload, key).await {
             Ok(results) => Ok(results),
             Err(error) => {
                 let error = format!("the polling trigger failed: {error}");
