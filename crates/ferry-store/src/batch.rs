@@ -265,14 +265,20 @@ impl Writer {
                     // The retry: the same request, queued to start later, linked to the first
                     // execution of the chain, keeping its place in the queue (FIFO flows run it
                     // before anything that arrived after the first attempt).
+                    let retry = new_id();
                     sqlx::query(
                         "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
-                         trigger_payload, queued_at, retry_for, retry_attempt, not_before, cancellation_key, fifo, payload_blob) \
+                         queued_at, retry_for, retry_attempt, not_before, cancellation_key, fifo, payload_blob) \
                          SELECT org_id, $1, instance_id, customer_id, flow_config_id, flow_key, 'QUEUED', FALSE, \
-                         trigger_payload, queued_at, COALESCE(retry_for, id), retry_attempt + 1, $2, cancellation_key, fifo, payload_blob \
+                         queued_at, COALESCE(retry_for, id), retry_attempt + 1, $2, cancellation_key, fifo, payload_blob \
                          FROM executions WHERE id = $3",
                     )
-                    .bind(new_id()).bind(retry_at).bind(end.id)
+                    .bind(retry).bind(retry_at).bind(end.id)
+                    .execute(&mut *tx).await?;
+                    sqlx::query(
+                        "INSERT INTO execution_payloads (execution_id, data) SELECT $1, data FROM execution_payloads WHERE execution_id = $2",
+                    )
+                    .bind(retry).bind(end.id)
                     .execute(&mut *tx).await?;
                 } else if let Some(first) = retry_for {
                     // The end of a retry chain: earlier attempts waited for this one.

@@ -1,9 +1,9 @@
 //! The blob store: values too large for the hot tables. A trigger payload or a step result
 //! whose JSON exceeds [`BLOB_THRESHOLD`] is written to the `blobs` table in the same
-//! transaction as its row, which keeps only the blob's id (`executions.payload_blob`,
-//! `step_results.results_blob`). Reads put the value back in SQL (the column lists below), so
-//! callers never see the difference (`executions::COLUMNS`, `records::STEP_COLUMNS`: the
-//! value's column is `COALESCE(<the blob's data>, <the column>)`). A payload's blob goes with its execution; a step
+//! transaction as its row, which keeps only the blob's id (`executions.payload_blob`, and no
+//! `execution_payloads` row; `step_results.results_blob`). Reads put the value back in SQL (the
+//! column lists below), so callers never see the difference (`executions::COLUMNS`,
+//! `records::STEP_COLUMNS`: the value is `COALESCE(<the blob's data>, <its usual place>)`). A payload's blob goes with its execution; a step
 //! result's blob with the step result, so retention prunes it with the result.
 
 use std::io;

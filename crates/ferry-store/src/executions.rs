@@ -1,6 +1,6 @@
-//! Executions: the durable queue's rows. Enqueuing commits the row, payload included, before
-//! the caller acknowledges anything; the worker side (claims with leases, checkpoints) builds on
-//! these rows.
+//! Executions: the durable queue's rows. Enqueuing commits the row, and its payload (in
+//! `execution_payloads`, or the blob store when large), before the caller acknowledges
+//! anything; the worker side (claims with leases, checkpoints) builds on these rows.
 
 use std::sync::Arc;
 
@@ -27,28 +27,28 @@ macro_rules! insert_execution {
     };
     ($conn:expr, $org:expr, $execution:expr, $key:expr, $fifo:expr) => {{
         let e: &ferry_core::execution::Execution = $execution;
-        // A large payload goes to the blob store; the row keeps a JSON null and the blob's id.
+        // A large payload goes to the blob store, named by the row's `payload_blob`; others to
+        // `execution_payloads`.
         let blob = $crate::blobs::oversized(&e.trigger_payload).then_some(e.id);
-        let payload = match blob {
-            Some(_) => &serde_json::Value::Null,
-            None => &e.trigger_payload,
-        };
         sqlx::query(
             "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
-             trigger_payload, queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, cancellation_key, fifo, payload_blob) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+             queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, cancellation_key, fifo, payload_blob) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind($org).bind(e.id).bind(e.instance_id).bind(e.customer_id).bind(e.flow_config_id).bind(&e.flow_key)
-        .bind(e.status.as_str()).bind(e.is_synchronous).bind(sqlx::types::Json(payload)).bind(e.queued_at).bind(e.invoked_by)
+        .bind(e.status.as_str()).bind(e.is_synchronous).bind(e.queued_at).bind(e.invoked_by)
         .bind(e.retry_for).bind(e.retry_attempt).bind(e.replay_for).bind(e.not_before).bind($key).bind($fifo).bind(blob)
         .execute($conn)
         .await?;
-        if let Some(id) = blob {
-            sqlx::query("INSERT INTO blobs (org_id, id, execution_id, data) VALUES ($1, $2, $2, $3)")
-                .bind($org).bind(id).bind(sqlx::types::Json(&e.trigger_payload))
-                .execute($conn)
-                .await?;
+        let payload = sqlx::types::Json(&e.trigger_payload);
+        match blob {
+            Some(id) => sqlx::query("INSERT INTO blobs (org_id, id, execution_id, data) VALUES ($1, $2, $2, $3)")
+                .bind($org).bind(id).bind(payload),
+            None => sqlx::query("INSERT INTO execution_payloads (execution_id, data) VALUES ($1, $2)")
+                .bind(e.id).bind(payload),
         }
+        .execute($conn)
+        .await?;
     }};
 }
 pub(crate) use insert_execution;
@@ -67,7 +67,7 @@ macro_rules! insert_executions {
         for rows in $rows.chunks($crate::executions::ROWS_PER_INSERT) {
             let mut sql = sqlx::QueryBuilder::new(
                 "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
-                 trigger_payload, queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, fifo, \
+                 queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, fifo, \
                  started_at, attempt, lease_owner, lease_until) ",
             );
             sql.push_values(rows, |mut row, (org_id, e, fifo, lease)| {
@@ -75,11 +75,17 @@ macro_rules! insert_executions {
                 let lease: Option<&$crate::runs::Lease> = *lease;
                 row.push_bind(*org_id).push_bind(e.id).push_bind(e.instance_id).push_bind(e.customer_id)
                     .push_bind(e.flow_config_id).push_bind(&e.flow_key).push_bind(e.status.as_str())
-                    .push_bind(e.is_synchronous).push_bind(sqlx::types::Json(&e.trigger_payload)).push_bind(e.queued_at)
+                    .push_bind(e.is_synchronous).push_bind(e.queued_at)
                     .push_bind(e.invoked_by).push_bind(e.retry_for).push_bind(e.retry_attempt)
                     .push_bind(e.replay_for).push_bind(e.not_before).push_bind(*fifo)
                     .push_bind(e.started_at).push_bind(e.attempt)
                     .push_bind(lease.map(|l| l.owner.as_str())).push_bind(lease.map(|l| l.until));
+            });
+            sql.build().execute($conn).await?;
+            let mut sql = sqlx::QueryBuilder::new("INSERT INTO execution_payloads (execution_id, data) ");
+            sql.push_values(rows, |mut row, (_, e, _, _)| {
+                let e: &ferry_core::execution::Execution = e;
+                row.push_bind(e.id).push_bind(sqlx::types::Json(&e.trigger_payload));
             });
             sql.build().execute($conn).await?;
         }
@@ -117,7 +123,8 @@ pub struct ExecutionFilter {
 }
 
 pub(crate) const COLUMNS: &str = "SELECT id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
-     COALESCE((SELECT b.data FROM blobs b WHERE b.id = executions.payload_blob), executions.trigger_payload) AS trigger_payload, error, \
+     COALESCE((SELECT b.data FROM blobs b WHERE b.id = executions.payload_blob), \
+       (SELECT p.data FROM execution_payloads p WHERE p.execution_id = executions.id)) AS trigger_payload, error, \
      queued_at, started_at, ended_at, attempt, result, invoked_by, retry_for, retry_attempt, replay_for, not_before FROM executions";
 
 fn push_where<DB: Dialect>(

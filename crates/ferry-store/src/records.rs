@@ -108,7 +108,8 @@ impl TryFrom<LogRow> for LogLine {
 /// trigger payload (itself maybe in the blob store) when they are that payload.
 const STEP_COLUMNS: &str = "SELECT id, execution_id, step_key, step_name, loop_path, \
      COALESCE((SELECT b.data FROM blobs b WHERE b.id = step_results.results_blob), step_results.results, \
-       (SELECT COALESCE((SELECT b.data FROM blobs b WHERE b.id = e.payload_blob), e.trigger_payload) \
+       (SELECT COALESCE((SELECT b.data FROM blobs b WHERE b.id = e.payload_blob), \
+          (SELECT p.data FROM execution_payloads p WHERE p.execution_id = e.id)) \
         FROM executions e WHERE e.id = step_results.execution_id AND step_results.results_from_trigger)) AS results, \
      results_from_trigger, error, effects, started_at, ended_at \
      FROM step_results";

@@ -132,6 +132,17 @@ macro_rules! store_tests {
     };
 }
 
+/// Runs `statements` as they are, in order, on the store's writer: for tests that put a
+/// database back the way an older version left it.
+pub async fn execute_raw(store: &Store, statements: &[&str]) {
+    for statement in statements {
+        let done: Result<(), StoreError> = crate::backend::write!(store, pool => {
+            sqlx::raw_sql(statement).execute(pool).await.map(|_| ()).map_err(StoreError::from)
+        });
+        done.unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+}
+
 /// Makes every queued automatic retry due now: tests cannot wait the minutes between retries.
 pub async fn make_retries_due(store: &Store) {
     let done: Result<u64, StoreError> = crate::backend::write!(store, pool => {
@@ -233,12 +244,12 @@ pub async fn fixture_with(store: &Store, definition: &str, flow_keys: &[&str]) -
     }
 }
 
-/// What an execution's rows hold, for tests of the blob store: the bytes of the
-/// `trigger_payload` column, the bytes of its step results' `results` columns, and its blobs.
+/// What an execution's rows hold, for tests of the blob store: the bytes of its row in
+/// `execution_payloads` (0 without one), the bytes of its step results' `results` columns, and its blobs.
 pub async fn stored_sizes(store: &Store, execution_id: uuid::Uuid) -> (i64, i64, i64) {
     let sizes: Result<(i64, i64, i64), StoreError> = crate::backend::read!(store, pool => {
         sqlx::query_as(
-            "SELECT CAST(LENGTH(CAST(trigger_payload AS TEXT)) AS BIGINT), \
+            "SELECT CAST(COALESCE((SELECT LENGTH(CAST(data AS TEXT)) FROM execution_payloads WHERE execution_id = $1), 0) AS BIGINT), \
              (SELECT CAST(COALESCE(SUM(LENGTH(CAST(results AS TEXT))), 0) AS BIGINT) FROM step_results WHERE execution_id = $1), \
              (SELECT COUNT(*) FROM blobs WHERE execution_id = $1) FROM executions WHERE id = $1",
         )
