@@ -8,6 +8,7 @@
 //! it saves, and every reader's mapping counts in the RSS.) PostgreSQL uses one pool for both. The hot path's writes are
 //! grouped into shared commits ([`crate::batch`]).
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -17,11 +18,14 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool};
 
 use crate::StoreError;
 
-/// The SQLite pools.
+/// The SQLite pools, and the database's file.
 #[derive(Clone, Debug)]
 pub(crate) struct SqlitePools {
     pub(crate) reader: SqlitePool,
+    /// One connection: SQLite takes one writer at a time.
     pub(crate) writer: SqlitePool,
+    /// The database file, for the grouped commit's own connection ([`crate::batch`]).
+    pub(crate) path: PathBuf,
 }
 
 /// Which database a store runs on.
@@ -60,8 +64,15 @@ macro_rules! write {
 
 pub(crate) use {read, write};
 
-/// Opens a SQLite database file, creating it if missing, and applies migrations.
+/// Opens a SQLite database file, creating it if missing, and applies migrations. An
+/// in-memory database is refused: it would be one database per connection, and the grouped
+/// commit writes through a connection of its own.
 pub(crate) async fn open_sqlite(url: &str, max_readers: u32) -> Result<Backend, StoreError> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(StoreError::UnsupportedUrl(format!(
+            "{url} (an in-memory SQLite database; name a file)"
+        )));
+    }
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -72,6 +83,7 @@ pub(crate) async fn open_sqlite(url: &str, max_readers: u32) -> Result<Backend, 
         // temporary file, created, written and deleted on every large commit.
         .pragma("temp_store", "memory")
         .busy_timeout(Duration::from_secs(10));
+    let path = options.get_filename().to_path_buf();
     // No ping before handing out a connection: a SQLite connection is a file in this
     // process, and the ping is one more round trip to its thread on every query.
     let writer = SqlitePoolOptions::new()
@@ -85,7 +97,11 @@ pub(crate) async fn open_sqlite(url: &str, max_readers: u32) -> Result<Backend, 
         .test_before_acquire(false)
         .connect_with(options.read_only(true))
         .await?;
-    Ok(Backend::Sqlite(SqlitePools { reader, writer }))
+    Ok(Backend::Sqlite(SqlitePools {
+        reader,
+        writer,
+        path,
+    }))
 }
 
 /// Connects to PostgreSQL and applies migrations (sqlx holds an advisory lock while it does,

@@ -35,6 +35,9 @@ pub enum StoreError {
     /// The database failed or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// SQLite failed in a grouped commit, which runs its statements itself ([`crate::batch`]).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// Migrations failed to apply.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -45,7 +48,10 @@ impl StoreError {
     pub fn is_database_failure(&self) -> bool {
         matches!(
             self,
-            StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Corrupt(_)
+            StoreError::Database(_)
+                | StoreError::Sqlite(_)
+                | StoreError::Migrate(_)
+                | StoreError::Corrupt(_)
         )
     }
 }

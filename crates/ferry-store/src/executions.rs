@@ -57,6 +57,15 @@ pub(crate) use insert_execution;
 /// limits on bound values).
 pub(crate) const ROWS_PER_INSERT: usize = 500;
 
+/// Queued executions (or held ones, with their lease), before their `VALUES`: nineteen columns.
+pub(crate) const INSERT_QUEUED: &str =
+    "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
+     queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, fifo, \
+     started_at, attempt, lease_owner, lease_until) ";
+
+/// Execution payloads, before their `VALUES`: two columns.
+pub(crate) const INSERT_PAYLOADS: &str = "INSERT INTO execution_payloads (execution_id, data) ";
+
 /// Inserts new executions, each `(org_id, &Execution, fifo, Option<&Lease>)` in the slice
 /// `$rows` (a lease for one held at enqueue, [`crate::eager`]), with one multi-row `INSERT`
 /// per [`ROWS_PER_INSERT`], through `$conn` inside a `write!` body. For executions without a
@@ -65,27 +74,36 @@ pub(crate) const ROWS_PER_INSERT: usize = 500;
 macro_rules! insert_executions {
     ($conn:expr, $rows:expr) => {
         for rows in $rows.chunks($crate::executions::ROWS_PER_INSERT) {
-            let mut sql = sqlx::QueryBuilder::new(
-                "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
-                 queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, fifo, \
-                 started_at, attempt, lease_owner, lease_until) ",
-            );
+            let mut sql = sqlx::QueryBuilder::new($crate::executions::INSERT_QUEUED);
             sql.push_values(rows, |mut row, (org_id, e, fifo, lease)| {
                 let e: &ferry_core::execution::Execution = e;
                 let lease: Option<&$crate::runs::Lease> = *lease;
-                row.push_bind(*org_id).push_bind(e.id).push_bind(e.instance_id).push_bind(e.customer_id)
-                    .push_bind(e.flow_config_id).push_bind(&e.flow_key).push_bind(e.status.as_str())
-                    .push_bind(e.is_synchronous).push_bind(e.queued_at)
-                    .push_bind(e.invoked_by).push_bind(e.retry_for).push_bind(e.retry_attempt)
-                    .push_bind(e.replay_for).push_bind(e.not_before).push_bind(*fifo)
-                    .push_bind(e.started_at).push_bind(e.attempt)
-                    .push_bind(lease.map(|l| l.owner.as_str())).push_bind(lease.map(|l| l.until));
+                row.push_bind(*org_id)
+                    .push_bind(e.id)
+                    .push_bind(e.instance_id)
+                    .push_bind(e.customer_id)
+                    .push_bind(e.flow_config_id)
+                    .push_bind(&e.flow_key)
+                    .push_bind(e.status.as_str())
+                    .push_bind(e.is_synchronous)
+                    .push_bind(e.queued_at)
+                    .push_bind(e.invoked_by)
+                    .push_bind(e.retry_for)
+                    .push_bind(e.retry_attempt)
+                    .push_bind(e.replay_for)
+                    .push_bind(e.not_before)
+                    .push_bind(*fifo)
+                    .push_bind(e.started_at)
+                    .push_bind(e.attempt)
+                    .push_bind(lease.map(|l| l.owner.as_str()))
+                    .push_bind(lease.map(|l| l.until));
             });
             sql.build().execute($conn).await?;
-            let mut sql = sqlx::QueryBuilder::new("INSERT INTO execution_payloads (execution_id, data) ");
+            let mut sql = sqlx::QueryBuilder::new($crate::executions::INSERT_PAYLOADS);
             sql.push_values(rows, |mut row, (_, e, _, _)| {
                 let e: &ferry_core::execution::Execution = e;
-                row.push_bind(e.id).push_bind(sqlx::types::Json(&e.trigger_payload));
+                row.push_bind(e.id)
+                    .push_bind(sqlx::types::Json(&e.trigger_payload));
             });
             sql.build().execute($conn).await?;
         }
@@ -288,25 +306,25 @@ pub struct WebhookTarget {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ExecutionRow {
-    id: Uuid,
-    instance_id: Uuid,
-    customer_id: Uuid,
-    flow_config_id: Uuid,
-    flow_key: String,
-    status: String,
-    is_synchronous: bool,
-    trigger_payload: Json<Value>,
-    error: Option<String>,
-    queued_at: DateTime<Utc>,
-    started_at: Option<DateTime<Utc>>,
-    ended_at: Option<DateTime<Utc>>,
-    attempt: i32,
-    result: Option<Json<Value>>,
-    invoked_by: Option<Uuid>,
-    retry_for: Option<Uuid>,
-    retry_attempt: i32,
-    replay_for: Option<Uuid>,
-    not_before: Option<DateTime<Utc>>,
+    pub(crate) id: Uuid,
+    pub(crate) instance_id: Uuid,
+    pub(crate) customer_id: Uuid,
+    pub(crate) flow_config_id: Uuid,
+    pub(crate) flow_key: String,
+    pub(crate) status: String,
+    pub(crate) is_synchronous: bool,
+    pub(crate) trigger_payload: Json<Value>,
+    pub(crate) error: Option<String>,
+    pub(crate) queued_at: DateTime<Utc>,
+    pub(crate) started_at: Option<DateTime<Utc>>,
+    pub(crate) ended_at: Option<DateTime<Utc>>,
+    pub(crate) attempt: i32,
+    pub(crate) result: Option<Json<Value>>,
+    pub(crate) invoked_by: Option<Uuid>,
+    pub(crate) retry_for: Option<Uuid>,
+    pub(crate) retry_attempt: i32,
+    pub(crate) replay_for: Option<Uuid>,
+    pub(crate) not_before: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<ExecutionRow> for Execution {

@@ -8,6 +8,7 @@
 //! The same query text runs on both databases (`backend::read!`/`write!` type-check it
 //! against each); where the dialects differ, each gets its own text.
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 mod backend;
 mod batch;

@@ -119,9 +119,9 @@ pub struct StateWrite {
 /// A claimed row, as the claim's statements return it.
 #[derive(sqlx::FromRow)]
 pub(crate) struct ClaimedRow {
-    org_id: Uuid,
+    pub(crate) org_id: Uuid,
     #[sqlx(flatten)]
-    execution: ExecutionRow,
+    pub(crate) execution: ExecutionRow,
 }
 
 fn claimed(rows: Vec<ClaimedRow>) -> Result<Vec<Claimed>, StoreError> {
@@ -195,32 +195,6 @@ pub(crate) fn claim_statements(backend: &Backend) -> [String; 2] {
         )
     })
 }
-
-/// Runs [`Claim`] `$claim` with `$statements` (from [`claim_statements`]) through `$conn`,
-/// inside a `write!` body, giving the claimed rows.
-macro_rules! take_claims {
-    ($conn:expr, $statements:expr, $claim:expr, $at:expr) => {{
-        let claim: &$crate::runs::Claim = $claim;
-        let until = $crate::runs::lease_end($at, claim.lease);
-        let mut rows: Vec<$crate::runs::ClaimedRow> = Vec::new();
-        for statement in $statements {
-            let left = claim.limit - rows.len() as i64;
-            if left <= 0 {
-                break;
-            }
-            let taken: Vec<$crate::runs::ClaimedRow> = sqlx::query_as(statement)
-                .bind(&claim.owner)
-                .bind(until)
-                .bind($at)
-                .bind(left)
-                .fetch_all(&mut *$conn)
-                .await?;
-            rows.extend(taken);
-        }
-        rows
-    }};
-}
-pub(crate) use take_claims;
 
 /// The execution columns a claim returns: [`COLUMNS`] without its `SELECT` and `FROM`.
 fn returned_columns() -> &'static str {

@@ -1,0 +1,197 @@
+//! The grouped commit on PostgreSQL: one transaction of the pool, and one multi-row statement
+//! per kind of row (per [`ROWS_PER_INSERT`] rows), since every statement is a round trip over
+//! the network.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use ferry_core::execution::{LogLine, StepResult};
+use sqlx::types::Json;
+use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
+use uuid::Uuid;
+
+use super::plan::{self, Commit, Owned, Queued, Statements};
+use super::{Done, Finish, Write};
+use crate::executions::{insert_executions, ROWS_PER_INSERT};
+use crate::runs::{lease_end, Claim, ClaimedRow, StateWrite};
+use crate::{new_id, now, StoreError};
+
+/// Commits batches on a PostgreSQL pool.
+pub(super) struct PgCommit {
+    pool: PgPool,
+    /// The claim's statements ([`crate::runs::claim_statements`]), built once.
+    claims: [String; 2],
+}
+
+impl PgCommit {
+    pub(super) fn new(pool: PgPool, claims: [String; 2]) -> Self {
+        PgCommit { pool, claims }
+    }
+}
+
+impl Commit for PgCommit {
+    async fn commit(&mut self, writes: &[&Write]) -> Result<Vec<Done>, StoreError> {
+        let tx = self.pool.begin().await?;
+        let mut statements = PgStatements {
+            tx,
+            claims: &self.claims,
+        };
+        let answers = plan::write_all(&mut statements, writes, now()).await?;
+        statements.tx.commit().await?;
+        Ok(answers)
+    }
+}
+
+struct PgStatements<'a> {
+    tx: Transaction<'static, Postgres>,
+    claims: &'a [String; 2],
+}
+
+impl Statements for PgStatements<'_> {
+    async fn insert_executions(&mut self, rows: &[Queued<'_>]) -> Result<(), StoreError> {
+        insert_executions!(&mut *self.tx, rows);
+        Ok(())
+    }
+
+    /// One `UPDATE … FROM (VALUES …)` per chunk of ends instead of one statement per end.
+    async fn end_held(
+        &mut self,
+        ends: &[&Finish],
+        at: DateTime<Utc>,
+    ) -> Result<HashMap<Uuid, Option<Uuid>>, StoreError> {
+        let mut held = HashMap::new();
+        for rows in ends.chunks(ROWS_PER_INSERT) {
+            let mut sql = QueryBuilder::new(
+                "UPDATE executions SET status = e.column2, error = e.column3, result = e.column4, ended_at = ",
+            );
+            sql.push_bind(at);
+            sql.push(", lease_owner = NULL, lease_until = NULL FROM (");
+            sql.push_values(rows, |mut row, end: &&Finish| {
+                row.push_bind(end.id)
+                    .push_bind(end.ending.status.as_str())
+                    .push_bind(&end.ending.error)
+                    .push_bind(end.ending.result.as_ref().map(Json))
+                    .push_bind(&end.owner);
+            });
+            sql.push(
+                ") AS e WHERE executions.id = e.column1 AND executions.lease_owner = e.column5 \
+                 AND executions.status = 'RUNNING' RETURNING id, retry_for",
+            );
+            let ended: Vec<(Uuid, Option<Uuid>)> =
+                sql.build_query_as().fetch_all(&mut *self.tx).await?;
+            held.extend(ended);
+        }
+        Ok(held)
+    }
+
+    async fn claim(
+        &mut self,
+        claim: &Claim,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedRow>, StoreError> {
+        let until = lease_end(at, claim.lease);
+        let mut rows: Vec<ClaimedRow> = Vec::new();
+        for statement in self.claims {
+            let left = claim.limit - rows.len() as i64;
+            if left <= 0 {
+                break;
+            }
+            let taken: Vec<ClaimedRow> = sqlx::query_as(statement)
+                .bind(&claim.owner)
+                .bind(until)
+                .bind(at)
+                .bind(left)
+                .fetch_all(&mut *self.tx)
+                .await?;
+            rows.extend(taken);
+        }
+        Ok(rows)
+    }
+
+    async fn queue_retry(
+        &mut self,
+        end: &Finish,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let retry = new_id();
+        sqlx::query(super::sql::QUEUE_RETRY)
+            .bind(retry)
+            .bind(retry_at)
+            .bind(end.id)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(super::sql::COPY_PAYLOAD)
+            .bind(retry)
+            .bind(end.id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn close_chain(&mut self, first: Uuid) -> Result<(), StoreError> {
+        sqlx::query(super::sql::CLOSE_CHAIN)
+            .bind(first)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn write_state(
+        &mut self,
+        org_id: Uuid,
+        state: &StateWrite,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(super::sql::WRITE_STATE)
+            .bind(org_id)
+            .bind(state.scope)
+            .bind(state.owner_id)
+            .bind(Json(&state.value))
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_steps(&mut self, rows: &[Owned<'_, StepResult>]) -> Result<(), StoreError> {
+        for rows in rows.chunks(ROWS_PER_INSERT) {
+            let mut sql = QueryBuilder::new(super::sql::INSERT_STEPS);
+            sql.push_values(rows, |mut row, (org_id, step)| {
+                // A trigger's payload is read from its execution (`records::STEP_COLUMNS`).
+                let results = step.results.as_ref().filter(|_| !step.from_trigger);
+                row.push_bind(*org_id)
+                    .push_bind(step.id)
+                    .push_bind(step.execution_id)
+                    .push_bind(&step.step_key)
+                    .push_bind(&step.step_name)
+                    .push_bind(&step.loop_path)
+                    .push_bind(results.map(Json))
+                    .push_bind(step.from_trigger)
+                    .push_bind(&step.error)
+                    .push_bind((!step.effects.is_empty()).then_some(Json(&step.effects)))
+                    .push_bind(step.started_at)
+                    .push_bind(step.ended_at);
+            });
+            sql.push(super::sql::KEEP_RECORDED_STEP);
+            sql.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_logs(&mut self, rows: &[Owned<'_, LogLine>]) -> Result<(), StoreError> {
+        for rows in rows.chunks(ROWS_PER_INSERT) {
+            let mut sql = QueryBuilder::new(super::sql::INSERT_LOGS);
+            sql.push_values(rows, |mut row, (org_id, line)| {
+                row.push_bind(*org_id)
+                    .push_bind(line.id)
+                    .push_bind(line.execution_id)
+                    .push_bind(line.severity.as_str())
+                    .push_bind(&line.message)
+                    .push_bind(&line.step_name)
+                    .push_bind(line.at);
+            });
+            sql.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+}
