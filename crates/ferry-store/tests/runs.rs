@@ -23,6 +23,7 @@ ferry_store::store_tests!(
     concurrent_writes_commit_together_and_a_bad_one_fails_alone,
     a_claim_takes_the_oldest_due_executions_whatever_the_backlog,
     ends_committed_together_each_end_only_their_own_held_execution,
+    ends_without_retries_committed_together_each_end_only_their_own,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -517,6 +518,25 @@ async fn a_claim_takes_the_oldest_due_executions_whatever_the_backlog(t: &TestSt
 }
 
 async fn ends_committed_together_each_end_only_their_own_held_execution(t: &TestStore) {
+    end_together(t, true).await;
+}
+
+/// Without retries or state, a batch of ends (with enqueues and checkpoints) is committed as
+/// one statement on PostgreSQL: the same promises hold.
+async fn ends_without_retries_committed_together_each_end_only_their_own(t: &TestStore) {
+    end_together(t, false).await;
+}
+
+/// Ends 40 claimed executions at once, each by its number: succeeded, failed, failed with a
+/// retry queued (only `with_retries`), or ended by a worker that does not hold it.
+async fn end_together(t: &TestStore, with_retries: bool) {
+    let kind = |n: usize| {
+        if with_retries {
+            n % 4
+        } else {
+            [0, 1, 3][n % 3]
+        }
+    };
     let s = setup(t).await;
     let mut ids = Vec::new();
     for n in 0..40 {
@@ -529,7 +549,7 @@ async fn ends_committed_together_each_end_only_their_own_held_execution(t: &Test
     // succeeds with its own result, fails, fails with a retry queued, or comes from a worker
     // that does not hold the execution (and must change nothing).
     let ends = ids.iter().enumerate().map(|(n, id)| {
-        let (owner, ending) = match n % 4 {
+        let (owner, ending) = match kind(n) {
             0 => ("w", Ending::succeeded(Some(json!({ "n": n })))),
             1 => ("w", Ending::failed(format!("failure {n}"))),
             2 => ("w", Ending::retry_pending(format!("retry {n}"), retry_at)),
@@ -537,6 +557,7 @@ async fn ends_committed_together_each_end_only_their_own_held_execution(t: &Test
         };
         let line = LogLine::new(*id, Severity::Info, &format!("end {n}"), None);
         let records = EndRecords {
+            steps: vec![step(*id, "last:", json!({ "n": n }))],
             logs: vec![line],
             ..EndRecords::default()
         };
@@ -550,10 +571,15 @@ async fn ends_committed_together_each_end_only_their_own_held_execution(t: &Test
     let answers = futures::future::join_all(ends).await;
     for (n, (id, answer)) in ids.iter().zip(answers).enumerate() {
         let held = answer.unwrap();
-        assert_eq!(held, n % 4 != 3, "execution {n}: ended only by its holder");
+        assert_eq!(
+            held,
+            kind(n) != 3,
+            "execution {n}: ended only by its holder"
+        );
         let stored = t.store.execution(&s.org, *id).await.unwrap();
         let messages = log_messages(t, &s, *id).await;
-        match n % 4 {
+        let steps = t.store.checkpoints(*id).await.unwrap();
+        match kind(n) {
             0 => {
                 assert_eq!(stored.status, ExecutionStatus::Succeeded);
                 assert_eq!(stored.result, Some(json!({ "n": n })));
@@ -578,10 +604,12 @@ async fn ends_committed_together_each_end_only_their_own_held_execution(t: &Test
                 assert_eq!(stored.status, ExecutionStatus::Running, "execution {n}");
                 assert!(stored.ended_at.is_none());
                 assert!(messages.is_empty(), "a stranger's end writes nothing");
+                assert!(steps.is_empty(), "a stranger's end writes nothing");
                 continue;
             }
         }
         assert!(stored.ended_at.is_some(), "execution {n}");
+        assert_eq!(steps.len(), 1, "execution {n}: its own step result");
         assert_eq!(
             messages,
             [format!("end {n}")],

@@ -23,6 +23,7 @@
 
 mod plan;
 mod postgres;
+mod single;
 mod sql;
 mod sqlite;
 

@@ -1,6 +1,7 @@
-//! The grouped commit on PostgreSQL: one transaction of the pool, and one multi-row statement
-//! per kind of row (per [`ROWS_PER_INSERT`] rows), since every statement is a round trip over
-//! the network.
+//! The grouped commit on PostgreSQL: the common batch as one statement ([`super::single`]);
+//! the others (claims, retries, state) as one transaction of the pool, with one multi-row
+//! statement per kind of row (per [`ROWS_PER_INSERT`] rows), since every statement is a round
+//! trip over the network.
 
 use std::collections::HashMap;
 
@@ -11,6 +12,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
 use super::plan::{self, Commit, Owned, Queued, Statements};
+use super::single::Single;
 use super::{Done, Finish, Write};
 use crate::executions::{insert_executions, ROWS_PER_INSERT};
 use crate::runs::{lease_end, Claim, ClaimedRow, StateWrite};
@@ -21,16 +23,26 @@ pub(super) struct PgCommit {
     pool: PgPool,
     /// The claim's statements ([`crate::runs::claim_statements`]), built once.
     claims: [String; 2],
+    /// The one statement of a common batch ([`super::single::statement`]), built once.
+    single: String,
 }
 
 impl PgCommit {
     pub(super) fn new(pool: PgPool, claims: [String; 2]) -> Self {
-        PgCommit { pool, claims }
+        let single = super::single::statement();
+        PgCommit {
+            pool,
+            claims,
+            single,
+        }
     }
 }
 
 impl Commit for PgCommit {
     async fn commit(&mut self, writes: &[&Write]) -> Result<Vec<Done>, StoreError> {
+        if let Some(single) = Single::of(writes) {
+            return single.run(&self.pool, &self.single, writes, now()).await;
+        }
         let tx = self.pool.begin().await?;
         let mut statements = PgStatements {
             tx,

@@ -1,0 +1,339 @@
+//! The common grouped commit on PostgreSQL as **one statement**: queued executions with their
+//! payloads, ends, and step results and log lines, each kind of row bound as arrays (one array
+//! per column, `UNNEST`ed) in data-modifying CTEs. Every statement is a round trip over the
+//! network, and the writer commits one batch at a time, so a commit of seven statements in a
+//! transaction kept the batch waiting seven round trips; this is one, needs no `BEGIN` or
+//! `COMMIT` (a statement is its own transaction), and its text never changes, so it stays
+//! prepared.
+//!
+//! It takes the batches that hold only enqueues, checkpoints and ends that neither queue a
+//! retry nor write state ([`Single::of`]); the others go through [`super::plan`]. As there,
+//! an end's step results and log lines are written only if its update found the execution
+//! held, and the end of a retry chain fails the attempts that waited for it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use ferry_core::execution::{LogLine, StepResult};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::sql::{INSERT_LOGS, INSERT_STEPS, KEEP_RECORDED_STEP};
+use super::{Done, Finish, Write};
+use crate::executions::{INSERT_PAYLOADS, INSERT_QUEUED};
+use crate::StoreError;
+
+/// The statement: `$1`–`$20` queued executions and payloads, `$21` now, `$22`–`$26` ends,
+/// `$27`–`$39` step results, `$40`–`$47` log lines. (`of_end` marks the rows written only if
+/// their execution's end found it held.) Built once, from the column lists the other paths
+/// insert with, so that a column added there and not here fails every test of this path.
+pub(super) fn statement() -> String {
+    format!(
+        "WITH queued AS (
+    {INSERT_QUEUED}
+    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[],
+        $7::text[], $8::bool[], $9::timestamptz[], $10::uuid[], $11::uuid[], $12::int4[], $13::uuid[],
+        $14::timestamptz[], $15::bool[], $16::timestamptz[], $17::int4[], $18::text[], $19::timestamptz[])
+), payloads AS (
+    {INSERT_PAYLOADS} SELECT * FROM UNNEST($2::uuid[], $20::jsonb[])
+), ended AS (
+    UPDATE executions x SET status = e.status, error = e.error, result = e.result, ended_at = $21,
+        lease_owner = NULL, lease_until = NULL
+    FROM UNNEST($22::uuid[], $23::text[], $24::text[], $25::jsonb[], $26::text[])
+        AS e (id, status, error, result, owner)
+    WHERE x.id = e.id AND x.lease_owner = e.owner AND x.status = 'RUNNING'
+    RETURNING x.id, x.retry_for
+), chains AS (
+    UPDATE executions SET status = 'FAILED' WHERE status = 'FAILED_RETRY_PENDING'
+        AND (id IN (SELECT retry_for FROM ended) OR retry_for IN (SELECT retry_for FROM ended))
+), steps AS (
+    {INSERT_STEPS}
+    SELECT s.org_id, s.id, s.execution_id, s.step_key, s.step_name, s.loop_path, s.results,
+        s.results_from_trigger, s.error, s.effects, s.started_at, s.ended_at
+    FROM UNNEST($27::uuid[], $28::uuid[], $29::uuid[], $30::text[], $31::text[], $32::text[],
+        $33::jsonb[], $34::bool[], $35::text[], $36::jsonb[], $37::timestamptz[], $38::timestamptz[],
+        $39::bool[])
+        AS s (org_id, id, execution_id, step_key, step_name, loop_path, results,
+            results_from_trigger, error, effects, started_at, ended_at, of_end)
+    WHERE NOT s.of_end OR s.execution_id IN (SELECT id FROM ended)
+    {KEEP_RECORDED_STEP}
+), logs AS (
+    {INSERT_LOGS}
+    SELECT l.org_id, l.id, l.execution_id, l.severity, l.message, l.step_name, l.at
+    FROM UNNEST($40::uuid[], $41::uuid[], $42::uuid[], $43::text[], $44::text[], $45::text[],
+        $46::timestamptz[], $47::bool[])
+        AS l (org_id, id, execution_id, severity, message, step_name, at, of_end)
+    WHERE NOT l.of_end OR l.execution_id IN (SELECT id FROM ended)
+)
+SELECT id, retry_for FROM ended"
+    )
+}
+
+/// A batch this statement can take, as its columns.
+#[derive(Default)]
+pub(super) struct Single<'a> {
+    queued: Queued<'a>,
+    ends: Ends<'a>,
+    steps: Steps<'a>,
+    logs: Logs<'a>,
+}
+
+#[derive(Default)]
+struct Queued<'a> {
+    org_id: Vec<Uuid>,
+    id: Vec<Uuid>,
+    instance_id: Vec<Uuid>,
+    customer_id: Vec<Uuid>,
+    flow_config_id: Vec<Uuid>,
+    flow_key: Vec<&'a str>,
+    status: Vec<&'static str>,
+    is_synchronous: Vec<bool>,
+    queued_at: Vec<DateTime<Utc>>,
+    invoked_by: Vec<Option<Uuid>>,
+    retry_for: Vec<Option<Uuid>>,
+    retry_attempt: Vec<i32>,
+    replay_for: Vec<Option<Uuid>>,
+    not_before: Vec<Option<DateTime<Utc>>>,
+    fifo: Vec<bool>,
+    started_at: Vec<Option<DateTime<Utc>>>,
+    attempt: Vec<i32>,
+    lease_owner: Vec<Option<&'a str>>,
+    lease_until: Vec<Option<DateTime<Utc>>>,
+    payload: Vec<Json<&'a Value>>,
+}
+
+#[derive(Default)]
+struct Ends<'a> {
+    id: Vec<Uuid>,
+    status: Vec<&'static str>,
+    error: Vec<Option<&'a str>>,
+    result: Vec<Option<Json<&'a Value>>>,
+    owner: Vec<&'a str>,
+}
+
+#[derive(Default)]
+struct Steps<'a> {
+    org_id: Vec<Uuid>,
+    id: Vec<Uuid>,
+    execution_id: Vec<Uuid>,
+    step_key: Vec<&'a str>,
+    step_name: Vec<&'a str>,
+    loop_path: Vec<&'a str>,
+    results: Vec<Option<Json<&'a Value>>>,
+    from_trigger: Vec<bool>,
+    error: Vec<Option<&'a str>>,
+    effects: Vec<Option<Json<&'a ferry_core::execution::StepEffects>>>,
+    started_at: Vec<DateTime<Utc>>,
+    ended_at: Vec<DateTime<Utc>>,
+    of_end: Vec<bool>,
+}
+
+#[derive(Default)]
+struct Logs<'a> {
+    org_id: Vec<Uuid>,
+    id: Vec<Uuid>,
+    execution_id: Vec<Uuid>,
+    severity: Vec<&'static str>,
+    message: Vec<&'a str>,
+    step_name: Vec<Option<&'a str>>,
+    at: Vec<DateTime<Utc>>,
+    of_end: Vec<bool>,
+}
+
+impl<'a> Single<'a> {
+    /// The batch as columns, if every write is one the statement takes: no claims, and no end
+    /// that queues a retry or writes state.
+    pub(super) fn of(writes: &[&'a Write]) -> Option<Self> {
+        let mut single = Single::default();
+        for write in writes {
+            match write {
+                Write::Enqueue {
+                    org_id,
+                    execution,
+                    fifo,
+                    lease,
+                } => single
+                    .queued
+                    .push(*org_id, execution, *fifo, lease.as_ref()),
+                Write::Checkpoint {
+                    org_id,
+                    steps,
+                    logs,
+                } => {
+                    steps
+                        .iter()
+                        .for_each(|s| single.steps.push(*org_id, s, false));
+                    logs.iter()
+                        .for_each(|l| single.logs.push(*org_id, l, false));
+                }
+                Write::Finish(end)
+                    if end.ending.retry_at.is_none() && end.records.states.is_empty() =>
+                {
+                    single.ends.push(end);
+                    let org_id = end.org_id;
+                    end.records
+                        .steps
+                        .iter()
+                        .for_each(|s| single.steps.push(org_id, s, true));
+                    end.records
+                        .logs
+                        .iter()
+                        .for_each(|l| single.logs.push(org_id, l, true));
+                }
+                Write::Finish(_) | Write::Claim(_) => return None,
+            }
+        }
+        Some(single)
+    }
+
+    /// Runs [`statement`] (its text) at time `at`: an answer for each of `writes`, in order.
+    pub(super) async fn run(
+        self,
+        pool: &PgPool,
+        statement: &str,
+        writes: &[&Write],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Done>, StoreError> {
+        let Single {
+            queued: q,
+            ends: e,
+            steps: s,
+            logs: l,
+        } = self;
+        let ended: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(statement)
+            .bind(q.org_id)
+            .bind(q.id)
+            .bind(q.instance_id)
+            .bind(q.customer_id)
+            .bind(q.flow_config_id)
+            .bind(q.flow_key)
+            .bind(q.status)
+            .bind(q.is_synchronous)
+            .bind(q.queued_at)
+            .bind(q.invoked_by)
+            .bind(q.retry_for)
+            .bind(q.retry_attempt)
+            .bind(q.replay_for)
+            .bind(q.not_before)
+            .bind(q.fifo)
+            .bind(q.started_at)
+            .bind(q.attempt)
+            .bind(q.lease_owner)
+            .bind(q.lease_until)
+            .bind(q.payload)
+            .bind(at)
+            .bind(e.id)
+            .bind(e.status)
+            .bind(e.error)
+            .bind(e.result)
+            .bind(e.owner)
+            .bind(s.org_id)
+            .bind(s.id)
+            .bind(s.execution_id)
+            .bind(s.step_key)
+            .bind(s.step_name)
+            .bind(s.loop_path)
+            .bind(s.results)
+            .bind(s.from_trigger)
+            .bind(s.error)
+            .bind(s.effects)
+            .bind(s.started_at)
+            .bind(s.ended_at)
+            .bind(s.of_end)
+            .bind(l.org_id)
+            .bind(l.id)
+            .bind(l.execution_id)
+            .bind(l.severity)
+            .bind(l.message)
+            .bind(l.step_name)
+            .bind(l.at)
+            .bind(l.of_end)
+            .fetch_all(pool)
+            .await?;
+        let held: HashMap<Uuid, Option<Uuid>> = ended.into_iter().collect();
+        Ok(writes
+            .iter()
+            .map(|write| match write {
+                Write::Finish(end) => Done::Ended(held.contains_key(&end.id)),
+                _ => Done::Written,
+            })
+            .collect())
+    }
+}
+
+impl<'a> Queued<'a> {
+    fn push(
+        &mut self,
+        org_id: Uuid,
+        e: &'a ferry_core::execution::Execution,
+        fifo: bool,
+        lease: Option<&'a crate::runs::Lease>,
+    ) {
+        self.org_id.push(org_id);
+        self.id.push(e.id);
+        self.instance_id.push(e.instance_id);
+        self.customer_id.push(e.customer_id);
+        self.flow_config_id.push(e.flow_config_id);
+        self.flow_key.push(&e.flow_key);
+        self.status.push(e.status.as_str());
+        self.is_synchronous.push(e.is_synchronous);
+        self.queued_at.push(e.queued_at);
+        self.invoked_by.push(e.invoked_by);
+        self.retry_for.push(e.retry_for);
+        self.retry_attempt.push(e.retry_attempt);
+        self.replay_for.push(e.replay_for);
+        self.not_before.push(e.not_before);
+        self.fifo.push(fifo);
+        self.started_at.push(e.started_at);
+        self.attempt.push(e.attempt);
+        self.lease_owner.push(lease.map(|l| l.owner.as_str()));
+        self.lease_until.push(lease.map(|l| l.until));
+        self.payload.push(Json(&e.trigger_payload));
+    }
+}
+
+impl<'a> Ends<'a> {
+    fn push(&mut self, end: &'a Finish) {
+        self.id.push(end.id);
+        self.status.push(end.ending.status.as_str());
+        self.error.push(end.ending.error.as_deref());
+        self.result.push(end.ending.result.as_ref().map(Json));
+        self.owner.push(&end.owner);
+    }
+}
+
+impl<'a> Steps<'a> {
+    fn push(&mut self, org_id: Uuid, step: &'a StepResult, of_end: bool) {
+        // A trigger's payload is read from its execution (`records::STEP_COLUMNS`).
+        let results = step.results.as_ref().filter(|_| !step.from_trigger);
+        self.org_id.push(org_id);
+        self.id.push(step.id);
+        self.execution_id.push(step.execution_id);
+        self.step_key.push(&step.step_key);
+        self.step_name.push(&step.step_name);
+        self.loop_path.push(&step.loop_path);
+        self.results.push(results.map(Json));
+        self.from_trigger.push(step.from_trigger);
+        self.error.push(step.error.as_deref());
+        self.effects
+            .push((!step.effects.is_empty()).then_some(Json(&step.effects)));
+        self.started_at.push(step.started_at);
+        self.ended_at.push(step.ended_at);
+        self.of_end.push(of_end);
+    }
+}
+
+impl<'a> Logs<'a> {
+    fn push(&mut self, org_id: Uuid, line: &'a LogLine, of_end: bool) {
+        self.org_id.push(org_id);
+        self.id.push(line.id);
+        self.execution_id.push(line.execution_id);
+        self.severity.push(line.severity.as_str());
+        self.message.push(&line.message);
+        self.step_name.push(line.step_name.as_deref());
+        self.at.push(line.at);
+        self.of_end.push(of_end);
+    }
+}
