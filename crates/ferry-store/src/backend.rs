@@ -2,8 +2,10 @@
 //! either.
 //!
 //! SQLite runs in WAL mode with `synchronous=FULL` (a commit is on disk when it returns: it
-//! survives a crash of the process and of the machine) and a single writer connection, so
+//! survives a crash of the process and of the machine) and a write pool of one connection, so
 //! writers queue in the pool instead of failing with `SQLITE_BUSY`; readers use their own pool.
+//! The grouped commit writes through a connection of its own, holding the write pool's
+//! connection meanwhile, so there is still one writer at a time ([`crate::batch`]).
 //! (`mmap_size` was tried: under load its page faults and unmapping cost more than the copies
 //! it saves, and every reader's mapping counts in the RSS.) PostgreSQL uses one pool for both. The hot path's writes are
 //! grouped into shared commits ([`crate::batch`]).
@@ -78,8 +80,8 @@ pub(crate) async fn open_sqlite(url: &str, max_readers: u32) -> Result<Backend, 
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        // Statement journals (a multi-row statement inside a grouped commit keeps one, to undo
-        // itself alone) stay in memory: past 64 KiB SQLite would otherwise spill them to a
+        // Statement journals (a multi-row statement inside a transaction, such as the
+        // schedules' inserts, keeps one, to undo itself alone) stay in memory: past 64 KiB SQLite would otherwise spill them to a
         // temporary file, created, written and deleted on every large commit.
         .pragma("temp_store", "memory")
         .busy_timeout(Duration::from_secs(10));

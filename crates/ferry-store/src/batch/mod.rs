@@ -14,7 +14,9 @@
 //! [`plan::Statements`] each implements: [`postgres`] with one multi-row statement per kind of
 //! row (each statement is a round trip over the network), [`sqlite`] with one prepared
 //! statement run once per row, synchronously on the writer's thread (each statement through
-//! sqlx would be a round trip to the connection's own thread).
+//! sqlx would be a round trip to the connection's own thread). On PostgreSQL the common batch
+//! (enqueues, checkpoints, and ends without retries or state) is instead one statement,
+//! [`single`], which writes the same rows under the same conditions.
 //!
 //! Values large enough for the blob store ([`crate::blobs`]) are not grouped: their writers
 //! commit them with their blobs directly. If a batch fails (a row that breaks a constraint,

@@ -77,36 +77,67 @@ pub(super) trait Statements {
     async fn insert_logs(&mut self, rows: &[Owned<'_, LogLine>]) -> Result<(), StoreError>;
 }
 
+/// A batch's writes sorted by kind: what its statements take at once.
+pub(super) struct Sorted<'a> {
+    pub(super) queued: Vec<Queued<'a>>,
+    /// The checkpoints' step results and log lines (an end's own come with the end).
+    pub(super) steps: Vec<Owned<'a, StepResult>>,
+    pub(super) logs: Vec<Owned<'a, LogLine>>,
+    pub(super) ends: Vec<&'a Finish>,
+    /// Whether any write is a claim.
+    pub(super) claims: bool,
+}
+
+impl<'a> Sorted<'a> {
+    pub(super) fn of(writes: &[&'a Write]) -> Self {
+        let mut sorted = Sorted {
+            queued: Vec::new(),
+            steps: Vec::new(),
+            logs: Vec::new(),
+            ends: Vec::new(),
+            claims: false,
+        };
+        for write in writes {
+            match write {
+                Write::Enqueue {
+                    org_id,
+                    execution,
+                    fifo,
+                    lease,
+                } => sorted
+                    .queued
+                    .push((*org_id, &**execution, *fifo, lease.as_ref())),
+                Write::Checkpoint {
+                    org_id,
+                    steps,
+                    logs,
+                } => {
+                    sorted
+                        .steps
+                        .extend(steps.iter().map(|step| (*org_id, step)));
+                    sorted.logs.extend(logs.iter().map(|line| (*org_id, line)));
+                }
+                Write::Finish(end) => sorted.ends.push(&**end),
+                Write::Claim(_) => sorted.claims = true,
+            }
+        }
+        sorted
+    }
+}
+
 /// Writes `writes` through `statements`, at time `at`: the answers, in the order of `writes`.
 pub(super) async fn write_all(
     statements: &mut impl Statements,
     writes: &[&Write],
     at: DateTime<Utc>,
 ) -> Result<Vec<Done>, StoreError> {
-    let mut queued = Vec::new();
-    let mut steps = Vec::new();
-    let mut logs = Vec::new();
-    let mut ends = Vec::new();
-    for write in writes {
-        match write {
-            Write::Enqueue {
-                org_id,
-                execution,
-                fifo,
-                lease,
-            } => queued.push((*org_id, &**execution, *fifo, lease.as_ref())),
-            Write::Checkpoint {
-                org_id,
-                steps: done,
-                logs: lines,
-            } => {
-                steps.extend(done.iter().map(|step| (*org_id, step)));
-                logs.extend(lines.iter().map(|line| (*org_id, line)));
-            }
-            Write::Finish(end) => ends.push(&**end),
-            Write::Claim(_) => {}
-        }
-    }
+    let Sorted {
+        queued,
+        mut steps,
+        mut logs,
+        ends,
+        ..
+    } = Sorted::of(writes);
     statements.insert_executions(&queued).await?;
     let held = statements.end_held(&ends, at).await?;
     let mut answers = Vec::with_capacity(writes.len());

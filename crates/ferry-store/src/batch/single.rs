@@ -11,7 +11,7 @@
 //! an end's step results and log lines are written only if its update found the execution
 //! held, and the end of a retry chain fails the attempts that waited for it.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use ferry_core::execution::{LogLine, StepResult};
@@ -20,6 +20,7 @@ use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::plan::{Owned, Sorted};
 use super::sql::{INSERT_LOGS, INSERT_STEPS, KEEP_RECORDED_STEP};
 use super::{Done, Finish, Write};
 use crate::executions::{INSERT_PAYLOADS, INSERT_QUEUED};
@@ -67,21 +68,21 @@ pub(super) fn statement() -> String {
         AS l (org_id, id, execution_id, severity, message, step_name, at, of_end)
     WHERE NOT l.of_end OR l.execution_id IN (SELECT id FROM ended)
 )
-SELECT id, retry_for FROM ended"
+SELECT id FROM ended"
     )
 }
 
 /// A batch this statement can take, as its columns.
 #[derive(Default)]
 pub(super) struct Single<'a> {
-    queued: Queued<'a>,
-    ends: Ends<'a>,
-    steps: Steps<'a>,
-    logs: Logs<'a>,
+    queued: ExecutionColumns<'a>,
+    ends: EndColumns<'a>,
+    steps: StepColumns<'a>,
+    logs: LogColumns<'a>,
 }
 
 #[derive(Default)]
-struct Queued<'a> {
+struct ExecutionColumns<'a> {
     org_id: Vec<Uuid>,
     id: Vec<Uuid>,
     instance_id: Vec<Uuid>,
@@ -105,7 +106,7 @@ struct Queued<'a> {
 }
 
 #[derive(Default)]
-struct Ends<'a> {
+struct EndColumns<'a> {
     id: Vec<Uuid>,
     status: Vec<&'static str>,
     error: Vec<Option<&'a str>>,
@@ -114,7 +115,7 @@ struct Ends<'a> {
 }
 
 #[derive(Default)]
-struct Steps<'a> {
+struct StepColumns<'a> {
     org_id: Vec<Uuid>,
     id: Vec<Uuid>,
     execution_id: Vec<Uuid>,
@@ -131,7 +132,7 @@ struct Steps<'a> {
 }
 
 #[derive(Default)]
-struct Logs<'a> {
+struct LogColumns<'a> {
     org_id: Vec<Uuid>,
     id: Vec<Uuid>,
     execution_id: Vec<Uuid>,
@@ -146,46 +147,39 @@ impl<'a> Single<'a> {
     /// The batch as columns, if every write is one the statement takes: no claims, and no end
     /// that queues a retry or writes state.
     pub(super) fn of(writes: &[&'a Write]) -> Option<Self> {
+        let sorted = Sorted::of(writes);
+        let takes = |end: &&Finish| end.ending.retry_at.is_none() && end.records.states.is_empty();
+        if sorted.claims || !sorted.ends.iter().all(takes) {
+            return None;
+        }
         let mut single = Single::default();
-        for write in writes {
-            match write {
-                Write::Enqueue {
-                    org_id,
-                    execution,
-                    fifo,
-                    lease,
-                } => single
-                    .queued
-                    .push(*org_id, execution, *fifo, lease.as_ref()),
-                Write::Checkpoint {
-                    org_id,
-                    steps,
-                    logs,
-                } => {
-                    steps
-                        .iter()
-                        .for_each(|s| single.steps.push(*org_id, s, false));
-                    logs.iter()
-                        .for_each(|l| single.logs.push(*org_id, l, false));
-                }
-                Write::Finish(end)
-                    if end.ending.retry_at.is_none() && end.records.states.is_empty() =>
-                {
-                    single.ends.push(end);
-                    let org_id = end.org_id;
-                    end.records
-                        .steps
-                        .iter()
-                        .for_each(|s| single.steps.push(org_id, s, true));
-                    end.records
-                        .logs
-                        .iter()
-                        .for_each(|l| single.logs.push(org_id, l, true));
-                }
-                Write::Finish(_) | Write::Claim(_) => return None,
-            }
+        for (org_id, e, fifo, lease) in sorted.queued {
+            single.queued.push(org_id, e, fifo, lease);
+        }
+        single.push_records(sorted.steps, sorted.logs, false);
+        for end in sorted.ends {
+            single.ends.push(end);
+            let org_id = end.org_id;
+            let steps = end.records.steps.iter().map(|step| (org_id, step));
+            let logs = end.records.logs.iter().map(|line| (org_id, line));
+            single.push_records(steps, logs, true);
         }
         Some(single)
+    }
+
+    /// Step results and log lines; `of_end`: an end's, kept only if it found its execution held.
+    fn push_records(
+        &mut self,
+        steps: impl IntoIterator<Item = Owned<'a, StepResult>>,
+        logs: impl IntoIterator<Item = Owned<'a, LogLine>>,
+        of_end: bool,
+    ) {
+        for (org_id, step) in steps {
+            self.steps.push(org_id, step, of_end);
+        }
+        for (org_id, line) in logs {
+            self.logs.push(org_id, line, of_end);
+        }
     }
 
     /// Runs [`statement`] (its text) at time `at`: an answer for each of `writes`, in order.
@@ -202,7 +196,7 @@ impl<'a> Single<'a> {
             steps: s,
             logs: l,
         } = self;
-        let ended: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(statement)
+        let ended: Vec<Uuid> = sqlx::query_scalar(statement)
             .bind(q.org_id)
             .bind(q.id)
             .bind(q.instance_id)
@@ -252,18 +246,18 @@ impl<'a> Single<'a> {
             .bind(l.of_end)
             .fetch_all(pool)
             .await?;
-        let held: HashMap<Uuid, Option<Uuid>> = ended.into_iter().collect();
+        let held: HashSet<Uuid> = ended.into_iter().collect();
         Ok(writes
             .iter()
             .map(|write| match write {
-                Write::Finish(end) => Done::Ended(held.contains_key(&end.id)),
+                Write::Finish(end) => Done::Ended(held.contains(&end.id)),
                 _ => Done::Written,
             })
             .collect())
     }
 }
 
-impl<'a> Queued<'a> {
+impl<'a> ExecutionColumns<'a> {
     fn push(
         &mut self,
         org_id: Uuid,
@@ -294,7 +288,7 @@ impl<'a> Queued<'a> {
     }
 }
 
-impl<'a> Ends<'a> {
+impl<'a> EndColumns<'a> {
     fn push(&mut self, end: &'a Finish) {
         self.id.push(end.id);
         self.status.push(end.ending.status.as_str());
@@ -304,7 +298,7 @@ impl<'a> Ends<'a> {
     }
 }
 
-impl<'a> Steps<'a> {
+impl<'a> StepColumns<'a> {
     fn push(&mut self, org_id: Uuid, step: &'a StepResult, of_end: bool) {
         // A trigger's payload is read from its execution (`records::STEP_COLUMNS`).
         let results = step.results.as_ref().filter(|_| !step.from_trigger);
@@ -325,7 +319,7 @@ impl<'a> Steps<'a> {
     }
 }
 
-impl<'a> Logs<'a> {
+impl<'a> LogColumns<'a> {
     fn push(&mut self, org_id: Uuid, line: &'a LogLine, of_end: bool) {
         self.org_id.push(org_id);
         self.id.push(line.id);
