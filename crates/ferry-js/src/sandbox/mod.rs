@@ -13,6 +13,7 @@ mod intrinsics;
 mod lazy;
 mod natives;
 mod output;
+mod script;
 mod step;
 
 use std::cell::{Cell, RefCell};
@@ -28,7 +29,8 @@ use crate::pool::Settings;
 use crate::{CodeOutput, JsError};
 use natives::Link;
 
-/// The prelude's core: the globals every step gets, and lazy getters for the others.
+/// The prelude's core: the globals every step gets, and lazy getters for the others (a script,
+/// [`script`]; the groups are modules).
 const CORE: &str = include_str!("prelude/core.js");
 
 /// The groups of globals built on first use, by the name the core loads them under.
@@ -41,7 +43,7 @@ const GROUPS: [(&str, &str); 6] = [
     ("sdk", include_str!("prelude/sdk.js")),
 ];
 
-/// The prelude compiled: the core, and each group by name.
+/// The prelude compiled: the core (script bytecode), and each group by name (module bytecode).
 pub(super) struct Prelude {
     core: Vec<u8>,
     groups: Vec<(&'static str, Vec<u8>)>,
@@ -289,7 +291,7 @@ fn compile_prelude(runtime: &Runtime) -> rquickjs::Result<Prelude> {
             };
             Module::declare(ctx.clone(), name, source)?.write(options)
         };
-        let core = compile("core", CORE)?;
+        let core = script::compile(&ctx, &format!("{}core", failure::PRELUDE_PREFIX), CORE)?;
         let groups = GROUPS
             .iter()
             .map(|(name, source)| Ok((*name, compile(name, source)?)))

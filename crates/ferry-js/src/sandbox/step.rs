@@ -16,7 +16,7 @@ use super::failure::{self, Limits, CODE_FILE};
 use super::intrinsics;
 use super::natives::{self, Link};
 use super::output::{self, Refusal};
-use super::{evaluate, load, Prelude, Watch};
+use super::{load, script, Prelude, Watch};
 use crate::cache;
 use crate::channel::{Answer, FetchResponse, Reply, Task};
 use crate::pool::Settings;
@@ -40,7 +40,7 @@ pub(super) fn prepare<'js>(
     link: &Rc<Link>,
 ) -> rquickjs::Result<Object<'js>> {
     natives::install(ctx, link, prelude)?;
-    evaluate(load(ctx, &prelude.core)?)
+    script::run(ctx, &prelude.core)?.get()
 }
 
 /// Runs the step in a prepared context to its output.

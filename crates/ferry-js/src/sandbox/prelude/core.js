@@ -1,10 +1,16 @@
 //! The core of the sandbox's globals, written over the natives in `natives.rs` (which this
-//! module takes from `globalThis.__ferry` and then removes): logging, timers, answers to host
+//! script takes from `globalThis.__ferry` and then removes): logging, timers, answers to host
 //! work, `atob`/`btoa`, lazy getters for the other groups (`text.js`, `url.js`, `crypto.js`,
 //! `clone.js`, `fetch.js`, and `sdk.js` for custom components), and the functions the Rust
 //! event loop calls: `run` (start a code step), `componentMode` and `component` (load a
 //! component bundle, run one of its operations), `complete` (an answer to host work) and
 //! `fire` (a timer).
+
+// A script, not a module (cheaper to run in every fresh context: no module record, no async
+// evaluation), wrapped in a function so that its declarations stay out of the global scope;
+// it evaluates to the functions the Rust side calls. Strict, as a module would be.
+(() => {
+'use strict';
 
 const native = globalThis.__ferry;
 delete globalThis.__ferry;
@@ -78,7 +84,7 @@ function awaitAnswer(id, settle) {
   return new Promise((resolve, reject) => { pending[id] = { resolve: (v) => resolve(settle(v)), reject }; });
 }
 
-export function complete(id, ok, value) {
+function complete(id, ok, value) {
   const waiter = pending[id];
   if (!waiter) return;
   delete pending[id];
@@ -105,7 +111,7 @@ function clearTimer(id) {
   }
 }
 
-export function fire(id) {
+function fire(id) {
   const timer = timers[id];
   if (!timer) return;
   if (timer.repeat) native.timer(id, timer.delay);
@@ -153,7 +159,7 @@ define('require', (name) => {
 });
 define('exports', globalThis.module.exports);
 
-export function run(code, data, stepResults, hasBinary) {
+function run(code, data, stepResults, hasBinary) {
   const context = { ...data, logger, invokeFlow };
   const results = hasBinary ? revive(stepResults) : stepResults;
   return (async () => code(context, results))();
@@ -166,15 +172,18 @@ let sdkParts;
 const sdk = () => (sdkParts ??= native.load('sdk')(shared));
 
 // A component bundle may `require` the SDK (and nothing else).
-export function componentMode() {
+function componentMode() {
   define('require', (name) => {
     if (name === SDK_NAME) return sdk().exports;
     throw new Error(`require(${JSON.stringify(name)}) is not available: a component bundle may require only "${SDK_NAME}"; bundle other modules into it`);
   });
 }
 
-export function component(exported, operation, key, data, args, hasBinary) {
+function component(exported, operation, key, data, args, hasBinary) {
   const context = { ...data, logger, invokeFlow };
   const given = hasBinary ? revive(args) : args;
   return (async () => sdk().invoke(exported, operation, key, context, given))();
 }
+
+return { run, complete, fire, componentMode, component };
+})();
