@@ -14,8 +14,9 @@ pub(super) fn compile(ctx: &Ctx<'_>, name: &str, source: &str) -> rquickjs::Resu
     let name = CString::new(name)?;
     let source = CString::new(source)?;
     let raw = ctx.as_raw().as_ptr();
-    let flags = (qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_STRICT | qjs::JS_EVAL_FLAG_COMPILE_ONLY)
-        as i32;
+    let flags = (qjs::JS_EVAL_TYPE_GLOBAL
+        | qjs::JS_EVAL_FLAG_STRICT
+        | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32;
     let write = (qjs::JS_WRITE_OBJ_BYTECODE
         | qjs::JS_WRITE_OBJ_STRIP_SOURCE
         | qjs::JS_WRITE_OBJ_STRIP_DEBUG) as i32;
@@ -92,7 +93,10 @@ mod tests {
         let context = Context::full(&runtime).unwrap();
         context.with(|ctx| {
             let bytecode = compile(&ctx, "test", "throw new TypeError('no')").unwrap();
-            assert!(matches!(run(&ctx, &bytecode), Err(rquickjs::Error::Exception)));
+            assert!(matches!(
+                run(&ctx, &bytecode),
+                Err(rquickjs::Error::Exception)
+            ));
             let thrown = ctx.catch();
             let message: String = thrown.as_object().unwrap().get("message").unwrap();
             assert_eq!(message, "no");
