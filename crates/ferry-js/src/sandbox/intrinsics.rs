@@ -4,14 +4,14 @@
 //! after the step, was the largest part of a trivial step's cost. Most steps use JSON,
 //! promises, strings and arrays, and never typed arrays, `Map`, `Date` or `DOMException`, so
 //! those groups ([`Group`]) are added to a context when one of their globals is first read or
-//! assigned: [`install_lazy`] puts a getter and a setter under each of their names
-//! ([`lazy::define`]), which add the group (QuickJS then defines the real globals in their
-//! place). A step sees no difference, with these exceptions before any global of a group was
-//! used: the globals' property descriptors (a getter and a setter rather than a value); a
-//! global of the group that the step redefined with `Object.defineProperty` or deleted, which
-//! adding the group puts back (assignment is kept: the setter adds the group first); and a
-//! step that made one of the globals non-configurable, or the global object non-extensible,
-//! gets a `TypeError` saying so when it uses the group.
+//! assigned: [`install_lazy`] names each of their globals to the context's lazy globals
+//! ([`lazy::define`]), with a loader that adds the group (QuickJS then defines the real
+//! globals). A step sees no difference, with these exceptions before any global of a group was
+//! used: the names are not yet own properties of the global object; a global of the group that
+//! the step defined with `Object.defineProperty` before using the group, which adding the group
+//! replaces (assignment is kept: it adds the group first); and a step that made one of the
+//! globals non-configurable, or the global object non-extensible, gets a `TypeError` saying so
+//! when it uses the group.
 //!
 //! Rust code that makes a value of a lazy group (a `Uint8Array` of bytes, a `DOMException`)
 //! adds the group first: see [`bytes`] and [`throw_dom`].
@@ -28,7 +28,7 @@ use super::natives::Link;
 /// The intrinsics every context gets at once: what the prelude's core and nearly every step
 /// use (`Promise` for async functions, `JSON`, modules), regular expressions, which QuickJS's
 /// own string functions create without reading a global, and the groups that cost less to
-/// add than a getter and a setter per global would (`Proxy`, `WeakRef`, `performance`).
+/// add than waiting would save (`Proxy`, `WeakRef`, `performance`).
 pub(super) type Eager = (
     intrinsic::Eval,
     intrinsic::RegExpCompiler,
@@ -107,9 +107,13 @@ impl Group {
     }
 }
 
-/// Puts a getter and a setter under the globals of every group ([`lazy::define`]): reading
+/// Names the globals of every group to the context's lazy globals ([`lazy::define`]): reading
 /// one adds its group and gives the global; assigning one adds its group, then sets the global.
-pub(super) fn install_lazy<'js>(ctx: &Ctx<'js>, link: &Rc<Link>) -> rquickjs::Result<()> {
+pub(super) fn install_lazy<'js>(
+    ctx: &Ctx<'js>,
+    link: &Rc<Link>,
+    class: lazy::LazyClass,
+) -> rquickjs::Result<()> {
     let to = link.clone();
     let load = move |ctx: Ctx<'js>, name: String| -> rquickjs::Result<Value<'js>> {
         if let Some(group) = Group::of(&name) {
@@ -120,7 +124,7 @@ pub(super) fn install_lazy<'js>(ctx: &Ctx<'js>, link: &Rc<Link>) -> rquickjs::Re
     let load = Function::new(ctx.clone(), load)?;
     for group in Group::ALL {
         for name in group.globals() {
-            lazy::define(ctx, name, &load)?;
+            lazy::define(ctx, class, name, &load)?;
         }
     }
     Ok(())
@@ -137,7 +141,8 @@ pub(super) fn add(ctx: &Ctx<'_>, added: &Added, group: Group) -> rquickjs::Resul
         return Ok(false);
     }
     // QuickJS defines some of them (`Atomics`) only where nothing is defined yet, and aborts
-    // otherwise: the getters go first. A global the step made non-configurable cannot go, nor
+    // otherwise: whatever is under their names goes first. A global the step made
+    // non-configurable cannot go, nor
     // can new globals be defined once the step made the global object non-extensible: the
     // group is then not added, and reading its globals throws a `TypeError` saying why.
     if !global_extensible(ctx) {
@@ -191,8 +196,8 @@ fn add_to(ctx: &Ctx<'_>, group: Group) -> i32 {
 
 /// A `Uint8Array` holding `data`, the typed arrays added first if the step had not used them.
 /// (Added this way, the step's own replacements of their globals, made with
-/// `Object.defineProperty` or `delete` before any use, are not kept; an assignment is, because
-/// the setter adds the group first.)
+/// `Object.defineProperty` before any use, are not kept; an assignment is, because assigning
+/// adds the group first.)
 pub(super) fn bytes<'js>(
     ctx: &Ctx<'js>,
     added: &Added,

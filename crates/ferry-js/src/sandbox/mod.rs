@@ -47,6 +47,8 @@ const GROUPS: [(&str, &str); 6] = [
 pub(super) struct Prelude {
     core: Vec<u8>,
     groups: Vec<(&'static str, Vec<u8>)>,
+    /// The class of the object that answers for globals made on first use.
+    lazy: lazy::LazyClass,
 }
 
 impl Prelude {
@@ -296,7 +298,8 @@ fn compile_prelude(runtime: &Runtime) -> rquickjs::Result<Prelude> {
             .iter()
             .map(|(name, source)| Ok((*name, compile(name, source)?)))
             .collect::<rquickjs::Result<_>>()?;
-        Ok(Prelude { core, groups })
+        let lazy = lazy::LazyClass::register(&ctx)?;
+        Ok(Prelude { core, groups, lazy })
     })
 }
 

@@ -126,11 +126,12 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, link: &Rc<Link>, prelude: &Rc<Prelude
         evaluate(load(&ctx, bytecode)?)?.get("build")
     };
     natives.set("load", Function::new(ctx.clone(), load)?)?;
-    intrinsics::install_lazy(ctx, link)?;
-    let define = |ctx: Ctx<'js>, names: Vec<String>, load: Function<'js>| -> Out<()> {
+    let class = prelude.lazy;
+    intrinsics::install_lazy(ctx, link, class)?;
+    let define = move |ctx: Ctx<'js>, names: Vec<String>, load: Function<'js>| -> Out<()> {
         names
             .iter()
-            .try_for_each(|name| lazy::define(&ctx, name, &load))
+            .try_for_each(|name| lazy::define(&ctx, class, name, &load))
     };
     natives.set("lazy", Function::new(ctx.clone(), define)?)?;
     host_work(ctx, &natives, link)?;

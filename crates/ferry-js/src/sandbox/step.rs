@@ -39,6 +39,7 @@ pub(super) fn prepare<'js>(
     prelude: &Rc<Prelude>,
     link: &Rc<Link>,
 ) -> rquickjs::Result<Object<'js>> {
+    prelude.lazy.install(ctx)?;
     natives::install(ctx, link, prelude)?;
     script::run(ctx, &prelude.core)?.get()
 }

@@ -19,8 +19,8 @@ const define = (name, value) =>
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
 
 // Globals built on first use, from the group modules the natives load: a step pays (in load
-// time and in memory) only for the groups it touches. (`native.lazy` puts a getter and a
-// setter under each name that call `load`: cheaper than a closure per name.)
+// time and in memory) only for the groups it touches. (`native.lazy` names them to the
+// context's lazy globals, which call `load` on first use: cheaper than a closure per name.)
 function lazy(group, names) {
   let built;
   native.lazy(names, (name) => {
