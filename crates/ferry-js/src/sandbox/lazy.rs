@@ -341,17 +341,23 @@ mod tests {
 
     use super::*;
 
-    fn with_lazy_answer(runtime: &Runtime, check: impl FnOnce(&Ctx<'_>)) {
+    const ANSWER: &str = "(name) => { globalThis.loads = (globalThis.loads ?? 0) + 1; Object.defineProperty(globalThis, name, { value: 42, writable: true, configurable: true }); return 42; }";
+
+    /// Runs `check` in a fresh context of `runtime` whose global `name` is made on first use
+    /// by the function `loader` (JavaScript source).
+    fn with_lazy(runtime: &Runtime, name: &str, loader: &str, check: impl FnOnce(&Ctx<'_>)) {
         let context = Context::full(runtime).unwrap();
         context.with(|ctx| {
             let class = LazyClass::register(&ctx).unwrap();
             class.install(&ctx).unwrap();
-            let load: Function = ctx
-                .eval("(name) => { globalThis.loads = (globalThis.loads ?? 0) + 1; Object.defineProperty(globalThis, name, { value: 42, writable: true, configurable: true }); return 42; }")
-                .unwrap();
-            define(&ctx, class, "answer", &load).unwrap();
+            let load: Function = ctx.eval(loader).unwrap();
+            define(&ctx, class, name, &load).unwrap();
             check(&ctx);
         });
+    }
+
+    fn with_lazy_answer(runtime: &Runtime, check: impl FnOnce(&Ctx<'_>)) {
+        with_lazy(runtime, "answer", ANSWER, check);
     }
 
     #[test]
@@ -397,12 +403,8 @@ mod tests {
     #[test]
     fn a_loader_that_throws_throws_at_each_use() {
         let runtime = Runtime::new().unwrap();
-        let context = Context::full(&runtime).unwrap();
-        context.with(|ctx| {
-            let class = LazyClass::register(&ctx).unwrap();
-            class.install(&ctx).unwrap();
-            let load: Function = ctx.eval("() => { throw new TypeError('no'); }").unwrap();
-            define(&ctx, class, "broken", &load).unwrap();
+        let loader = "() => { throw new TypeError('no'); }";
+        with_lazy(&runtime, "broken", loader, |ctx| {
             let thrown: Vec<String> = ctx
                 .eval("[1, 2].map(() => { try { broken; } catch (e) { return e.message; } })")
                 .unwrap();
