@@ -30,7 +30,9 @@ pub(super) fn start<'js>(
     core: &Object<'js>,
 ) -> Result<Promise<'js>, JsError> {
     let fail = |error| events.fail(error);
-    let enter: Function = core.get("componentMode").map_err(fail)?;
+    let components: Function = core.get("components").map_err(fail)?;
+    let entry: Object = components.call(()).map_err(fail)?;
+    let enter: Function = entry.get("enter").map_err(fail)?;
     enter.call::<_, ()>(()).map_err(fail)?;
     events.load_module(SDK_MODULE_SOURCE, SDK_MODULE, Language::JavaScript)?;
     let namespace = events.load_module(&call.bundle, BUNDLE_FILE, Language::JavaScript)?;
@@ -39,7 +41,7 @@ pub(super) fn start<'js>(
     let context = convert::to_js(events.ctx, &call.context).map_err(fail)?;
     let binary = crate::step_results::has_binary(&args);
     let args = convert::to_js(events.ctx, &args).map_err(fail)?;
-    let invoke: Function = core.get("component").map_err(fail)?;
+    let invoke: Function = entry.get("invoke").map_err(fail)?;
     invoke
         .call((exported, operation, key, context, args, binary))
         .map_err(fail)

@@ -34,13 +34,15 @@ use natives::Link;
 const CORE: &str = include_str!("prelude/core.js");
 
 /// The groups of globals built on first use, by the name the core loads them under.
-const GROUPS: [(&str, &str); 6] = [
+const GROUPS: [(&str, &str); 8] = [
+    ("timers", include_str!("prelude/timers.js")),
     ("text", include_str!("prelude/text.js")),
     ("url", include_str!("prelude/url.js")),
     ("crypto", include_str!("prelude/crypto.js")),
     ("clone", include_str!("prelude/clone.js")),
     ("fetch", include_str!("prelude/fetch.js")),
     ("sdk", include_str!("prelude/sdk.js")),
+    ("component", include_str!("prelude/component.js")),
 ];
 
 /// The prelude compiled: the core (script bytecode), and each group by name (module bytecode).

@@ -33,7 +33,7 @@ pub(super) struct Parts<'a> {
 }
 
 /// Makes a fresh context ready for a step not known yet: the natives, then the prelude's
-/// core. Gives the core's namespace (`run`, `complete`, `fire`).
+/// core. Gives the core's functions (`run`, `complete`, `fire`, `components`).
 pub(super) fn prepare<'js>(
     ctx: &Ctx<'js>,
     prelude: &Rc<Prelude>,

@@ -1,10 +1,10 @@
 //! The core of the sandbox's globals, written over the natives in `natives.rs` (which this
-//! script takes from `globalThis.__ferry` and then removes): logging, timers, answers to host
-//! work, `atob`/`btoa`, lazy getters for the other groups (`text.js`, `url.js`, `crypto.js`,
-//! `clone.js`, `fetch.js`, and `sdk.js` for custom components), and the functions the Rust
-//! event loop calls: `run` (start a code step), `componentMode` and `component` (load a
-//! component bundle, run one of its operations), `complete` (an answer to host work) and
-//! `fire` (a timer).
+//! script takes from `globalThis.__ferry` and then removes): logging, answers to host work,
+//! `atob`/`btoa`, globals built on first use from the other groups (`timers.js`, `text.js`,
+//! `url.js`, `crypto.js`, `clone.js`, `fetch.js`; `sdk.js` and `component.js` for custom
+//! components), and the functions the Rust event loop calls: `run` (start a code step),
+//! `components` (a component's entry points, `component.js`), `complete` (an answer to host
+//! work) and `fire` (a timer).
 
 // A script, not a module (cheaper to run in every fresh context: no module record, no async
 // evaluation), wrapped in a function so that its declarations stay out of the global scope;
@@ -21,12 +21,14 @@ const define = (name, value) =>
 // Globals built on first use, from the group modules the natives load: a step pays (in load
 // time and in memory) only for the groups it touches. (`native.lazy` names them to the
 // context's lazy globals, which call `load` on first use: cheaper than a closure per name.)
-function lazy(group, names) {
-  let built;
-  native.lazy(names, (name) => {
-    built ??= native.load(group)(shared);
-    define(name, built[name]);
-    return built[name];
+const built = { __proto__: null };
+const group = (name) => (built[name] ??= native.load(name)(shared));
+
+function lazy(name, globals) {
+  native.lazy(globals, (global) => {
+    const value = group(name)[global];
+    define(global, value);
+    return value;
   });
 }
 
@@ -92,44 +94,19 @@ function complete(id, ok, value) {
   else waiter.reject(new TypeError(value));
 }
 
-const timers = { __proto__: null };
-let nextTimer = 1;
-
-function addTimer(callback, ms, args, repeat) {
-  if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
-  const id = nextTimer++;
-  const delay = Math.max(0, Number(ms) || 0);
-  timers[id] = { run: () => callback(...args), delay, repeat };
-  native.timer(id, delay);
-  return id;
-}
-
-function clearTimer(id) {
-  if (id in timers) {
-    delete timers[id];
-    native.clearTimer(id);
-  }
-}
-
+// Timers are a group (`timers.js`): a step that never names one never builds them, and then
+// none can be due.
 function fire(id) {
-  const timer = timers[id];
-  if (!timer) return;
-  if (timer.repeat) native.timer(id, timer.delay);
-  else delete timers[id];
-  timer.run();
+  built.timers?.fire(id);
 }
-
-define('setTimeout', (callback, ms, ...args) => addTimer(callback, ms, args, false));
-define('setInterval', (callback, ms, ...args) => addTimer(callback, ms, args, true));
-define('clearTimeout', clearTimer);
-define('clearInterval', clearTimer);
 
 // ---- globals built on first use ---------------------------------------------------------
 
 define('btoa', (text) => native.btoa(String(text)));
 define('atob', (text) => native.atob(String(text)));
 
-const shared = { native, toBytes, toArrayBuffer, awaitAnswer, pending };
+const shared = { native, toBytes, toArrayBuffer, awaitAnswer, pending, define, group, logger, invokeFlow, revive };
+lazy('timers', ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval']);
 lazy('text', ['TextEncoder', 'TextDecoder']);
 lazy('url', ['URL', 'URLSearchParams']);
 lazy('crypto', ['crypto', 'CryptoKey']);
@@ -167,23 +144,8 @@ function run(code, data, stepResults, hasBinary) {
 
 // ---- custom components ---------------------------------------------------------------------
 
-const SDK_NAME = '@ferry/sdk';
-let sdkParts;
-const sdk = () => (sdkParts ??= native.load('sdk')(shared));
+// Their entry points are a group (`component.js`), built only for a component's operation.
+const components = () => group('component');
 
-// A component bundle may `require` the SDK (and nothing else).
-function componentMode() {
-  define('require', (name) => {
-    if (name === SDK_NAME) return sdk().exports;
-    throw new Error(`require(${JSON.stringify(name)}) is not available: a component bundle may require only "${SDK_NAME}"; bundle other modules into it`);
-  });
-}
-
-function component(exported, operation, key, data, args, hasBinary) {
-  const context = { ...data, logger, invokeFlow };
-  const given = hasBinary ? revive(args) : args;
-  return (async () => sdk().invoke(exported, operation, key, context, given))();
-}
-
-return { run, complete, fire, componentMode, component };
+return { run, complete, fire, components };
 })();
