@@ -1,8 +1,9 @@
 //! The natives the prelude builds the globals on, installed as `globalThis.__ferry` (which the
 //! prelude removes): host work (log lines, `fetch`, `invokeFlow`, timers) through the step's
 //! [`Link`], the pure helpers better done in Rust (UTF-8, base64, digests, HMAC, random
-//! values, WHATWG URL parsing and form encoding), and `lazy`, which puts the prelude's globals
-//! built on first use under their names ([`super::lazy`]).
+//! values, WHATWG URL parsing and form encoding), and `lazy`, which names the prelude's globals
+//! built on first use ([`super::lazy`]). The natives only the prelude's groups use are added
+//! when the first group loads ([`install`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use rquickjs::function::This;
 use rquickjs::{Ctx, Exception, Function, Object, TypedArray, Value};
 use sha2::Digest as _;
 
@@ -33,6 +35,8 @@ pub(super) struct Link {
     timers: RefCell<Timers>,
     /// The lazy intrinsics the context has so far.
     pub(super) added: Added,
+    /// Whether the groups' natives are in place (they are added when a group first loads).
+    group_natives: Cell<bool>,
 }
 
 #[derive(Default)]
@@ -50,6 +54,7 @@ impl Link {
             pending: Cell::new(0),
             timers: RefCell::default(),
             added: Added::default(),
+            group_natives: Cell::new(false),
         })
     }
 
@@ -115,16 +120,24 @@ impl Link {
     }
 }
 
-/// Sets `globalThis.__ferry` for the prelude.
+/// Sets `globalThis.__ferry` for the prelude: the natives the core uses. Those only the
+/// prelude's groups use (timers, fetch, digests and HMAC, URLs) are added to the same object
+/// when a group first loads: a fresh context made them for every step, and most steps load no
+/// group.
 pub(super) fn install<'js>(ctx: &Ctx<'js>, link: &Rc<Link>, prelude: &Rc<Prelude>) -> Out<()> {
     let natives = Object::new(ctx.clone())?;
     let library = prelude.clone();
-    let load = move |ctx: Ctx<'js>, group: String| -> Out<Function<'js>> {
-        let bytecode = library
-            .group(&group)
-            .ok_or_else(|| Exception::throw_internal(&ctx, &format!("no prelude group {group}")))?;
-        evaluate(load(&ctx, bytecode)?)?.get("build")
-    };
+    let to = link.clone();
+    let load =
+        move |ctx: Ctx<'js>, natives: This<Object<'js>>, group: String| -> Out<Function<'js>> {
+            if !to.group_natives.replace(true) {
+                group_natives(&ctx, &natives.0, &to)?;
+            }
+            let bytecode = library.group(&group).ok_or_else(|| {
+                Exception::throw_internal(&ctx, &format!("no prelude group {group}"))
+            })?;
+            evaluate(load(&ctx, bytecode)?)?.get("build")
+        };
     natives.set("load", Function::new(ctx.clone(), load)?)?;
     let class = prelude.lazy;
     intrinsics::install_lazy(ctx, link, class)?;
@@ -136,9 +149,15 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, link: &Rc<Link>, prelude: &Rc<Prelude
     natives.set("lazy", Function::new(ctx.clone(), define)?)?;
     host_work(ctx, &natives, link)?;
     encodings(ctx, &natives, link)?;
-    crypto(ctx, &natives, link)?;
-    urls(ctx, &natives)?;
     ctx.globals().set("__ferry", natives)
+}
+
+/// The natives only the prelude's groups use, added to `natives` (the core's `native`).
+fn group_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>, link: &Rc<Link>) -> Out<()> {
+    timers(ctx, natives, link)?;
+    fetch(ctx, natives, link)?;
+    crypto(ctx, natives, link)?;
+    urls(ctx, natives)
 }
 
 fn host_work<'js>(ctx: &Ctx<'js>, natives: &Object<'js>, link: &Rc<Link>) -> Out<()> {
@@ -154,6 +173,16 @@ fn host_work<'js>(ctx: &Ctx<'js>, natives: &Object<'js>, link: &Rc<Link>) -> Out
     };
     natives.set("log", Function::new(ctx.clone(), log)?)?;
     let to = link.clone();
+    let invoke = move |ctx: Ctx<'js>, name: String, data: Value<'js>| {
+        let data = convert::to_json(data, "data", to.max_fetch_bytes)
+            .map_err(|problem| Exception::throw_type(&ctx, &problem.describe("invokeFlow data")))?;
+        Ok::<_, rquickjs::Error>(to.ask(|id| Request::InvokeFlow(id, name, data)))
+    };
+    natives.set("invokeFlow", Function::new(ctx.clone(), invoke)?)
+}
+
+fn fetch<'js>(ctx: &Ctx<'js>, natives: &Object<'js>, link: &Rc<Link>) -> Out<()> {
+    let to = link.clone();
     let fetch = move |ctx: Ctx<'js>,
                       url: String,
                       method: String,
@@ -163,14 +192,10 @@ fn host_work<'js>(ctx: &Ctx<'js>, natives: &Object<'js>, link: &Rc<Link>) -> Out
         let request = fetch_request(&ctx, &to, (url, method, headers), body, timeout)?;
         Ok::<_, rquickjs::Error>(to.ask(|id| Request::Fetch(id, request)))
     };
-    natives.set("fetch", Function::new(ctx.clone(), fetch)?)?;
-    let to = link.clone();
-    let invoke = move |ctx: Ctx<'js>, name: String, data: Value<'js>| {
-        let data = convert::to_json(data, "data", to.max_fetch_bytes)
-            .map_err(|problem| Exception::throw_type(&ctx, &problem.describe("invokeFlow data")))?;
-        Ok::<_, rquickjs::Error>(to.ask(|id| Request::InvokeFlow(id, name, data)))
-    };
-    natives.set("invokeFlow", Function::new(ctx.clone(), invoke)?)?;
+    natives.set("fetch", Function::new(ctx.clone(), fetch)?)
+}
+
+fn timers<'js>(ctx: &Ctx<'js>, natives: &Object<'js>, link: &Rc<Link>) -> Out<()> {
     let to = link.clone();
     let timer = move |id: u64, ms: f64| to.set_timer(id, ms);
     natives.set("timer", Function::new(ctx.clone(), timer)?)?;
