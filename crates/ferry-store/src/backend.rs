@@ -81,8 +81,9 @@ pub(crate) async fn open_sqlite(url: &str, max_readers: u32) -> Result<Backend, 
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         // Statement journals (a multi-row statement inside a transaction, such as the
-        // schedules' inserts, keeps one, to undo itself alone) stay in memory: past 64 KiB SQLite would otherwise spill them to a
-        // temporary file, created, written and deleted on every large commit.
+        // schedules' inserts, keeps one, to undo itself alone) stay in memory: past 64 KiB
+        // SQLite would otherwise spill them to a temporary file, created, written and deleted
+        // on every large commit.
         .pragma("temp_store", "memory")
         .busy_timeout(Duration::from_secs(10));
     let path = options.get_filename().to_path_buf();

@@ -142,9 +142,9 @@ pub(super) fn add(ctx: &Ctx<'_>, added: &Added, group: Group) -> rquickjs::Resul
     }
     // QuickJS defines some of them (`Atomics`) only where nothing is defined yet, and aborts
     // otherwise: whatever is under their names goes first. A global the step made
-    // non-configurable cannot go, nor
-    // can new globals be defined once the step made the global object non-extensible: the
-    // group is then not added, and reading its globals throws a `TypeError` saying why.
+    // non-configurable cannot go, nor can new globals be defined once the step made the
+    // global object non-extensible: the group is then not added, and reading its globals
+    // throws a `TypeError` saying why.
     if !global_extensible(ctx) {
         let message = format!(
             "{} cannot be added: the step made the global object non-extensible first",

@@ -19,7 +19,8 @@
 //! What a step can tell: before first use, these names are not own properties of the global
 //! object (`Object.getOwnPropertyNames(globalThis)` lists them once used; `'fetch' in
 //! globalThis` and `typeof fetch` load and find them), and the global object's prototype is
-//! this object, whose prototype is `Object.prototype`.
+//! this object, whose prototype is `Object.prototype` (a step that gives the global object
+//! another prototype before using a name loses the names not made yet).
 
 use std::cell::RefCell;
 use std::ffi::c_int;
@@ -108,9 +109,9 @@ impl LazyClass {
         Ok(())
     }
 
-    /// The names of the context's object of this class.
+    /// The names of the context's object of this class, for as long as `ctx` is borrowed.
     #[allow(unsafe_code)]
-    fn names_of<'a>(self, ctx: &Ctx<'_>) -> Option<&'a Names> {
+    fn names_of<'c>(self, ctx: &'c Ctx<'_>) -> Option<&'c Names> {
         let raw = ctx.as_raw().as_ptr();
         // SAFETY: the opaque pointer of an object of this class is the `Names` boxed by
         // `install`, alive while the object is; the object is the global object's prototype,
@@ -136,7 +137,8 @@ pub(super) fn define<'js>(
     load: &Function<'js>,
 ) -> rquickjs::Result<()> {
     let names = class.names_of(ctx).ok_or_else(|| {
-        rquickjs::Error::new_from_js_message("context", "lazy globals", "not installed")
+        let problem = "the context's global object has no lazy globals' object as prototype";
+        rquickjs::Error::new_from_js_message("context", "lazy globals", problem)
     })?;
     let raw = ctx.as_raw().as_ptr();
     // SAFETY: `raw` is the live context `ctx` borrows. The atom and the duplicated loader are
@@ -397,6 +399,17 @@ mod tests {
                 .eval("answer; delete globalThis.answer; [typeof answer, (() => { try { answer; return 'found'; } catch (e) { return e.name; } })()]")
                 .unwrap();
             assert_eq!(gone, ["undefined", "ReferenceError"]);
+        });
+    }
+
+    #[test]
+    fn a_global_object_given_another_prototype_loses_the_names_not_made_yet() {
+        let runtime = Runtime::new().unwrap();
+        with_lazy_answer(&runtime, |ctx| {
+            let kind: String = ctx
+                .eval("Object.setPrototypeOf(globalThis, Object.prototype); typeof answer")
+                .unwrap();
+            assert_eq!(kind, "undefined");
         });
     }
 

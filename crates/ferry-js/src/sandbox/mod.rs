@@ -29,8 +29,8 @@ use crate::pool::Settings;
 use crate::{CodeOutput, JsError};
 use natives::Link;
 
-/// The prelude's core: the globals every step gets, and lazy getters for the others (a script,
-/// [`script`]; the groups are modules).
+/// The prelude's core: the globals every step gets, and the names of the others, made on first
+/// use ([`lazy`]). A script ([`script`]); the groups are modules.
 const CORE: &str = include_str!("prelude/core.js");
 
 /// The groups of globals built on first use, by the name the core loads them under.

@@ -125,10 +125,12 @@ impl<'a> Sorted<'a> {
     }
 }
 
-/// Writes `writes` through `statements`, at time `at`: the answers, in the order of `writes`.
-pub(super) async fn write_all(
+/// Writes `writes` (`sorted`, [`Sorted::of`] them) through `statements`, at time `at`: the
+/// answers, in the order of `writes`.
+pub(super) async fn write_all<'a>(
     statements: &mut impl Statements,
-    writes: &[&Write],
+    writes: &[&'a Write],
+    sorted: Sorted<'a>,
     at: DateTime<Utc>,
 ) -> Result<Vec<Done>, StoreError> {
     let Sorted {
@@ -137,7 +139,7 @@ pub(super) async fn write_all(
         mut logs,
         ends,
         ..
-    } = Sorted::of(writes);
+    } = sorted;
     statements.insert_executions(&queued).await?;
     let held = statements.end_held(&ends, at).await?;
     let mut answers = Vec::with_capacity(writes.len());

@@ -11,7 +11,7 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
-use super::plan::{self, Commit, Owned, Queued, Statements};
+use super::plan::{self, Commit, Owned, Queued, Sorted, Statements};
 use super::single::Single;
 use super::{Done, Finish, Write};
 use crate::executions::{insert_executions, ROWS_PER_INSERT};
@@ -40,7 +40,8 @@ impl PgCommit {
 
 impl Commit for PgCommit {
     async fn commit(&mut self, writes: &[&Write]) -> Result<Vec<Done>, StoreError> {
-        if let Some(single) = Single::of(writes) {
+        let sorted = Sorted::of(writes);
+        if let Some(single) = Single::of(&sorted) {
             return single.run(&self.pool, &self.single, writes, now()).await;
         }
         let tx = self.pool.begin().await?;
@@ -48,7 +49,7 @@ impl Commit for PgCommit {
             tx,
             claims: &self.claims,
         };
-        let answers = plan::write_all(&mut statements, writes, now()).await?;
+        let answers = plan::write_all(&mut statements, writes, sorted, now()).await?;
         statements.tx.commit().await?;
         Ok(answers)
     }

@@ -144,20 +144,20 @@ struct LogColumns<'a> {
 }
 
 impl<'a> Single<'a> {
-    /// The batch as columns, if every write is one the statement takes: no claims, and no end
-    /// that queues a retry or writes state.
-    pub(super) fn of(writes: &[&'a Write]) -> Option<Self> {
-        let sorted = Sorted::of(writes);
+    /// The batch (its writes [`Sorted::of`]) as columns, if every write is one the statement
+    /// takes: no claims, and no end that queues a retry or writes state.
+    pub(super) fn of(sorted: &Sorted<'a>) -> Option<Self> {
         let takes = |end: &&Finish| end.ending.retry_at.is_none() && end.records.states.is_empty();
         if sorted.claims || !sorted.ends.iter().all(takes) {
             return None;
         }
         let mut single = Single::default();
-        for (org_id, e, fifo, lease) in sorted.queued {
+        for &(org_id, e, fifo, lease) in &sorted.queued {
             single.queued.push(org_id, e, fifo, lease);
         }
-        single.push_records(sorted.steps, sorted.logs, false);
-        for end in sorted.ends {
+        let (steps, logs) = (sorted.steps.iter().copied(), sorted.logs.iter().copied());
+        single.push_records(steps, logs, false);
+        for &end in &sorted.ends {
             single.ends.push(end);
             let org_id = end.org_id;
             let steps = end.records.steps.iter().map(|step| (org_id, step));

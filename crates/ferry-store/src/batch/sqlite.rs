@@ -32,7 +32,7 @@ use sqlx::types::Json;
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::plan::{self, Commit, Owned, Queued, Statements};
+use super::plan::{self, Commit, Owned, Queued, Sorted, Statements};
 use super::sql::{
     CLOSE_CHAIN, COPY_PAYLOAD, INSERT_LOGS, INSERT_STEPS, KEEP_RECORDED_STEP, QUEUE_RETRY,
     WRITE_STATE,
@@ -117,7 +117,7 @@ impl Commit for SqliteCommit {
             db: &tx,
             texts: &self.texts,
         };
-        let answers = plan::write_all(&mut rows, writes, now()).await?;
+        let answers = plan::write_all(&mut rows, writes, Sorted::of(writes), now()).await?;
         tx.commit()?;
         Ok(answers)
     }
