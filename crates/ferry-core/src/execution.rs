@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::payload::Payload;
+
 /// Where an execution stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExecutionStatus {
@@ -70,7 +72,7 @@ pub struct Execution {
     /// Whether a caller waits for its result.
     pub is_synchronous: bool,
     /// The trigger's result: the request as the flow sees it.
-    pub trigger_payload: Value,
+    pub trigger_payload: Payload,
     /// Why it failed.
     pub error: Option<String>,
     /// When it was committed to the queue.

@@ -9,6 +9,7 @@
 //! - [`instance`]: instances, their config values and flow configs.
 //! - [`execution`]: executions and their statuses.
 //! - [`json`]: JSON objects built from owned values without copying them.
+//! - [`payload`]: a JSON value kept as text until something reads inside it.
 //!
 //! Nothing here knows SQL, HTTP or GraphQL; the store and the server translate at their edges.
 #![deny(missing_docs)]
@@ -20,6 +21,7 @@ pub mod id;
 pub mod instance;
 pub mod integration;
 pub mod json;
+pub mod payload;
 pub mod role;
 
 mod error;

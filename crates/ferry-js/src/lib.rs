@@ -81,7 +81,7 @@ use std::time::{Duration, Instant};
 pub use component::{prepare_bundle, ComponentCall, Operation};
 pub use error::JsError;
 pub use runtime::JsRuntime;
-pub use step_results::StepResults;
+pub use step_results::{has_binary, StepResults};
 pub use typescript::Language;
 
 /// How the sandboxes are set up.

@@ -2,6 +2,7 @@
 //! from where it keeps them (a run's results are read in place, not copied to cross to the
 //! sandbox's thread), and read in the sandbox by QuickJS's own `JSON.parse`.
 
+use serde::Serialize;
 use serde_json::Value;
 
 /// Step results on their way to a code step ([`crate::CodeCall::step_results`]).
@@ -14,26 +15,33 @@ pub struct StepResults {
 impl StepResults {
     /// `results` (step reference name → `{ results }`), written out now.
     pub fn of(results: &Value) -> Self {
+        Self::written(results, has_binary(results))
+    }
+
+    /// `results` written out now (any value that writes as a JSON object of step reference
+    /// name → `{ results }`, such as one splicing in results kept as text), with `binary`
+    /// saying whether they hold a binary value anywhere ([`has_binary`]).
+    pub fn written(results: &impl Serialize, binary: bool) -> Self {
         StepResults {
-            // Writing a `serde_json::Value` cannot fail: its keys are strings.
+            // Writing JSON values, maps with string keys and JSON text cannot fail.
             json: serde_json::to_string(results).unwrap_or_else(|_| "null".into()),
-            binary: has_binary(results),
+            binary,
         }
     }
 
     /// The results as JSON text.
-    pub(crate) fn json(&self) -> &str {
+    pub fn json(&self) -> &str {
         &self.json
     }
 
     /// Whether they hold a binary value anywhere, which the sandbox turns into bytes.
-    pub(crate) fn has_binary(&self) -> bool {
+    pub fn has_binary(&self) -> bool {
         self.binary
     }
 }
 
 /// Whether `value` holds a binary value `{ contentType, base64 }` anywhere.
-pub(crate) fn has_binary(value: &Value) -> bool {
+pub fn has_binary(value: &Value) -> bool {
     match value {
         Value::Array(items) => items.iter().any(has_binary),
         Value::Object(map) => {

@@ -8,10 +8,17 @@
 
 use std::io;
 
+use ferry_core::payload::Payload;
 use serde_json::Value;
 
 /// Values whose JSON is longer than this (64 KiB) are kept as blobs.
 pub const BLOB_THRESHOLD: usize = 64 * 1024;
+
+/// Whether `payload`'s JSON is longer than [`BLOB_THRESHOLD`] (its text is written now if it
+/// was made from a value; the insert writes that text).
+pub(crate) fn payload_oversized(payload: &Payload) -> bool {
+    payload.text().len() > BLOB_THRESHOLD
+}
 
 /// Whether `value`'s JSON is longer than [`BLOB_THRESHOLD`]. Most values are far smaller: a
 /// bound on the length, found without writing anything, settles those; the others are

@@ -76,7 +76,7 @@ impl Store {
         self.limits.is_unlimited()
             && !new.fifo
             && new.cancellation_key.is_none()
-            && !crate::blobs::oversized(&new.trigger_payload)
+            && !crate::blobs::payload_oversized(&new.trigger_payload)
     }
 }
 

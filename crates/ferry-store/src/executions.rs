@@ -7,6 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ferry_core::execution::{Execution, ExecutionStatus};
 use ferry_core::instance::FlowConfig;
+use ferry_core::payload::Payload;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -29,7 +31,7 @@ macro_rules! insert_execution {
         let e: &ferry_core::execution::Execution = $execution;
         // A large payload goes to the blob store, named by the row's `payload_blob`; others to
         // `execution_payloads`.
-        let blob = $crate::blobs::oversized(&e.trigger_payload).then_some(e.id);
+        let blob = $crate::blobs::payload_oversized(&e.trigger_payload).then_some(e.id);
         sqlx::query(
             "INSERT INTO executions (org_id, id, instance_id, customer_id, flow_config_id, flow_key, status, is_synchronous, \
              queued_at, invoked_by, retry_for, retry_attempt, replay_for, not_before, cancellation_key, fifo, payload_blob) \
@@ -40,7 +42,7 @@ macro_rules! insert_execution {
         .bind(e.retry_for).bind(e.retry_attempt).bind(e.replay_for).bind(e.not_before).bind($key).bind($fifo).bind(blob)
         .execute($conn)
         .await?;
-        let payload = sqlx::types::Json(&e.trigger_payload);
+        let payload = sqlx::types::Json(e.trigger_payload.raw());
         match blob {
             Some(id) => sqlx::query("INSERT INTO blobs (org_id, id, execution_id, data) VALUES ($1, $2, $2, $3)")
                 .bind($org).bind(id).bind(payload),
@@ -103,7 +105,7 @@ macro_rules! insert_executions {
             sql.push_values(rows, |mut row, (_, e, _, _)| {
                 let e: &ferry_core::execution::Execution = e;
                 row.push_bind(e.id)
-                    .push_bind(sqlx::types::Json(&e.trigger_payload));
+                    .push_bind(sqlx::types::Json(e.trigger_payload.raw()));
             });
             sql.build().execute($conn).await?;
         }
@@ -222,7 +224,7 @@ pub struct NewExecution {
     /// Whether a caller waits for its result.
     pub is_synchronous: bool,
     /// The trigger's result.
-    pub trigger_payload: Value,
+    pub trigger_payload: Payload,
     /// The execution whose `flow.invoke` step asks for this one.
     pub invoked_by: Option<Uuid>,
     /// The execution this one replays.
@@ -313,7 +315,7 @@ pub(crate) struct ExecutionRow {
     pub(crate) flow_key: String,
     pub(crate) status: String,
     pub(crate) is_synchronous: bool,
-    pub(crate) trigger_payload: Json<Value>,
+    pub(crate) trigger_payload: Json<Box<RawValue>>,
     pub(crate) error: Option<String>,
     pub(crate) queued_at: DateTime<Utc>,
     pub(crate) started_at: Option<DateTime<Utc>>,
@@ -341,7 +343,7 @@ impl TryFrom<ExecutionRow> for Execution {
             flow_key: row.flow_key,
             status,
             is_synchronous: row.is_synchronous,
-            trigger_payload: row.trigger_payload.0,
+            trigger_payload: Payload::from_raw(row.trigger_payload.0),
             error: row.error,
             queued_at: row.queued_at,
             started_at: row.started_at,
@@ -450,7 +452,7 @@ impl Store {
         let execution = new.queued();
         // The common case (no cancellation key, a payload that fits the row) is grouped with
         // other writes into one commit; the rest is written here.
-        if key.is_none() && !crate::blobs::oversized(&execution.trigger_payload) {
+        if key.is_none() && !crate::blobs::payload_oversized(&execution.trigger_payload) {
             let write = Write::Enqueue {
                 org_id: tenant.org_id,
                 execution: Box::new(execution),

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use ferry_core::execution::Execution;
+use ferry_core::payload::Payload;
 use serde_json::Value;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
@@ -144,7 +145,7 @@ fn queued(schedule: &Schedule, cadence: &dyn Cadence) -> Execution {
         flow_config_id: schedule.flow_config_id,
         flow_key: schedule.flow_key.clone(),
         is_synchronous: false,
-        trigger_payload: cadence.payload(schedule),
+        trigger_payload: Payload::from_value(cadence.payload(schedule)),
         invoked_by: None,
         replay_for: None,
         cancellation_key: None,
@@ -298,5 +299,7 @@ fn fired_executions(ticks: &[Tick]) -> (Queued<'_>, Queued<'_>) {
             }
             _ => None,
         })
-        .partition(|(_, execution, _, _)| crate::blobs::oversized(&execution.trigger_payload))
+        .partition(|(_, execution, _, _)| {
+            crate::blobs::payload_oversized(&execution.trigger_payload)
+        })
 }

@@ -182,7 +182,7 @@ impl Fixture {
             flow_config_id: flow_config.id,
             flow_key: flow_key.into(),
             is_synchronous: false,
-            trigger_payload: payload,
+            trigger_payload: payload.into(),
             invoked_by: None,
             replay_for: None,
             cancellation_key: None,

@@ -23,7 +23,7 @@ async fn enqueue(t: &TestStore, f: &Fixture, n: u32, fifo: bool) -> Uuid {
         flow_config_id: f.instance.flow_configs[0].id,
         flow_key: "ordered".into(),
         is_synchronous: false,
-        trigger_payload: json!({ "n": n }),
+        trigger_payload: json!({ "n": n }).into(),
         invoked_by: None,
         replay_for: None,
         cancellation_key: None,

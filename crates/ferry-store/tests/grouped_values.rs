@@ -46,7 +46,7 @@ async fn an_execution_reads_back_as_queued_and_as_claimed(t: &TestStore) {
     assert_eq!(claimed.execution, stored, "a claim returns what is stored");
     assert_eq!(
         (stored.queued_at, stored.trigger_payload),
-        (queued.queued_at, payload)
+        (queued.queued_at, payload.into())
     );
 }
 

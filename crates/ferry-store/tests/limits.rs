@@ -49,7 +49,7 @@ async fn enqueue(t: &TestStore, f: &Fixture, instance: Uuid, count: u32) -> Vec<
             flow_config_id: flow_config,
             flow_key: "work".into(),
             is_synchronous: false,
-            trigger_payload: json!({ "n": n }),
+            trigger_payload: json!({ "n": n }).into(),
             invoked_by: None,
             replay_for: None,
             cancellation_key: None,

@@ -27,7 +27,7 @@ async fn execution(t: &TestStore, f: &Fixture) -> ferry_core::execution::Executi
         flow_config_id: f.instance.flow_configs[0].id,
         flow_key: "f".into(),
         is_synchronous: false,
-        trigger_payload: json!({}),
+        trigger_payload: json!({}).into(),
         invoked_by: None,
         replay_for: None,
         cancellation_key: None,

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use ferry_core::execution::{ExecutionStatus, LogLine, Severity, StepEffects, StepResult};
+use ferry_core::payload::Payload;
 use ferry_store::testing::{fixture, Fixture, TestStore};
 use ferry_store::{
     EndRecords, Ending, LeaseState, LogFilter, NewExecution, PageRequest, StateWrite, Tenant,
@@ -24,6 +25,7 @@ ferry_store::store_tests!(
     a_claim_takes_the_oldest_due_executions_whatever_the_backlog,
     ends_committed_together_each_end_only_their_own_held_execution,
     ends_without_retries_committed_together_each_end_only_their_own,
+    a_payload_queued_as_text_is_claimed_as_text,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -616,4 +618,34 @@ async fn end_together(t: &TestStore, with_retries: bool) {
             "execution {n}: its own log line"
         );
     }
+}
+
+async fn a_payload_queued_as_text_is_claimed_as_text(t: &TestStore) {
+    let s = setup(t).await;
+    let small = r#"{"z": 1.5, "a": ["\u00e9", {"n": null}]}"#.to_string();
+    let large = format!(r#"{{"blob": "{}"}}"#, "x".repeat(70 * 1024));
+    let mut queued = Vec::new();
+    for text in [small, large] {
+        let mut new = new_execution(&s, json!(null));
+        new.trigger_payload = Payload::from_json(text.clone()).unwrap();
+        let id = t.store.enqueue_execution(&s.org, new).await.unwrap().id;
+        queued.push((
+            id,
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        ));
+    }
+    let claimed = t
+        .store
+        .claim_executions("worker-a", 2, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    for (id, value) in &queued {
+        let claim = claimed.iter().find(|c| c.execution.id == *id).unwrap();
+        let payload = &claim.execution.trigger_payload;
+        assert!(!payload.is_parsed(), "a claim reads the payload as text");
+        assert_eq!(payload, value);
+    }
+    let stored = t.store.execution(&s.org, queued[0].0).await.unwrap();
+    assert_eq!(stored.trigger_payload["a"][0], "é");
 }

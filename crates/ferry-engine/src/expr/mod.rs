@@ -131,6 +131,13 @@ impl Evaluator {
 pub trait Variables {
     /// The variable `name`, if there is one.
     fn variable(&self, name: &str) -> Option<&Value>;
+
+    /// Field `field` of the variable `name`, if both exist. A variable kept in parts (a
+    /// run's `steps`, whose trigger result stays text until read) gives a field without
+    /// making the whole variable.
+    fn field(&self, name: &str, field: &str) -> Option<&Value> {
+        self.variable(name)?.as_object()?.get(field)
+    }
 }
 
 impl Variables for Value {

@@ -45,7 +45,7 @@ pub(super) fn reached(context: &dyn Variables, paths: &HashSet<String>) -> minij
     // of minijinja's globals, or a mistake that the evaluation reports).
     variables
         .iter()
-        .filter_map(|(name, reach)| Some((*name, reach.take(context.variable(name)?))))
+        .filter_map(|(name, reach)| Some((*name, reach.take_variable(context, name)?)))
         .collect()
 }
 
@@ -61,6 +61,33 @@ impl<'p> Reach<'p> {
                 .entry(field)
                 .or_insert_with(|| Reach::Fields(BTreeMap::new()))
                 .add(segments),
+        }
+    }
+
+    /// What of variable `name` is reached: its fields read one by one through
+    /// [`Variables::field`] when every one named exists, else the whole variable.
+    fn take_variable(&self, context: &dyn Variables, name: &str) -> Option<minijinja::Value> {
+        if let Reach::Fields(fields) = self.as_fields() {
+            let found = fields
+                .iter()
+                .map(|(field, reach)| {
+                    let plain = !MAP_METHODS.contains(field);
+                    let value = context.field(name, field).filter(|_| plain)?;
+                    Some((*field, reach.take(value)))
+                })
+                .collect::<Option<Vec<_>>>();
+            if let Some(found) = found {
+                return Some(found.into_iter().collect());
+            }
+        }
+        Some(self.take(context.variable(name)?))
+    }
+
+    /// This reach, unless it names no field (then the variable is taken whole).
+    fn as_fields(&self) -> &Self {
+        match self {
+            Reach::Fields(fields) if fields.is_empty() => &Reach::All,
+            other => other,
         }
     }
 

@@ -14,12 +14,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ferry_components::Inputs;
 use ferry_core::execution::{Severity, StepEffects};
 use ferry_definition::model::Step;
-use ferry_js::{CodeCall, CodeHost, CodeOutput, Language, LogLevel, StepResults};
+use ferry_js::{CodeCall, CodeHost, CodeOutput, Language, LogLevel};
 use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 
+use super::frame::Frame;
 use super::state::Scope;
-use super::walk::{Frame, Run};
+use super::walk::Run;
 use super::{Host, Invocation};
 
 /// Runs the code step `step` (its result key `key`) in `frame`: its `data`.
@@ -35,7 +36,7 @@ pub(super) async fn run<H: Host>(
         code: inputs.text("code").map_err(|e| e.to_string())?,
         language: language(inputs)?,
         context: context(run, key),
-        step_results: StepResults::of(frame.steps()),
+        step_results: frame.step_results(),
         deadline: deadline.into_std(),
         time_limit,
     };

@@ -11,7 +11,8 @@ use ferry_definition::reference_name;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 
-use super::walk::{Control, Frame, Halt, Run};
+use super::frame::Frame;
+use super::walk::{Control, Halt, Run};
 use super::Host;
 use crate::condition;
 
@@ -201,7 +202,7 @@ fn enter(frame: &mut Frame, reference: &str, index: usize, item: Value) {
 fn last_result(step: &Step, frame: &Frame) -> Value {
     step.steps
         .last()
-        .and_then(|last| frame.steps().get(reference_name(&last.name)))
+        .and_then(|last| frame.entry(&reference_name(&last.name)))
         .and_then(|entry| entry.get("results"))
         .cloned()
         .unwrap_or(Value::Null)

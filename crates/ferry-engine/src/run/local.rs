@@ -8,8 +8,9 @@ use ferry_core::execution::Severity;
 use ferry_definition::model::Step;
 use serde_json::{json, Map, Value};
 
+use super::frame::Frame;
 use super::state::Scope;
-use super::walk::{Frame, Run};
+use super::walk::Run;
 use super::{Host, Invocation};
 
 /// Whether a step's action keeps to the execution itself, so the results of the steps before

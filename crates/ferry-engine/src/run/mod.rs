@@ -25,6 +25,9 @@
 //! - `code.run` steps run JavaScript in `ferry-js` sandboxes; the state they return is applied,
 //!   and when such a step is the last, its `statusCode`, `headers` and `contentType` join its
 //!   `data` in the final result.
+//! - The trigger's result usually arrives as JSON text ([`Job::trigger`]); it stays text in
+//!   the run's frame (`frame.rs`) unless an expression reads it, and a code step gets it
+//!   spliced into its step results' text.
 //! - A flow with a `polling` trigger polls first (`poll.rs`): the trigger's result is what the
 //!   poll found, and a poll that found nothing new ends the execution, succeeded.
 //! - Steps calling a custom component's action (`<component>.<action>`) run its `perform` in a
@@ -33,6 +36,7 @@
 mod code;
 mod control;
 mod custom;
+mod frame;
 mod local;
 mod poll;
 pub mod state;
@@ -43,6 +47,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use ferry_core::execution::{LogLine, Severity, StepEffects, StepResult};
+use ferry_core::payload::Payload;
 use ferry_definition::model::Flow;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -119,8 +124,9 @@ pub struct Job {
     pub execution_id: Uuid,
     /// The flow.
     pub flow: Flow,
-    /// The trigger's result: the request or event that started the execution.
-    pub trigger: Value,
+    /// The trigger's result: the request or event that started the execution (as a webhook
+    /// queued it: text, parsed only where the run reads inside it).
+    pub trigger: Payload,
     /// What expressions read besides `steps`: `configVars`, `customer`, `instance`, `flow`,
     /// `execution`, `integration`.
     pub context: Map<String, Value>,

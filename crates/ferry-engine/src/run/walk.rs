@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ferry_core::execution::{now_micros, LogLine, Severity, StepEffects, StepResult};
+use ferry_core::payload::Payload;
 use ferry_definition::model::{ErrorHandlerType, Flow, Step, TriggerType};
 use ferry_definition::reference_name;
 use futures::future::BoxFuture;
@@ -21,8 +22,8 @@ use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::frame::{Frame, StepVariables};
 use super::{code, control, local, poll, Checkpoint, Ended, Executor, Host, Job, States};
-use crate::expr::Variables;
 
 /// What the step list does next.
 pub(super) enum Control {
@@ -42,54 +43,6 @@ pub(super) enum Halt {
     Cancelled,
     /// A step result could not be committed.
     Interrupted(String),
-}
-
-/// The step results visible to one scope (the flow, or one loop iteration), and the loop
-/// indices that lead to it.
-#[derive(Clone)]
-pub(super) struct Frame {
-    /// Always an object (only [`Frame::set_entry`] writes it): by step reference,
-    /// `{ results }` (or a loop's `{ currentItem, index }`).
-    steps: Value,
-    pub(super) path: Vec<usize>,
-}
-
-impl Default for Frame {
-    fn default() -> Self {
-        Frame {
-            steps: Value::Object(Map::new()),
-            path: Vec::new(),
-        }
-    }
-}
-
-impl Frame {
-    /// What `steps` reads: an object of the entries set so far.
-    pub(super) fn steps(&self) -> &Value {
-        &self.steps
-    }
-
-    /// Sets what `steps.<reference>` reads.
-    pub(super) fn set_entry(&mut self, reference: &str, entry: Value) {
-        if let Value::Object(steps) = &mut self.steps {
-            steps.insert(reference.to_string(), entry);
-        }
-    }
-
-    fn path_text(&self) -> String {
-        let parts: Vec<String> = self.path.iter().map(usize::to_string).collect();
-        parts.join(".")
-    }
-
-    /// `<stepRef>:<loop path>`: the step's key in the execution's results.
-    pub(super) fn key(&self, reference: &str) -> String {
-        format!("{reference}:{}", self.path_text())
-    }
-
-    /// Makes `results` visible as `steps.<reference>.results`.
-    pub(super) fn set_results(&mut self, reference: &str, results: Value) {
-        self.set_entry(reference, ferry_core::json::object([("results", results)]));
-    }
 }
 
 struct Shared {
@@ -136,14 +89,18 @@ pub(super) struct Run<'a, H> {
 
 impl<'a, H: Host> Run<'a, H> {
     /// A run of `job`, whose trigger result was taken out of it to give to [`Run::run_flow`].
-    pub(super) fn new(executor: &'a Executor, host: &'a H, job: &'a Job, trigger: &Value) -> Self {
-        let field = |name: &str| trigger.get(name).cloned().unwrap_or_else(|| json!({}));
+    pub(super) fn new(
+        executor: &'a Executor,
+        host: &'a H,
+        job: &'a Job,
+        trigger: &Payload,
+    ) -> Self {
         Run {
             executor,
             host,
             execution_id: job.execution_id,
             context: &job.context,
-            webhook: [field("webhookUrls"), field("webhookApiKeys")],
+            webhook: webhook_fields(trigger),
             checkpoints: &job.checkpoints,
             components: &job.components,
             deadline: Instant::now() + job.limits.time,
@@ -223,7 +180,7 @@ impl<'a, H: Host> Run<'a, H> {
 
     /// Runs the flow from its trigger (whose result is `trigger`, unless the trigger polls) to
     /// its last step.
-    pub(super) async fn run_flow(&self, flow: &Flow, trigger: Value) -> Result<Control, Halt> {
+    pub(super) async fn run_flow(&self, flow: &Flow, trigger: Payload) -> Result<Control, Halt> {
         let mut frame = Frame::default();
         let reference = flow
             .trigger
@@ -234,19 +191,14 @@ impl<'a, H: Host> Run<'a, H> {
         let started = now_micros();
         let name = flow.trigger.name.as_deref().unwrap_or("Trigger");
         let key = frame.key(&reference);
-        let results = match flow.trigger.kind {
-            TriggerType::Polling => {
-                let results = self.polled(flow, &key, &frame, &trigger).await?;
-                self.commit(name, &key, &frame, started, Ok(&results))?;
-                results
-            }
-            _ => {
-                self.commit_trigger(name, &key, &frame, started)?;
-                trigger
-            }
-        };
-        let nothing_new =
-            flow.trigger.kind == TriggerType::Polling && poll::found_nothing(&results);
+        if flow.trigger.kind != TriggerType::Polling {
+            self.commit_trigger(name, &key, &frame, started)?;
+            frame.set_trigger(&reference, trigger);
+            return self.run_steps(&flow.steps, &mut frame).await;
+        }
+        let results = self.polled(flow, &key, &frame, &trigger).await?;
+        self.commit(name, &key, &frame, started, Ok(&results))?;
+        let nothing_new = poll::found_nothing(&results);
         frame.set_results(&reference, results);
         if nothing_new {
             self.log(Severity::Info, "The poll found nothing new".into(), None);
@@ -601,10 +553,7 @@ impl<'a, H: Host> Run<'a, H> {
     /// What expressions in `frame` read: the run's context, and the step results so far as
     /// `steps`, read in place.
     pub(super) fn context<'f>(&'f self, frame: &'f Frame) -> StepVariables<'f> {
-        StepVariables {
-            base: self.context,
-            steps: &frame.steps,
-        }
+        StepVariables::new(self.context, frame)
     }
 
     /// `<executionId>:<stepRef>:<loop path or 0>`: the same each time this step runs.
@@ -612,21 +561,6 @@ impl<'a, H: Host> Run<'a, H> {
         let (reference, path) = key.split_once(':').unwrap_or((key, ""));
         let path = if path.is_empty() { "0" } else { path };
         format!("{}:{reference}:{path}", self.execution_id)
-    }
-}
-
-/// The variables of a step's expressions ([`Run::context`]).
-pub(super) struct StepVariables<'f> {
-    base: &'f Map<String, Value>,
-    steps: &'f Value,
-}
-
-impl Variables for StepVariables<'_> {
-    fn variable(&self, name: &str) -> Option<&Value> {
-        match name {
-            "steps" => Some(self.steps),
-            _ => self.base.get(name),
-        }
     }
 }
 
@@ -654,4 +588,29 @@ fn json_size(value: &Value) -> usize {
     // Writing a `Value` into a sink that never fails cannot fail.
     let _ = serde_json::to_writer(&mut counter, value);
     counter.0
+}
+
+/// The trigger's `webhookUrls` and `webhookApiKeys` (each `{}` when it has none), read from
+/// its text when it is text, without parsing the rest into values.
+fn webhook_fields(trigger: &Payload) -> [Value; 2] {
+    #[derive(serde::Deserialize)]
+    struct Fields {
+        #[serde(rename = "webhookUrls", default = "empty")]
+        urls: Value,
+        #[serde(rename = "webhookApiKeys", default = "empty")]
+        keys: Value,
+    }
+    fn empty() -> Value {
+        json!({})
+    }
+    let read = (!trigger.is_parsed())
+        .then(|| serde_json::from_str::<Fields>(trigger.text()).ok())
+        .flatten();
+    match read {
+        Some(fields) => [fields.urls, fields.keys],
+        None => {
+            let field = |name: &str| trigger.get(name).cloned().unwrap_or_else(empty);
+            [field("webhookUrls"), field("webhookApiKeys")]
+        }
+    }
 }

@@ -74,7 +74,8 @@ impl Host for StoreHost<'_> {
                         "idempotencyKey": invocation.idempotency_key,
                     }),
                 ),
-            ]),
+            ])
+            .into(),
             invoked_by: Some(self.execution.id),
             replay_for: None,
             cancellation_key: None,

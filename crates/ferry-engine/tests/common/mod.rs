@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use ferry_components::Builtins;
 use ferry_core::execution::{LogLine, StepResult};
+use ferry_core::payload::Payload;
 use ferry_engine::run::{Executor, Host, Invocation, Job, Limits, Outcome, States};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -91,7 +92,8 @@ pub fn job(steps: &str, trigger: Value) -> Job {
     Job {
         execution_id: Uuid::now_v7(),
         flow: definition.flows[0].clone(),
-        trigger,
+        // As a webhook's payload arrives: text, parsed only where the run reads it.
+        trigger: Payload::from_json(trigger.to_string()).unwrap(),
         context,
         states: States::default(),
         checkpoints: HashMap::new(),

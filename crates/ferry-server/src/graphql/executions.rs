@@ -98,7 +98,7 @@ impl ExecutionNode {
     }
     /// The trigger's result: the request as the flow sees it.
     async fn trigger_payload(&self) -> async_graphql::Json<serde_json::Value> {
-        async_graphql::Json(self.0.trigger_payload.clone())
+        async_graphql::Json(self.0.trigger_payload.value().clone())
     }
     /// What it ended with: `{ data, statusCode?, headers?, contentType? }`, as a synchronous
     /// caller receives it.

@@ -21,6 +21,7 @@
 
 use chrono::{DateTime, Utc};
 use ferry_core::instance::Instance;
+use ferry_core::payload::Payload;
 use ferry_definition::model::{ConfigVar, Flow, ManagementEvent, TriggerType};
 use ferry_definition::values::{flow_identity, var_identity};
 use ferry_definition::Definition;
@@ -296,7 +297,7 @@ async fn queue_management_flows(
             flow_config_id: config.id,
             flow_key: config.flow_key.clone(),
             is_synchronous: false,
-            trigger_payload: payload.clone(),
+            trigger_payload: Payload::from_value(payload.clone()),
             invoked_by: None,
             replay_for: None,
             cancellation_key: None,

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use ferry_components::custom::custom_member;
 use ferry_core::id::{self, Kind};
+use ferry_core::payload::Payload;
 use ferry_definition::model::Flow;
 use ferry_definition::Definition;
 use ferry_js::{CodeHost, ComponentCall, LogLevel, Operation};
@@ -21,6 +22,7 @@ use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 
 use super::ingress::{refuse, unavailable, Refusal};
+use super::payload::RequestPayload;
 use crate::AppState;
 
 /// How long a trigger's `perform` may take.
@@ -29,7 +31,7 @@ const TRIGGER_TIME_LIMIT: Duration = Duration::from_secs(30);
 /// What the trigger made of the request.
 pub(super) struct Handled {
     /// The trigger's result.
-    pub(super) payload: Value,
+    pub(super) payload: Payload,
     /// The answer it gives the caller, if any.
     pub(super) response: Option<Response>,
 }
@@ -39,15 +41,16 @@ pub(super) async fn handle(
     state: &AppState,
     target: &WebhookTarget,
     (definition, flow): (&Definition, &Flow),
-    payload: Value,
+    payload: RequestPayload,
 ) -> Result<Handled, Refusal> {
     let custom = flow.trigger.action.as_deref().and_then(custom_member);
     let Some((component, member)) = custom else {
         return Ok(Handled {
-            payload,
+            payload: payload.into_payload(),
             response: None,
         });
     };
+    let payload = payload.into_value();
     let action = format!("{component}.{member}");
     let tenant = Tenant::organization(target.org_id);
     let version = definition.component_versions.get(component).copied();
@@ -96,7 +99,7 @@ pub(super) async fn handle(
         given => Some(response_of(&given)),
     };
     Ok(Handled {
-        payload: data["payload"].take(),
+        payload: Payload::from_value(data["payload"].take()),
         response,
     })
 }

@@ -24,7 +24,7 @@ use ferry_store::{Enqueued, NewExecution, StoreError, Tenant, WebhookTarget};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::webhook::payload::{trigger_payload, WebhookRequest};
+use crate::webhook::payload::{trigger_payload, RequestPayload, WebhookRequest};
 use crate::AppState;
 
 /// The largest webhook body accepted, in bytes (6 MB, as the reference allows).
@@ -96,8 +96,8 @@ async fn accept(
     let (flow_config_id, mut payload) = match endpoint {
         Endpoint::FlowConfig(id) => (id, None),
         other => {
-            let payload = read_payload(&parts, body.take(), fragment).await?;
-            let routed = super::routing::route(state, other, &payload).await?;
+            let mut payload = read_payload(&parts, body.take(), fragment).await?;
+            let routed = super::routing::route(state, other, payload.value()).await?;
             (routed, Some(payload))
         }
     };
@@ -143,12 +143,12 @@ async fn accept(
         .retry_config
         .as_ref()
         .and_then(|retry| retry.unique_request_id_field.as_deref())
-        .and_then(|path| super::payload::text_at(&payload, path));
+        .and_then(|path| super::payload::text_at(payload.value(), path));
     let queue = &flow.trigger.queue_config;
     let dedupe_key = queue
         .dedupe_id_field
         .as_deref()
-        .and_then(|path| super::payload::text_at(&payload, path));
+        .and_then(|path| super::payload::text_at(payload.value(), path));
     let new = NewExecution {
         instance_id: target.instance_id,
         customer_id: target.customer_id,
@@ -274,7 +274,7 @@ async fn read_payload(
     parts: &axum::http::request::Parts,
     body: Option<axum::body::Body>,
     path_fragment: &str,
-) -> Result<Value, Refusal> {
+) -> Result<RequestPayload, Refusal> {
     let body = body.ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "the body was already read"))?;
     let body = axum::body::to_bytes(body, MAX_WEBHOOK_BODY_BYTES)
         .await
@@ -398,7 +398,7 @@ fn add_urls(
     target: &WebhookTarget,
     definition: &Definition,
     raw_id: &str,
-    payload: &mut Value,
+    payload: &mut RequestPayload,
 ) {
     let instance = (target.instance_id, target.integration_id);
     let urls = webhook_urls(
@@ -407,8 +407,9 @@ fn add_urls(
         instance,
         &target.flow_configs,
     );
-    payload["webhookUrls"] = Value::Object(urls);
-    payload["invokeUrl"] = Value::String(format!("{}/trigger/{raw_id}", state.public_url));
+    payload.set("webhookUrls", Value::Object(urls));
+    let invoke_url = format!("{}/trigger/{raw_id}", state.public_url);
+    payload.set("invokeUrl", Value::String(invoke_url));
 }
 
 /// The webhook URL of every flow of an instance (given as its id and its integration's id), by

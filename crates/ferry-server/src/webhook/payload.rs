@@ -6,12 +6,19 @@
 //! XML as JSON (`@attr` for attributes, `#text` for text beside elements), other text as a
 //! string, anything else as base64. `rawBody.data` is the body as received: text when it is
 //! UTF-8, else base64 (then `rawBody.encoding` is `base64`). Header names are lower-cased.
+//!
+//! A JSON body is checked but not parsed: its text goes into the payload's text as it came
+//! ([`RequestPayload::into_payload`]), and is parsed only if something at the ingress reads
+//! the request (routing, a custom trigger).
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ferry_core::json::object;
+use ferry_core::payload::{check_json, Payload};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::webhook::xml;
@@ -35,20 +42,125 @@ pub struct WebhookRequest<'a> {
     pub body: Bytes,
 }
 
+/// A request's trigger result on its way to the queue: its fields as values, but for a JSON
+/// body, kept as the text it came as until something reads it.
+#[derive(Debug)]
+pub struct RequestPayload {
+    /// The payload, an object; `body` holds only `contentType` while `json` is kept.
+    fields: Value,
+    /// A JSON body's text, not parsed yet (checked: it parses).
+    json: Option<Box<RawValue>>,
+}
+
+impl RequestPayload {
+    /// The payload as a value (a JSON body parsed now, if it was not yet).
+    pub fn value(&mut self) -> &Value {
+        if let Some(json) = self.json.take() {
+            // Checked when the request was read, so it parses.
+            let data = serde_json::from_str(json.get()).unwrap_or(Value::Null);
+            let content_type = self.fields["body"]["contentType"].take();
+            self.fields["body"] = object([("data", data), ("contentType", content_type)]);
+        }
+        &self.fields
+    }
+
+    /// Sets the top-level field `name` (`webhookUrls`, `invokeUrl`).
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.fields[name] = value;
+    }
+
+    /// The payload as a value.
+    pub fn into_value(mut self) -> Value {
+        self.value();
+        self.fields
+    }
+
+    /// The payload as it is queued: written out once, a JSON body's text spliced in as it
+    /// came.
+    pub fn into_payload(self) -> Payload {
+        let Some(json) = &self.json else {
+            return Payload::from_value(self.fields);
+        };
+        let spliced = Spliced {
+            fields: &self.fields,
+            data: json,
+        };
+        // Writing values and checked JSON text cannot fail.
+        match serde_json::value::to_raw_value(&spliced) {
+            Ok(raw) => Payload::from_raw(raw),
+            Err(_) => Payload::from_value(self.into_value()),
+        }
+    }
+}
+
+/// The payload's fields with `data` first in `body` (where a parsed body would be).
+struct Spliced<'a> {
+    fields: &'a Value,
+    data: &'a RawValue,
+}
+
+impl Serialize for Spliced<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Value::Object(fields) = self.fields else {
+            return self.fields.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(Some(fields.len()))?;
+        for (name, value) in fields {
+            match (name.as_str(), value) {
+                ("body", Value::Object(rest)) => {
+                    let data = self.data;
+                    map.serialize_entry(name, &BodyWithData { data, rest })?
+                }
+                _ => map.serialize_entry(name, value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// `body`: `data` (text as it came), then the rest (`contentType`).
+struct BodyWithData<'a> {
+    data: &'a RawValue,
+    rest: &'a Map<String, Value>,
+}
+
+impl Serialize for BodyWithData<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.rest.len() + 1))?;
+        map.serialize_entry("data", self.data)?;
+        for (name, value) in self.rest {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// A body's `data`: parsed, or a JSON body's checked text.
+enum BodyData {
+    Value(Value),
+    Json(Box<RawValue>),
+}
+
 /// Builds the trigger result of a request; a body that does not parse is refused.
-pub async fn trigger_payload(request: WebhookRequest<'_>) -> Result<Value, MalformedBody> {
+pub async fn trigger_payload(request: WebhookRequest<'_>) -> Result<RequestPayload, MalformedBody> {
     let content_type = request
         .headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let data = body_data(&content_type, request.body.clone()).await?;
-    // Not `json!`, which would copy the parsed body by serializing it.
-    let body = object([("data", data), ("contentType", Value::String(content_type))]);
-    Ok(object([
+    let (data, json) = match body_data(&content_type, request.body.clone()).await? {
+        BodyData::Value(data) => (Some(data), None),
+        BodyData::Json(json) => (None, Some(json)),
+    };
+    let mut body = Map::new();
+    if let Some(data) = data {
+        body.insert("data".into(), data);
+    }
+    body.insert("contentType".into(), Value::String(content_type));
+    let fields = object([
         ("method", Value::String(request.method.to_string())),
-        ("body", body),
+        ("body", Value::Object(body)),
         ("rawBody", raw_body(&request.body)),
         ("headers", headers(request.headers)),
         (
@@ -59,7 +171,8 @@ pub async fn trigger_payload(request: WebhookRequest<'_>) -> Result<Value, Malfo
             "pathFragment",
             Value::String(request.path_fragment.to_string()),
         ),
-    ]))
+    ]);
+    Ok(RequestPayload { fields, json })
 }
 
 fn essence(content_type: &str) -> String {
@@ -71,14 +184,27 @@ fn essence(content_type: &str) -> String {
         .to_ascii_lowercase()
 }
 
-async fn body_data(content_type: &str, body: Bytes) -> Result<Value, MalformedBody> {
+async fn body_data(content_type: &str, body: Bytes) -> Result<BodyData, MalformedBody> {
     if body.is_empty() {
-        return Ok(Value::Null);
+        return Ok(BodyData::Value(Value::Null));
     }
     let kind = essence(content_type);
     match kind.as_str() {
-        k if k == "application/json" || k.ends_with("+json") => serde_json::from_slice(&body)
+        k if k == "application/json" || k.ends_with("+json") => check_json(&body)
+            .map(|json| BodyData::Json(json.to_owned()))
             .map_err(|err| MalformedBody(format!("malformed JSON body: {err}"))),
+        _ => parsed_body_data(&kind, content_type, body)
+            .await
+            .map(BodyData::Value),
+    }
+}
+
+async fn parsed_body_data(
+    kind: &str,
+    content_type: &str,
+    body: Bytes,
+) -> Result<Value, MalformedBody> {
+    match kind {
         "application/x-www-form-urlencoded" => {
             Ok(query_parameters(&String::from_utf8_lossy(&body)))
         }
@@ -204,7 +330,10 @@ mod tests {
 
     use super::*;
 
-    async fn payload(content_type: &str, body: &'static [u8]) -> Result<Value, MalformedBody> {
+    async fn request(
+        content_type: &str,
+        body: &'static [u8],
+    ) -> Result<RequestPayload, MalformedBody> {
         let mut headers = HeaderMap::new();
         headers.insert("Content-Type", HeaderValue::from_str(content_type).unwrap());
         headers.append("X-Tag", HeaderValue::from_static("a"));
@@ -217,6 +346,39 @@ mod tests {
             body: Bytes::from_static(body),
         };
         trigger_payload(request).await
+    }
+
+    async fn payload(content_type: &str, body: &'static [u8]) -> Result<Value, MalformedBody> {
+        request(content_type, body)
+            .await
+            .map(RequestPayload::into_value)
+    }
+
+    #[tokio::test]
+    async fn a_json_body_is_queued_as_the_text_it_came_as() {
+        let body = b"{\"z\": 1.50, \"a\": [\"\\u00e9\"]}";
+        let mut read = request("application/json", body).await.unwrap();
+        read.set("invokeUrl", json!("http://x/trigger/1"));
+        let parsed = request("application/json", body)
+            .await
+            .unwrap()
+            .into_value();
+        let queued = read.into_payload();
+        assert!(!queued.is_parsed());
+        assert!(
+            queued.text().starts_with(
+                r#"{"method":"POST","body":{"data":{"z": 1.50, "a": ["\u00e9"]},"contentType":"application/json"},"rawBody":"#
+            ),
+            "{}",
+            queued.text()
+        );
+        assert!(queued
+            .text()
+            .ends_with(r#","invokeUrl":"http://x/trigger/1"}"#));
+        let mut expected = parsed;
+        expected["invokeUrl"] = json!("http://x/trigger/1");
+        assert_eq!(queued.value(), &expected);
+        assert_eq!(expected["body"]["data"]["a"][0], "é");
     }
 
     #[tokio::test]
@@ -250,6 +412,10 @@ mod tests {
             err.0.starts_with("malformed JSON body: EOF while parsing"),
             "{err}"
         );
+        for unparsable in [&b"{\"n\": 1e400}"[..], b"[\"\\ud800\"]", b"{} {}"] {
+            let err = request("application/json", unparsable).await.unwrap_err();
+            assert!(err.0.starts_with("malformed JSON body: "), "{err}");
+        }
     }
 
     #[tokio::test]

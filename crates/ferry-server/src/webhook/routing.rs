@@ -14,6 +14,7 @@
 use axum::http::StatusCode;
 use ferry_core::execution::ExecutionStatus;
 use ferry_core::instance::Instance;
+use ferry_core::payload::Payload;
 use ferry_definition::model::{EndpointType, Flow, RoutingFields, TriggerType};
 use ferry_definition::values::flow_identity;
 use ferry_definition::Definition;
@@ -212,7 +213,7 @@ async fn run_preprocess(
         flow_config_id: config,
         flow_key: flow_identity(flow).to_string(),
         is_synchronous: true,
-        trigger_payload: payload.clone(),
+        trigger_payload: Payload::from_value(payload.clone()),
         invoked_by: None,
         replay_for: None,
         cancellation_key: None,

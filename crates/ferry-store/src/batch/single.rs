@@ -15,6 +15,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use ferry_core::execution::{LogLine, StepResult};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::PgPool;
@@ -102,7 +103,7 @@ struct ExecutionColumns<'a> {
     attempt: Vec<i32>,
     lease_owner: Vec<Option<&'a str>>,
     lease_until: Vec<Option<DateTime<Utc>>>,
-    payload: Vec<Json<&'a Value>>,
+    payload: Vec<Json<&'a RawValue>>,
 }
 
 #[derive(Default)]
@@ -284,7 +285,7 @@ impl<'a> ExecutionColumns<'a> {
         self.attempt.push(e.attempt);
         self.lease_owner.push(lease.map(|l| l.owner.as_str()));
         self.lease_until.push(lease.map(|l| l.until));
-        self.payload.push(Json(&e.trigger_payload));
+        self.payload.push(Json(e.trigger_payload.raw()));
     }
 }
 

@@ -26,8 +26,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use ferry_core::execution::{LogLine, StepResult};
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Statement, ToSql};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::types::Json;
 use sqlx::SqlitePool;
 use uuid::Uuid;
@@ -158,7 +159,7 @@ impl Statements for Rows<'_> {
                 lease.map(|l| l.owner.as_str()),
                 lease.map(|l| time(l.until)),
             ])?;
-            payload.execute(params![id(&e.id), json(&e.trigger_payload)?])?;
+            payload.execute(params![id(&e.id), e.trigger_payload.text()])?;
         }
         Ok(())
     }
@@ -345,10 +346,7 @@ fn claimed_row(row: &Row<'_>) -> Result<ClaimedRow, StoreError> {
             flow_key: row.get("flow_key")?,
             status: row.get("status")?,
             is_synchronous: row.get("is_synchronous")?,
-            trigger_payload: Json(
-                read.json("trigger_payload")?
-                    .ok_or_else(|| missing("trigger_payload"))?,
-            ),
+            trigger_payload: Json(read.raw("trigger_payload")?),
             error: row.get("error")?,
             queued_at: read
                 .time("queued_at")?
@@ -389,7 +387,12 @@ impl Read<'_, '_> {
         .transpose()
     }
 
-    fn json(&self, column: &str) -> Result<Option<Value>, StoreError> {
+    /// A JSON column as text, checked but not parsed into a value.
+    fn raw(&self, column: &str) -> Result<Box<RawValue>, StoreError> {
+        self.json(column)?.ok_or_else(|| missing(column))
+    }
+
+    fn json<T: DeserializeOwned>(&self, column: &str) -> Result<Option<T>, StoreError> {
         let bytes = match self.0.get_ref(column)? {
             ValueRef::Null => return Ok(None),
             ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes,
