@@ -10,8 +10,9 @@
 //! it saves, and every reader's mapping counts in the RSS.) PostgreSQL uses one pool for both. The hot path's writes are
 //! grouped into shared commits ([`crate::batch`]).
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -27,7 +28,7 @@ pub(crate) struct SqlitePools {
     /// One connection: SQLite takes one writer at a time.
     pub(crate) writer: SqlitePool,
     /// The database file, for the grouped commit's own connection ([`crate::batch`]).
-    pub(crate) path: PathBuf,
+    pub(crate) path: Arc<Path>,
 }
 
 /// Which database a store runs on.
@@ -103,7 +104,7 @@ pub(crate) async fn open_sqlite(url: &str, max_readers: u32) -> Result<Backend, 
     Ok(Backend::Sqlite(SqlitePools {
         reader,
         writer,
-        path,
+        path: path.into(),
     }))
 }
 
