@@ -34,9 +34,8 @@ impl Payload {
     }
 
     /// A payload made from JSON text, checked now ([`check_json`]).
-    pub fn from_json(text: String) -> Result<Self, serde_json::Error> {
-        check_json(text.as_bytes())?;
-        RawValue::from_string(text).map(Self::from_raw)
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        check_json(text.as_bytes()).map(|raw| Self::from_raw(raw.to_owned()))
     }
 
     /// A payload made from JSON text already checked: by [`check_json`] before it was stored,
@@ -74,13 +73,12 @@ impl Payload {
 
     /// The parsed value, taken out of the payload (parsed now if it was never needed).
     pub fn into_value(mut self) -> Value {
-        match self.value.take() {
-            Some(value) => value,
-            None => self.text.get().map(|raw| parse(raw)).unwrap_or(Value::Null),
-        }
+        self.value();
+        self.value.take().unwrap_or_default()
     }
 
-    /// Whether the payload has been parsed (for tests of what stays text).
+    /// Whether the payload holds a parsed value (made from one, or parsed since); one that
+    /// does not is better read as text.
     pub fn is_parsed(&self) -> bool {
         self.value.get().is_some()
     }
@@ -203,7 +201,7 @@ mod tests {
     #[test]
     fn text_in_is_text_out_without_parsing() {
         let text = r#"{"b": [1, 2.50], "a": {"x": null}}"#;
-        let payload = Payload::from_json(text.to_string()).unwrap();
+        let payload = Payload::from_json(text).unwrap();
         assert_eq!(payload.text(), text);
         assert!(!payload.is_parsed());
         assert_eq!(payload["b"][1], json!(2.5));
@@ -221,7 +219,7 @@ mod tests {
     #[test]
     fn text_that_is_not_one_json_value_is_refused() {
         for bad in ["", "{", "{} {}", "[1,]", "nul", "{\"a\":1}x"] {
-            assert!(Payload::from_json(bad.to_string()).is_err(), "{bad:?}");
+            assert!(Payload::from_json(bad).is_err(), "{bad:?}");
         }
     }
 
@@ -243,17 +241,17 @@ mod tests {
         }
         let raw = check_json(b" {\"a\": [1, 2]}\n").unwrap();
         assert_eq!(raw.get(), "{\"a\": [1, 2]}");
-        assert!(Payload::from_json("1e400".to_string()).is_err());
+        assert!(Payload::from_json("1e400").is_err());
     }
 
     #[test]
     fn payloads_compare_by_value_and_default_to_null() {
-        let text = Payload::from_json(r#"{ "a" : [ 1 ] }"#.to_string()).unwrap();
+        let text = Payload::from_json(r#"{ "a" : [ 1 ] }"#).unwrap();
         assert_eq!(text, Payload::from_value(json!({ "a": [1] })));
         assert_ne!(text, Payload::from_value(json!({ "a": [2] })));
         assert_eq!(Payload::default().text(), "null");
         assert_eq!(Payload::default().into_value(), Value::Null);
-        let unparsed = Payload::from_json("[true]".to_string()).unwrap();
+        let unparsed = Payload::from_json("[true]").unwrap();
         assert_eq!(unparsed.into_value(), json!([true]));
     }
 }

@@ -627,7 +627,7 @@ async fn a_payload_queued_as_text_is_claimed_as_text(t: &TestStore) {
     let mut queued = Vec::new();
     for text in [small, large] {
         let mut new = new_execution(&s, json!(null));
-        new.trigger_payload = Payload::from_json(text.clone()).unwrap();
+        new.trigger_payload = Payload::from_json(&text).unwrap();
         let id = t.store.enqueue_execution(&s.org, new).await.unwrap().id;
         queued.push((
             id,

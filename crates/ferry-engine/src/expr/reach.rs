@@ -67,7 +67,8 @@ impl<'p> Reach<'p> {
     /// What of variable `name` is reached: its fields read one by one through
     /// [`Variables::field`] when every one named exists, else the whole variable.
     fn take_variable(&self, context: &dyn Variables, name: &str) -> Option<minijinja::Value> {
-        if let Reach::Fields(fields) = self.as_fields() {
+        // `Fields` always names at least one field (`add` makes a reach with none `All`).
+        if let Reach::Fields(fields) = self {
             let found = fields
                 .iter()
                 .map(|(field, reach)| {
@@ -81,14 +82,6 @@ impl<'p> Reach<'p> {
             }
         }
         Some(self.take(context.variable(name)?))
-    }
-
-    /// This reach, unless it names no field (then the variable is taken whole).
-    fn as_fields(&self) -> &Self {
-        match self {
-            Reach::Fields(fields) if fields.is_empty() => &Reach::All,
-            other => other,
-        }
     }
 
     /// What of `value` is reached, converted for minijinja.

@@ -41,6 +41,11 @@ impl TextTrigger {
         self.entry
             .get_or_init(|| ferry_core::json::object([("results", results())]))
     }
+
+    /// Whether the results hold a binary value; parsed only when the text could.
+    fn has_binary(&self) -> bool {
+        self.results.text().contains("\"base64\"") && ferry_js::has_binary(self.entry())
+    }
 }
 
 impl Frame {
@@ -97,9 +102,14 @@ impl Frame {
     pub(super) fn step_results(&self) -> ferry_js::StepResults {
         let trigger = self.trigger.as_deref();
         let binary = self.steps.values().any(ferry_js::has_binary)
-            || trigger.is_some_and(|t| t.results.text().contains("\"base64\"") && has_binary(t));
+            || trigger.is_some_and(TextTrigger::has_binary);
         let text = Text {
-            trigger: trigger.map(|t| (t.reference.as_str(), t.results.raw())),
+            trigger: trigger.map(|t| {
+                let results = Results {
+                    results: t.results.raw(),
+                };
+                (t.reference.as_str(), results)
+            }),
             steps: &self.steps,
         };
         ferry_js::StepResults::written(&text, binary)
@@ -117,21 +127,17 @@ impl Frame {
     }
 }
 
-fn has_binary(trigger: &TextTrigger) -> bool {
-    ferry_js::has_binary(trigger.entry())
-}
-
 /// The step results written out: the trigger's entry spliced in as text.
 struct Text<'a> {
-    trigger: Option<(&'a str, &'a RawValue)>,
+    trigger: Option<(&'a str, Results<'a>)>,
     steps: &'a Map<String, Value>,
 }
 
 impl Serialize for Text<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        if let Some((reference, results)) = self.trigger {
-            map.serialize_entry(reference, &Results(results))?;
+        if let Some((reference, results)) = &self.trigger {
+            map.serialize_entry(reference, results)?;
         }
         for (reference, entry) in self.steps {
             map.serialize_entry(reference, entry)?;
@@ -141,14 +147,9 @@ impl Serialize for Text<'_> {
 }
 
 /// `{ "results": <text> }`.
-struct Results<'a>(&'a RawValue);
-
-impl Serialize for Results<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(1))?;
-        map.serialize_entry("results", self.0)?;
-        map.end()
-    }
+#[derive(serde::Serialize)]
+struct Results<'a> {
+    results: &'a RawValue,
 }
 
 /// The variables of a step's expressions: the run's context, and the step results so far as
@@ -196,7 +197,7 @@ mod tests {
     fn frame() -> Frame {
         let mut frame = Frame::default();
         let text = r#"{"body": {"data": {"id": 7, "b64": {"contentType": "x", "base64": ""}}}}"#;
-        frame.set_trigger("trigger", Payload::from_json(text.into()).unwrap());
+        frame.set_trigger("trigger", Payload::from_json(text).unwrap());
         frame.set_results("shape", json!({ "total": 3 }));
         frame
     }
@@ -214,7 +215,7 @@ mod tests {
         assert!(results.has_binary());
         assert!(!frame.trigger.as_ref().unwrap().results.is_parsed());
         let mut plain = Frame::default();
-        plain.set_trigger("trigger", Payload::from_json("{\"a\":1}".into()).unwrap());
+        plain.set_trigger("trigger", Payload::from_json("{\"a\":1}").unwrap());
         assert!(!plain.step_results().has_binary());
         assert!(plain.trigger.as_ref().unwrap().entry.get().is_none());
     }

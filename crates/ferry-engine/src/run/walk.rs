@@ -603,14 +603,11 @@ fn webhook_fields(trigger: &Payload) -> [Value; 2] {
     fn empty() -> Value {
         json!({})
     }
-    let read = (!trigger.is_parsed())
-        .then(|| serde_json::from_str::<Fields>(trigger.text()).ok())
-        .flatten();
-    match read {
-        Some(fields) => [fields.urls, fields.keys],
-        None => {
-            let field = |name: &str| trigger.get(name).cloned().unwrap_or_else(empty);
-            [field("webhookUrls"), field("webhookApiKeys")]
+    if !trigger.is_parsed() {
+        if let Ok(fields) = serde_json::from_str::<Fields>(trigger.text()) {
+            return [fields.urls, fields.keys];
         }
     }
+    let field = |name: &str| trigger.get(name).cloned().unwrap_or_else(empty);
+    [field("webhookUrls"), field("webhookApiKeys")]
 }

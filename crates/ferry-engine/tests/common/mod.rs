@@ -93,7 +93,7 @@ pub fn job(steps: &str, trigger: Value) -> Job {
         execution_id: Uuid::now_v7(),
         flow: definition.flows[0].clone(),
         // As a webhook's payload arrives: text, parsed only where the run reads it.
-        trigger: Payload::from_json(trigger.to_string()).unwrap(),
+        trigger: Payload::from_json(&trigger.to_string()).unwrap(),
         context,
         states: States::default(),
         checkpoints: HashMap::new(),

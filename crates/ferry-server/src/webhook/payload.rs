@@ -56,8 +56,7 @@ impl RequestPayload {
     /// The payload as a value (a JSON body parsed now, if it was not yet).
     pub fn value(&mut self) -> &Value {
         if let Some(json) = self.json.take() {
-            // Checked when the request was read, so it parses.
-            let data = serde_json::from_str(json.get()).unwrap_or(Value::Null);
+            let data = Payload::from_raw(json).into_value();
             let content_type = self.fields["body"]["contentType"].take();
             self.fields["body"] = object([("data", data), ("contentType", content_type)]);
         }
@@ -119,20 +118,11 @@ impl Serialize for Spliced<'_> {
 }
 
 /// `body`: `data` (text as it came), then the rest (`contentType`).
+#[derive(serde::Serialize)]
 struct BodyWithData<'a> {
     data: &'a RawValue,
+    #[serde(flatten)]
     rest: &'a Map<String, Value>,
-}
-
-impl Serialize for BodyWithData<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.rest.len() + 1))?;
-        map.serialize_entry("data", self.data)?;
-        for (name, value) in self.rest {
-            map.serialize_entry(name, value)?;
-        }
-        map.end()
-    }
 }
 
 /// A body's `data`: parsed, or a JSON body's checked text.
@@ -149,14 +139,14 @@ pub async fn trigger_payload(request: WebhookRequest<'_>) -> Result<RequestPaylo
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let (data, json) = match body_data(&content_type, request.body.clone()).await? {
-        BodyData::Value(data) => (Some(data), None),
-        BodyData::Json(json) => (None, Some(json)),
-    };
     let mut body = Map::new();
-    if let Some(data) = data {
-        body.insert("data".into(), data);
-    }
+    let json = match body_data(&content_type, request.body.clone()).await? {
+        BodyData::Value(data) => {
+            body.insert("data".into(), data);
+            None
+        }
+        BodyData::Json(json) => Some(json),
+    };
     body.insert("contentType".into(), Value::String(content_type));
     let fields = object([
         ("method", Value::String(request.method.to_string())),
@@ -412,7 +402,8 @@ mod tests {
             err.0.starts_with("malformed JSON body: EOF while parsing"),
             "{err}"
         );
-        for unparsable in [&b"{\"n\": 1e400}"[..], b"[\"\\ud800\"]", b"{} {}"] {
+        let not_utf8 = b"{\"n\": \"\xff\"}";
+        for unparsable in [&b"{\"n\": 1e400}"[..], b"[\"\\ud800\"]", b"{} {}", not_utf8] {
             let err = request("application/json", unparsable).await.unwrap_err();
             assert!(err.0.starts_with("malformed JSON body: "), "{err}");
         }
