@@ -48,6 +48,7 @@ impl Commit for PgCommit {
         let mut statements = PgStatements {
             tx,
             claims: &self.claims,
+            walks_in_order: false,
         };
         let answers = plan::write_all(&mut statements, writes, sorted, now()).await?;
         statements.tx.commit().await?;
@@ -58,7 +59,19 @@ impl Commit for PgCommit {
 struct PgStatements<'a> {
     tx: Transaction<'static, Postgres>,
     claims: &'a [String; 2],
+    /// Whether this transaction ran [`WALK_IN_ORDER`] yet.
+    walks_in_order: bool,
 }
+
+/// Makes the rest of a claim's transaction walk the queue in index order. A claim wants the
+/// first few due rows of `executions_queue` (or `executions_leased`) in order; the only
+/// other plan, collecting every queued row and sorting them, is chosen when the table's
+/// statistics say few rows are queued, which is what they say after a quiet spell, just
+/// as a burst fills the queue: every claim then sorts the whole queue while holding the
+/// writer (13,000 queued rows: 18 ms a claim, against 0.5 ms walking the index). The
+/// statements after a claim in its transaction insert or update rows by key and sort
+/// nothing.
+const WALK_IN_ORDER: &str = "SELECT set_config('enable_sort', 'off', true)";
 
 impl Statements for PgStatements<'_> {
     async fn insert_executions(&mut self, rows: &[Queued<'_>]) -> Result<(), StoreError> {
@@ -103,6 +116,10 @@ impl Statements for PgStatements<'_> {
         at: DateTime<Utc>,
     ) -> Result<Vec<ClaimedRow>, StoreError> {
         let until = lease_end(at, claim.lease);
+        if !self.walks_in_order {
+            sqlx::query(WALK_IN_ORDER).execute(&mut *self.tx).await?;
+            self.walks_in_order = true;
+        }
         let mut rows: Vec<ClaimedRow> = Vec::new();
         for statement in self.claims {
             let left = claim.limit - rows.len() as i64;
@@ -206,5 +223,78 @@ impl Statements for PgStatements<'_> {
             sql.build().execute(&mut *self.tx).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::backend::Backend;
+    use crate::runs::claim_statements;
+    use crate::testing;
+
+    /// Whether `plan` (`EXPLAIN (FORMAT JSON)`'s) has a node of type `kind`.
+    fn has_node(plan: &Value, kind: &str) -> bool {
+        match plan {
+            Value::Object(node) => {
+                node.get("Node Type").and_then(Value::as_str) == Some(kind)
+                    || node.values().any(|v| has_node(v, kind))
+            }
+            Value::Array(items) => items.iter().any(|v| has_node(v, kind)),
+            _ => false,
+        }
+    }
+
+    /// A burst queued after the statistics were taken on a quiet queue: a claim still walks
+    /// the queue's index in order instead of sorting every queued row.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_claim_walks_a_burst_in_order_whatever_the_statistics() {
+        let Some(t) = testing::postgres().await else {
+            return;
+        };
+        let Backend::Postgres(pool) = &t.store.backend else {
+            panic!("a PostgreSQL store");
+        };
+        let fixture = testing::fixture(&t.store, &["flow"]).await;
+        for statement in [
+            // Statistics stay as taken now, on an empty queue.
+            "ALTER TABLE executions SET (autovacuum_enabled = false)",
+            "ANALYZE executions",
+        ] {
+            sqlx::query(statement).execute(pool).await.unwrap();
+        }
+        let burst = (0..3000).map(|n| {
+            t.store
+                .enqueue_execution(&fixture.org, fixture.execution("flow", json!({ "n": n })))
+        });
+        futures::future::try_join_all(burst).await.unwrap();
+
+        let queued = &claim_statements(&t.store.backend)[1];
+        let plan = |in_order: bool| async move {
+            let mut tx = pool.begin().await.unwrap();
+            if in_order {
+                sqlx::query(WALK_IN_ORDER).execute(&mut *tx).await.unwrap();
+            }
+            let at = now();
+            let (plan,): (Json<Value>,) =
+                sqlx::query_as(&format!("EXPLAIN (FORMAT JSON) {queued}"))
+                    .bind("worker")
+                    .bind(lease_end(at, std::time::Duration::from_secs(30)))
+                    .bind(at)
+                    .bind(8_i64)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .unwrap();
+            plan.0
+        };
+        assert!(
+            has_node(&plan(false).await, "Sort"),
+            "the planner, told the queue is empty, sorts the whole queue (what this guards against)"
+        );
+        let walked = plan(true).await;
+        assert!(!has_node(&walked, "Sort"), "{walked:#}");
+        assert!(has_node(&walked, "Index Scan"), "{walked:#}");
     }
 }
