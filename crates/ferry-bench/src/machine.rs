@@ -1,7 +1,9 @@
-//! What the figures were measured on: cores, CPU model, kernel, load average, the commit, and
-//! how busy the whole machine was during a step (so that other work on it shows).
+//! What the figures were measured on: cores, CPU model, kernel, load average, the commit, how
+//! busy the whole machine was during a step (so that other work on it shows), and how fast it
+//! was just before the step ([`probe_ms`]).
 
 use std::process::Command;
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -74,6 +76,29 @@ fn commit() -> String {
     }
 }
 
+/// Rounds of the probe's work.
+const PROBE_ROUNDS: usize = 2_000;
+
+/// How fast the machine is now: fixed single-threaded work like the server's own (the
+/// benchmark's 1 KB order parsed into a tree and written back out, [`PROBE_ROUNDS`] times),
+/// timed three times, the best in milliseconds; lower is faster. Machines of one kind differ,
+/// and a virtual machine's speed moves with its neighbours' load (seen: the same binary's CPU
+/// per execution 2× apart within an hour on one machine), so every step records it, taken
+/// just before its load starts, when nothing else of the suite runs: figures compare only
+/// between steps whose probes agree.
+pub fn probe_ms() -> f64 {
+    let body = crate::flows::order_body();
+    let round = || {
+        let started = Instant::now();
+        for _ in 0..PROBE_ROUNDS {
+            let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            std::hint::black_box(serde_json::to_vec(&value).unwrap_or_default());
+        }
+        started.elapsed().as_secs_f64() * 1e3
+    };
+    (0..3).map(|_| round()).fold(f64::INFINITY, f64::min)
+}
+
 /// Whole-machine CPU counters (`/proc/stat`), to tell how many cores were busy in a span.
 #[derive(Debug, Clone, Copy)]
 pub struct CpuSample {
@@ -115,6 +140,16 @@ fn parse_cpu_line(line: &str) -> CpuSample {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_probe_times_work_that_happened() {
+        let body: serde_json::Value = serde_json::from_slice(&crate::flows::order_body()).unwrap();
+        assert!(body["items"]
+            .as_array()
+            .is_some_and(|items| !items.is_empty()));
+        let ms = probe_ms();
+        assert!(ms.is_finite() && ms > 0.0, "{ms}");
+    }
 
     #[test]
     fn busy_cores_from_two_samples() {

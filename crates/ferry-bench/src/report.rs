@@ -12,7 +12,7 @@ use crate::workloads::code_step::CodeStepRow;
 use crate::workloads::scale_out::ScaleRow;
 use crate::workloads::schedules::SchedulesRow;
 use crate::workloads::webhook::{AsyncRow, SyncRow};
-use crate::workloads::CountCheck;
+use crate::workloads::{CountCheck, Usage};
 use crate::Cli;
 
 /// Everything one run measured.
@@ -267,20 +267,21 @@ fn store_section(out: &mut String, store: &StoreReport, peer: Option<&PeerReport
 
 fn async_table(out: &mut String, rows: &[AsyncRow], peer: Option<&PeerReport>) {
     let _ = writeln!(out, "webhook-async:\n");
-    let _ = writeln!(out, "| clients | acked/s | ack p50 ms | ack p99 ms | completed/s | drain s | count check | errors | server CPU cores | machine busy cores | peak RSS MiB |{}", ratio_head(peer));
+    let _ = writeln!(out, "| clients | acked/s | ack p50 ms | ack p99 ms | completed/s | drain s | count check | errors | server CPU cores | server CPU µs per execution | machine busy cores | probe ms | peak RSS MiB |{}", ratio_head(peer));
     let _ = writeln!(
         out,
-        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|{}",
+        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|{}",
         ratio_rule(peer)
     );
     for r in rows {
         let ratio = ratio_cell(peer, "async", r.clients, r.acknowledged_per_s);
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.1} | {} | {} | {:.2} | {:.2} | {:.0} |{ratio}",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.1} | {} | {} | {:.2} | {} | {:.2} | {:.1} | {:.0} |{ratio}",
             r.clients, r.acknowledged_per_s, r.ack_latency.p50_ms, r.ack_latency.p99_ms, r.completed_per_s,
             r.drain_seconds, check_cell(&r.check), r.errors, r.usage.server_cpu_cores,
-            r.usage.machine_busy_cores, r.usage.peak_rss_mib
+            cpu_per(&r.usage, r.check.executions), r.usage.machine_busy_cores, r.usage.probe_ms,
+            r.usage.peak_rss_mib
         );
     }
     out.push('\n');
@@ -288,17 +289,17 @@ fn async_table(out: &mut String, rows: &[AsyncRow], peer: Option<&PeerReport>) {
 
 fn sync_table(out: &mut String, rows: &[SyncRow], peer: Option<&PeerReport>) {
     let _ = writeln!(out, "webhook-sync:\n");
-    let _ = writeln!(out, "| clients | requests/s | p50 ms | p99 ms | count check | errors | server CPU cores | machine busy cores | peak RSS MiB |{}", ratio_head(peer));
+    let _ = writeln!(out, "| clients | requests/s | p50 ms | p99 ms | count check | errors | server CPU cores | server CPU µs per execution | machine busy cores | probe ms | peak RSS MiB |{}", ratio_head(peer));
     let _ = writeln!(
         out,
-        "|---:|---:|---:|---:|---|---:|---:|---:|---:|{}",
+        "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|{}",
         ratio_rule(peer)
     );
     for r in rows {
         let ratio = ratio_cell(peer, "sync", r.clients, r.requests_per_s);
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.2} | {:.2} | {:.0} |{ratio}",
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.2} | {} | {:.2} | {:.1} | {:.0} |{ratio}",
             r.clients,
             r.requests_per_s,
             r.latency.p50_ms,
@@ -306,11 +307,22 @@ fn sync_table(out: &mut String, rows: &[SyncRow], peer: Option<&PeerReport>) {
             check_cell(&r.check),
             r.errors,
             r.usage.server_cpu_cores,
+            cpu_per(&r.usage, r.check.executions),
             r.usage.machine_busy_cores,
+            r.usage.probe_ms,
             r.usage.peak_rss_mib
         );
     }
     out.push('\n');
+}
+
+/// The servers' CPU time per execution of a step, in microseconds (the cost that sets how
+/// many executions a core can run), or "–" when there were none.
+fn cpu_per(usage: &Usage, executions: u64) -> String {
+    if executions == 0 {
+        return "–".into();
+    }
+    format!("{:.0}", usage.server_cpu_seconds / executions as f64 * 1e6)
 }
 
 fn code_table(out: &mut String, code: &CodeStepRow) {
@@ -367,13 +379,16 @@ fn scale_section(out: &mut String, scale: &ScaleReport) {
     if let Some(transform) = scale.transform {
         let _ = writeln!(out, "- transform: {transform}\n");
     }
-    let _ = writeln!(out, "| nodes | acked/s | executions/s | ack p50 ms | ack p99 ms | drain s | count check | errors | server CPU cores (all nodes) | machine busy cores |");
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+    let _ = writeln!(out, "| nodes | acked/s | executions/s | ack p50 ms | ack p99 ms | drain s | count check | errors | server CPU cores (all nodes) | server CPU µs per execution | machine busy cores | probe ms |");
+    let _ = writeln!(
+        out,
+        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+    );
     for row in &scale.rows {
         let r = &row.row;
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {:.2} | {:.2} |",
+            "| {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {:.2} | {} | {:.2} | {:.1} |",
             row.nodes,
             r.acknowledged_per_s,
             r.completed_per_s,
@@ -383,7 +398,9 @@ fn scale_section(out: &mut String, scale: &ScaleReport) {
             check_cell(&r.check),
             r.errors,
             r.usage.server_cpu_cores,
-            r.usage.machine_busy_cores
+            cpu_per(&r.usage, r.check.executions),
+            r.usage.machine_busy_cores,
+            r.usage.probe_ms
         );
     }
     out.push('\n');

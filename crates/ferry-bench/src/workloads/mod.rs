@@ -66,6 +66,10 @@ impl Session {
 pub struct Usage {
     /// CPU time of the `ferry serve` processes over wall time, in cores.
     pub server_cpu_cores: f64,
+    /// CPU time of the `ferry serve` processes during the step, seconds.
+    pub server_cpu_seconds: f64,
+    /// The machine's speed just before the step ([`crate::machine::probe_ms`]).
+    pub probe_ms: f64,
     /// Everything running on the machine (server, load generator, database, other work).
     pub machine_busy_cores: f64,
     /// Largest peak RSS of a node during the step, MiB.
@@ -74,17 +78,21 @@ pub struct Usage {
 
 /// Starts measuring a step.
 pub struct Meter {
+    probe_ms: f64,
     cpu: Vec<f64>,
     machine: CpuSample,
     started: Instant,
 }
 
 impl Meter {
+    /// Probes the machine's speed, then starts counting.
     pub fn start(nodes: &[Node]) -> Meter {
+        let probe_ms = crate::machine::probe_ms();
         for node in nodes {
             node.reset_peak();
         }
         Meter {
+            probe_ms,
             cpu: nodes.iter().map(Node::cpu_seconds).collect(),
             machine: CpuSample::now(),
             started: Instant::now(),
@@ -105,6 +113,8 @@ impl Meter {
             .unwrap_or(0);
         Usage {
             server_cpu_cores: cpu / wall,
+            server_cpu_seconds: cpu,
+            probe_ms: self.probe_ms,
             machine_busy_cores: self.machine.busy_cores_until(&CpuSample::now(), cores),
             peak_rss_mib: mib(peak),
         }
