@@ -44,11 +44,10 @@ impl Commit for PgCommit {
         if let Some(single) = Single::of(&sorted) {
             return single.run(&self.pool, &self.single, writes, now()).await;
         }
-        let tx = self.pool.begin().await?;
+        let tx = begin(&self.pool, sorted.claims).await?;
         let mut statements = PgStatements {
             tx,
             claims: &self.claims,
-            walks_in_order: false,
         };
         let answers = plan::write_all(&mut statements, writes, sorted, now()).await?;
         statements.tx.commit().await?;
@@ -59,19 +58,26 @@ impl Commit for PgCommit {
 struct PgStatements<'a> {
     tx: Transaction<'static, Postgres>,
     claims: &'a [String; 2],
-    /// Whether this transaction ran [`WALK_IN_ORDER`] yet.
-    walks_in_order: bool,
 }
 
-/// Makes the rest of a claim's transaction walk the queue in index order. A claim wants the
-/// first few due rows of `executions_queue` (or `executions_leased`) in order; the only
-/// other plan, collecting every queued row and sorting them, is chosen when the table's
-/// statistics say few rows are queued, which is what they say after a quiet spell, just
-/// as a burst fills the queue: every claim then sorts the whole queue while holding the
-/// writer (13,000 queued rows: 18 ms a claim, against 0.5 ms walking the index). The
-/// statements after a claim in its transaction insert or update rows by key and sort
-/// nothing.
+/// Makes a transaction that claims walk the queue in index order. A claim wants the first
+/// few due rows of `executions_queue` (or `executions_leased`) in order; the only other
+/// plan, collecting every queued row and sorting them, is chosen when the table's statistics
+/// say few rows are queued, which is what they say after a quiet spell, just as a burst fills
+/// the queue: every claim then sorts the whole queue while holding the writer (13,000 queued
+/// rows: 18 ms a claim, against 0.5 ms walking the index). The transaction's other statements
+/// insert or update rows by key and sort nothing.
 const WALK_IN_ORDER: &str = "SELECT set_config('enable_sort', 'off', true)";
+
+/// A transaction for a grouped commit; one with `claims` walks the queue in order
+/// ([`WALK_IN_ORDER`]).
+async fn begin(pool: &PgPool, claims: bool) -> Result<Transaction<'static, Postgres>, StoreError> {
+    let mut tx = pool.begin().await?;
+    if claims {
+        sqlx::query(WALK_IN_ORDER).execute(&mut *tx).await?;
+    }
+    Ok(tx)
+}
 
 impl Statements for PgStatements<'_> {
     async fn insert_executions(&mut self, rows: &[Queued<'_>]) -> Result<(), StoreError> {
@@ -116,10 +122,6 @@ impl Statements for PgStatements<'_> {
         at: DateTime<Utc>,
     ) -> Result<Vec<ClaimedRow>, StoreError> {
         let until = lease_end(at, claim.lease);
-        if !self.walks_in_order {
-            sqlx::query(WALK_IN_ORDER).execute(&mut *self.tx).await?;
-            self.walks_in_order = true;
-        }
         let mut rows: Vec<ClaimedRow> = Vec::new();
         for statement in self.claims {
             let left = claim.limit - rows.len() as i64;
@@ -273,10 +275,7 @@ mod tests {
 
         let queued = &claim_statements(&t.store.backend)[1];
         let plan = |in_order: bool| async move {
-            let mut tx = pool.begin().await.unwrap();
-            if in_order {
-                sqlx::query(WALK_IN_ORDER).execute(&mut *tx).await.unwrap();
-            }
+            let mut tx = begin(pool, in_order).await.unwrap();
             let at = now();
             let (plan,): (Json<Value>,) =
                 sqlx::query_as(&format!("EXPLAIN (FORMAT JSON) {queued}"))
