@@ -239,7 +239,7 @@ impl Store {
                 "INSERT INTO flow_state (org_id, scope, owner_id, value, updated_at) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (scope, owner_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             )
-            .bind(org_id).bind(state.scope).bind(state.owner_id).bind(sqlx::types::Json(&state.value)).bind(at)
+            .bind(org_id).bind(state.scope).bind(state.owner_id).bind(crate::json_text::JsonText(&state.value)).bind(at)
             .execute(pool)
             .await
             .map(|done| done.rows_affected())

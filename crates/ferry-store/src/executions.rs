@@ -42,7 +42,7 @@ macro_rules! insert_execution {
         .bind(e.retry_for).bind(e.retry_attempt).bind(e.replay_for).bind(e.not_before).bind($key).bind($fifo).bind(blob)
         .execute($conn)
         .await?;
-        let payload = sqlx::types::Json(e.trigger_payload.raw());
+        let payload = $crate::json_text::JsonText(e.trigger_payload.raw());
         match blob {
             Some(id) => sqlx::query("INSERT INTO blobs (org_id, id, execution_id, data) VALUES ($1, $2, $2, $3)")
                 .bind($org).bind(id).bind(payload),
@@ -105,7 +105,7 @@ macro_rules! insert_executions {
             sql.push_values(rows, |mut row, (_, e, _, _)| {
                 let e: &ferry_core::execution::Execution = e;
                 row.push_bind(e.id)
-                    .push_bind(sqlx::types::Json(e.trigger_payload.raw()));
+                    .push_bind($crate::json_text::JsonText(e.trigger_payload.raw()));
             });
             sql.build().execute($conn).await?;
         }

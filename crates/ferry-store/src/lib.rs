@@ -20,6 +20,7 @@ mod error;
 mod executions;
 mod instances;
 mod integrations;
+mod json_text;
 mod limits;
 mod notify;
 mod organizations;

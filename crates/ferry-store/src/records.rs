@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use ferry_core::execution::{LogLine, Severity, StepEffects, StepResult};
 use serde_json::Value;
 use sqlx::types::Json;
+
+use crate::json_text::JsonText;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
@@ -214,7 +216,7 @@ impl Store {
     async fn record_blob_step(&self, org_id: Uuid, step: &StepResult) -> Result<(), StoreError> {
         // A large result goes to the blob store; the row keeps its id and no value.
         let blob = Some(step.id);
-        let results: Option<Json<&serde_json::Value>> = None;
+        let results: Option<JsonText<&serde_json::Value>> = None;
         write!(self, pool => {
             let mut tx = pool.begin().await?;
             let inserted = sqlx::query(
@@ -223,12 +225,12 @@ impl Store {
             )
             .bind(org_id).bind(step.id).bind(step.execution_id).bind(&step.step_key).bind(&step.step_name)
             .bind(&step.loop_path).bind(results).bind(&step.error)
-            .bind((!step.effects.is_empty()).then_some(Json(&step.effects)))
+            .bind((!step.effects.is_empty()).then_some(JsonText(&step.effects)))
             .bind(step.started_at).bind(step.ended_at).bind(blob)
             .execute(&mut *tx).await?.rows_affected();
             if let (Some(id), Some(value), 1) = (blob, &step.results, inserted) {
                 sqlx::query("INSERT INTO blobs (org_id, id, execution_id, step_result_id, data) VALUES ($1, $2, $3, $2, $4)")
-                    .bind(org_id).bind(id).bind(step.execution_id).bind(Json(value))
+                    .bind(org_id).bind(id).bind(step.execution_id).bind(JsonText(value))
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;

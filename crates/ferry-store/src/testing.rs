@@ -143,6 +143,15 @@ pub async fn execute_raw(store: &Store, statements: &[&str]) {
     }
 }
 
+/// The one text value the query `sql` reads, as it is, from the store's reader: for tests
+/// that look at the database itself.
+pub async fn query_text(store: &Store, sql: &str) -> String {
+    let read: Result<String, StoreError> = crate::backend::read!(store, pool => {
+        sqlx::query_scalar(sql).fetch_one(pool).await.map_err(StoreError::from)
+    });
+    read.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 /// Makes every queued automatic retry due now: tests cannot wait the minutes between retries.
 pub async fn make_retries_due(store: &Store) {
     let done: Result<u64, StoreError> = crate::backend::write!(store, pool => {

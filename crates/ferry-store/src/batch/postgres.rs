@@ -7,7 +7,6 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use ferry_core::execution::{LogLine, StepResult};
-use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
@@ -15,6 +14,7 @@ use super::plan::{self, Commit, Owned, Queued, Sorted, Statements};
 use super::single::Single;
 use super::{Done, Finish, Write};
 use crate::executions::{insert_executions, ROWS_PER_INSERT};
+use crate::json_text::JsonText;
 use crate::runs::{lease_end, Claim, ClaimedRow, StateWrite};
 use crate::{new_id, now, StoreError};
 
@@ -102,7 +102,7 @@ impl Statements for PgStatements<'_> {
                 row.push_bind(end.id)
                     .push_bind(end.ending.status.as_str())
                     .push_bind(&end.ending.error)
-                    .push_bind(end.ending.result.as_ref().map(Json))
+                    .push_bind(end.ending.result.as_ref().map(JsonText))
                     .push_bind(&end.owner);
             });
             sql.push(
@@ -178,7 +178,7 @@ impl Statements for PgStatements<'_> {
             .bind(org_id)
             .bind(state.scope)
             .bind(state.owner_id)
-            .bind(Json(&state.value))
+            .bind(JsonText(&state.value))
             .bind(at)
             .execute(&mut *self.tx)
             .await?;
@@ -197,10 +197,10 @@ impl Statements for PgStatements<'_> {
                     .push_bind(&step.step_key)
                     .push_bind(&step.step_name)
                     .push_bind(&step.loop_path)
-                    .push_bind(results.map(Json))
+                    .push_bind(results.map(JsonText))
                     .push_bind(step.from_trigger)
                     .push_bind(&step.error)
-                    .push_bind((!step.effects.is_empty()).then_some(Json(&step.effects)))
+                    .push_bind((!step.effects.is_empty()).then_some(JsonText(&step.effects)))
                     .push_bind(step.started_at)
                     .push_bind(step.ended_at);
             });
@@ -231,6 +231,7 @@ impl Statements for PgStatements<'_> {
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use serde_json::{json, Value};
+    use sqlx::types::Json;
 
     use super::*;
     use crate::backend::Backend;

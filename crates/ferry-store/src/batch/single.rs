@@ -17,7 +17,6 @@ use chrono::{DateTime, Utc};
 use ferry_core::execution::{LogLine, StepResult};
 use serde_json::value::RawValue;
 use serde_json::Value;
-use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -25,6 +24,7 @@ use super::plan::{Owned, Sorted};
 use super::sql::{INSERT_LOGS, INSERT_STEPS, KEEP_RECORDED_STEP};
 use super::{Done, Finish, Write};
 use crate::executions::{INSERT_PAYLOADS, INSERT_QUEUED};
+use crate::json_text::JsonText;
 use crate::StoreError;
 
 /// The statement: `$1`–`$20` queued executions and payloads, `$21` now, `$22`–`$26` ends,
@@ -39,11 +39,11 @@ pub(super) fn statement() -> String {
         $7::text[], $8::bool[], $9::timestamptz[], $10::uuid[], $11::uuid[], $12::int4[], $13::uuid[],
         $14::timestamptz[], $15::bool[], $16::timestamptz[], $17::int4[], $18::text[], $19::timestamptz[])
 ), payloads AS (
-    {INSERT_PAYLOADS} SELECT * FROM UNNEST($2::uuid[], $20::jsonb[])
+    {INSERT_PAYLOADS} SELECT * FROM UNNEST($2::uuid[], $20::json[])
 ), ended AS (
     UPDATE executions x SET status = e.status, error = e.error, result = e.result, ended_at = $21,
         lease_owner = NULL, lease_until = NULL
-    FROM UNNEST($22::uuid[], $23::text[], $24::text[], $25::jsonb[], $26::text[])
+    FROM UNNEST($22::uuid[], $23::text[], $24::text[], $25::json[], $26::text[])
         AS e (id, status, error, result, owner)
     WHERE x.id = e.id AND x.lease_owner = e.owner AND x.status = 'RUNNING'
     RETURNING x.id, x.retry_for
@@ -55,7 +55,7 @@ pub(super) fn statement() -> String {
     SELECT s.org_id, s.id, s.execution_id, s.step_key, s.step_name, s.loop_path, s.results,
         s.results_from_trigger, s.error, s.effects, s.started_at, s.ended_at
     FROM UNNEST($27::uuid[], $28::uuid[], $29::uuid[], $30::text[], $31::text[], $32::text[],
-        $33::jsonb[], $34::bool[], $35::text[], $36::jsonb[], $37::timestamptz[], $38::timestamptz[],
+        $33::json[], $34::bool[], $35::text[], $36::json[], $37::timestamptz[], $38::timestamptz[],
         $39::bool[])
         AS s (org_id, id, execution_id, step_key, step_name, loop_path, results,
             results_from_trigger, error, effects, started_at, ended_at, of_end)
@@ -103,7 +103,7 @@ struct ExecutionColumns<'a> {
     attempt: Vec<i32>,
     lease_owner: Vec<Option<&'a str>>,
     lease_until: Vec<Option<DateTime<Utc>>>,
-    payload: Vec<Json<&'a RawValue>>,
+    payload: Vec<JsonText<&'a RawValue>>,
 }
 
 #[derive(Default)]
@@ -111,7 +111,7 @@ struct EndColumns<'a> {
     id: Vec<Uuid>,
     status: Vec<&'static str>,
     error: Vec<Option<&'a str>>,
-    result: Vec<Option<Json<&'a Value>>>,
+    result: Vec<Option<JsonText<&'a Value>>>,
     owner: Vec<&'a str>,
 }
 
@@ -123,10 +123,10 @@ struct StepColumns<'a> {
     step_key: Vec<&'a str>,
     step_name: Vec<&'a str>,
     loop_path: Vec<&'a str>,
-    results: Vec<Option<Json<&'a Value>>>,
+    results: Vec<Option<JsonText<&'a Value>>>,
     from_trigger: Vec<bool>,
     error: Vec<Option<&'a str>>,
-    effects: Vec<Option<Json<&'a ferry_core::execution::StepEffects>>>,
+    effects: Vec<Option<JsonText<&'a ferry_core::execution::StepEffects>>>,
     started_at: Vec<DateTime<Utc>>,
     ended_at: Vec<DateTime<Utc>>,
     of_end: Vec<bool>,
@@ -285,7 +285,7 @@ impl<'a> ExecutionColumns<'a> {
         self.attempt.push(e.attempt);
         self.lease_owner.push(lease.map(|l| l.owner.as_str()));
         self.lease_until.push(lease.map(|l| l.until));
-        self.payload.push(Json(e.trigger_payload.raw()));
+        self.payload.push(JsonText(e.trigger_payload.raw()));
     }
 }
 
@@ -294,7 +294,7 @@ impl<'a> EndColumns<'a> {
         self.id.push(end.id);
         self.status.push(end.ending.status.as_str());
         self.error.push(end.ending.error.as_deref());
-        self.result.push(end.ending.result.as_ref().map(Json));
+        self.result.push(end.ending.result.as_ref().map(JsonText));
         self.owner.push(&end.owner);
     }
 }
@@ -309,11 +309,11 @@ impl<'a> StepColumns<'a> {
         self.step_key.push(&step.step_key);
         self.step_name.push(&step.step_name);
         self.loop_path.push(&step.loop_path);
-        self.results.push(results.map(Json));
+        self.results.push(results.map(JsonText));
         self.from_trigger.push(step.from_trigger);
         self.error.push(step.error.as_deref());
         self.effects
-            .push((!step.effects.is_empty()).then_some(Json(&step.effects)));
+            .push((!step.effects.is_empty()).then_some(JsonText(&step.effects)));
         self.started_at.push(step.started_at);
         self.ended_at.push(step.ended_at);
         self.of_end.push(of_end);
