@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use ferry_store::{Ending, Standing};
 use tokio::sync::{oneshot, Notify};
 use uuid::Uuid;
 
@@ -17,8 +18,12 @@ pub struct Signals {
     wake: Notify,
     /// How many times [`Signals::queued`] was called.
     queued: AtomicU64,
-    waiters: Mutex<HashMap<Uuid, Vec<oneshot::Sender<()>>>>,
+    waiters: Mutex<HashMap<Uuid, Vec<Watcher>>>,
 }
+
+/// Told that an execution ended: with where it stands when the worker that ended it hands
+/// that over, `None` when the watcher should read it.
+type Watcher = oneshot::Sender<Option<Standing>>;
 
 impl Signals {
     /// Tells an idle worker that executions were queued.
@@ -39,7 +44,7 @@ impl Signals {
     }
 
     /// Registers interest in execution `id` ending; the receiver fires when it does.
-    pub fn watch(&self, id: Uuid) -> oneshot::Receiver<()> {
+    pub fn watch(&self, id: Uuid) -> oneshot::Receiver<Option<Standing>> {
         let (sender, receiver) = oneshot::channel();
         self.lock().entry(id).or_default().push(sender);
         receiver
@@ -50,14 +55,21 @@ impl Signals {
         self.lock().remove(&id);
     }
 
-    /// Tells the watchers of `id` that it ended.
-    pub fn ended(&self, id: Uuid) {
-        for sender in self.lock().remove(&id).unwrap_or_default() {
-            let _ = sender.send(());
+    /// Tells the watchers of `id` that it ended: `ending` when it is the end just committed,
+    /// which they take as it is; `None` when they should read where it stands (it may not
+    /// have ended: handed back, or its end not recorded).
+    pub fn ended(&self, id: Uuid, ending: Option<&Ending>) {
+        let watchers = self.lock().remove(&id).unwrap_or_default();
+        if watchers.is_empty() {
+            return;
+        }
+        let standing = ending.map(Standing::from);
+        for watcher in watchers {
+            let _ = watcher.send(standing.clone());
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, Vec<oneshot::Sender<()>>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, Vec<Watcher>>> {
         // No code panics while holding this lock; a poisoned map is still whole.
         self.waiters.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -67,22 +79,28 @@ impl Signals {
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 impl Signals {
-    /// Waits up to `timeout` for execution `id` to end; gives it once ended, or `None` when
-    /// the time ran out.
+    /// Waits up to `timeout` for execution `id` to end; gives where it stands once it ended,
+    /// or `None` when the time ran out. It reads the store once (the execution may have
+    /// ended before the watch began), then only when told to or every [`POLL_INTERVAL`]: an
+    /// end committed on this node is handed over with its notice.
     pub async fn wait_for_end(
         &self,
         store: &ferry_store::Store,
         tenant: &ferry_store::Tenant,
         id: Uuid,
         timeout: Duration,
-    ) -> Result<Option<ferry_core::execution::Execution>, ferry_store::StoreError> {
+    ) -> Result<Option<Standing>, ferry_store::StoreError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut ended = self.watch(id);
+        let mut handed = None;
         loop {
-            let execution = store.execution(tenant, id).await?;
-            if execution.status.is_final() {
+            let standing = match handed.take() {
+                Some(standing) => standing,
+                None => store.standing(tenant, id).await?,
+            };
+            if standing.status.is_final() {
                 self.unwatch(id);
-                return Ok(Some(execution));
+                return Ok(Some(standing));
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {
@@ -90,7 +108,8 @@ impl Signals {
                 return Ok(None);
             }
             let pause = POLL_INTERVAL.min(deadline - now);
-            if let Ok(Ok(())) = tokio::time::timeout(pause, &mut ended).await {
+            if let Ok(Ok(notice)) = tokio::time::timeout(pause, &mut ended).await {
+                handed = notice;
                 ended = self.watch(id);
             }
         }

@@ -18,7 +18,7 @@ use sqlx::QueryBuilder;
 use crate::backend::{read, write, Dialect};
 use crate::batch::{Done, Write};
 use crate::page::{HasId, IdOrder, Listing, Page, PageRequest, Sort};
-use crate::{new_id, now, Direction, Store, StoreError, Tenant};
+use crate::{new_id, now, Direction, Standing, Store, StoreError, Tenant};
 
 /// Inserts `$execution` (an [`Execution`]) of organization `$org` through `$conn`, inside a
 /// `write!` body (a macro so that the one text serves both databases' connection types), with
@@ -507,6 +507,26 @@ impl Store {
         row.map(Execution::try_from)
             .transpose()?
             .ok_or(StoreError::NotFound { kind: "execution" })
+    }
+
+    /// Where one execution stands, if the tenant may see it: its status, error and result,
+    /// read without its payload (what a caller waiting for its end polls).
+    pub async fn standing(&self, tenant: &Tenant, id: Uuid) -> Result<Standing, StoreError> {
+        let row: Option<(String, Option<String>, Option<Json<Value>>)> = read!(self, pool => {
+            let mut sql = QueryBuilder::new("SELECT status, error, result FROM executions");
+            push_where(&mut sql, tenant, &ExecutionFilter::default());
+            sql.push(" AND id = ");
+            Dialect::bind_uuid(&mut sql, id);
+            sql.build_query_as().fetch_optional(pool).await
+        })?;
+        let (status, error, result) = row.ok_or(StoreError::NotFound { kind: "execution" })?;
+        let status = ExecutionStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("execution {id} has status {status:?}")))?;
+        Ok(Standing {
+            status,
+            error,
+            result: result.map(|json| json.0),
+        })
     }
 
     /// A page of executions, newest first.

@@ -94,6 +94,29 @@ impl Ending {
     }
 }
 
+/// Where an execution stands: its status, and once it ended, its error or its result. What
+/// a caller waiting for an execution needs, read without the payload ([`Store::standing`]) or
+/// handed over by the worker that ended it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standing {
+    /// Its status.
+    pub status: ExecutionStatus,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The last step's result, for a synchronous caller.
+    pub result: Option<Value>,
+}
+
+impl From<&Ending> for Standing {
+    fn from(ending: &Ending) -> Self {
+        Standing {
+            status: ending.status,
+            error: ending.error.clone(),
+            result: ending.result.clone(),
+        }
+    }
+}
+
 /// What is written with an execution's end, if its worker still holds it.
 #[derive(Debug, Clone, Default)]
 pub struct EndRecords {

@@ -7,7 +7,8 @@ use ferry_core::execution::{ExecutionStatus, LogLine, Severity, StepEffects, Ste
 use ferry_core::payload::Payload;
 use ferry_store::testing::{fixture, Fixture, TestStore};
 use ferry_store::{
-    EndRecords, Ending, LeaseState, LogFilter, NewExecution, PageRequest, StateWrite, Tenant,
+    EndRecords, Ending, LeaseState, LogFilter, NewExecution, PageRequest, Standing, StateWrite,
+    StoreError, Tenant,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -152,6 +153,22 @@ async fn a_queued_execution_is_claimed_once_and_ends_with_its_result(t: &TestSto
     assert_eq!(done.status, ExecutionStatus::Succeeded);
     assert_eq!(done.result, Some(json!({"data": 42})));
     assert!(done.ended_at.is_some());
+    let standing = Standing {
+        status: ExecutionStatus::Succeeded,
+        error: None,
+        result: Some(json!({"data": 42})),
+    };
+    assert_eq!(t.store.standing(&s.org, first).await.unwrap(), standing);
+    assert_eq!(
+        t.store.standing(&s.org, second).await.unwrap().status,
+        ExecutionStatus::Running
+    );
+    let other_customer = Tenant::customer(s.org.org_id, Uuid::now_v7());
+    let hidden = t.store.standing(&other_customer, first).await;
+    assert!(
+        matches!(hidden, Err(StoreError::NotFound { .. })),
+        "{hidden:?}"
+    );
     assert_eq!(
         t.store.renew_lease(first, "worker-a", LEASE).await.unwrap(),
         LeaseState::Lost

@@ -316,7 +316,8 @@ impl Worker {
                 tracing::warn!(execution = %id, error = %err, "could not load the execution; it runs again when its lease ends");
             }
         }
-        self.signals.ended(id);
+        // Watchers not told by `settle` read where it stands.
+        self.signals.ended(id, None);
     }
 
     /// Queues again an execution whose instance was paused since it was claimed (or held):
@@ -442,6 +443,7 @@ impl Worker {
         {
             Ok(true) => {
                 tracing::debug!(execution = %id, status = ending.status.as_str(), "execution ended");
+                self.signals.ended(id, Some(ending));
                 if let Some(observer) = &self.observer {
                     let started = claimed
                         .execution

@@ -9,8 +9,8 @@ use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ferry_core::execution::{Execution, ExecutionStatus};
-use ferry_store::Tenant;
+use ferry_core::execution::ExecutionStatus;
+use ferry_store::{Standing, Tenant};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -51,7 +51,7 @@ pub(crate) async fn synchronous(
     }
 }
 
-fn ended(done: &Execution, shown_id: &str) -> Response {
+fn ended(done: &Standing, shown_id: &str) -> Response {
     match done.status {
         ExecutionStatus::Succeeded => result_response(done.result.as_ref().unwrap_or(&Value::Null)),
         ExecutionStatus::Cancelled => {
