@@ -132,6 +132,29 @@ macro_rules! store_tests {
     };
 }
 
+/// A step result `key` of execution `execution_id`: made now (its id and times, to the
+/// microsecond, as stored), with `results`, no error and no effects.
+pub fn step_result(
+    execution_id: uuid::Uuid,
+    key: &str,
+    results: serde_json::Value,
+) -> ferry_core::execution::StepResult {
+    let at = ferry_core::execution::now_micros();
+    ferry_core::execution::StepResult {
+        id: uuid::Uuid::now_v7(),
+        execution_id,
+        step_key: key.into(),
+        step_name: key.into(),
+        loop_path: String::new(),
+        results: Some(results),
+        from_trigger: false,
+        error: None,
+        effects: Default::default(),
+        started_at: at,
+        ended_at: at,
+    }
+}
+
 /// Runs `statements` as they are, in order, on the store's writer: for tests that put a
 /// database back the way an older version left it.
 pub async fn execute_raw(store: &Store, statements: &[&str]) {

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use chrono::{SubsecRound, Utc};
+use chrono::Utc;
 use ferry_core::execution::StepResult;
-use ferry_store::testing::{fixture, make_retries_due, stored_sizes, TestStore};
+use ferry_store::testing::{self, fixture, make_retries_due, stored_sizes, TestStore};
 use ferry_store::{EndRecords, Ending, PageRequest, PruneScope, BLOB_THRESHOLD};
 use serde_json::{json, Value};
 use uuid::{NoContext, Timestamp, Uuid};
@@ -33,20 +33,11 @@ async fn enqueue(t: &TestStore, f: &ferry_store::testing::Fixture, payload: Valu
     t.store.enqueue_execution(&f.org, new).await.unwrap().id
 }
 
-/// A step result of execution `execution_id` (stamped to the microsecond, as stored).
+/// Step result `key` of execution `execution_id`, with id `id`.
 fn step_result(execution_id: Uuid, id: Uuid, key: &str, results: Value) -> StepResult {
     StepResult {
         id,
-        execution_id,
-        step_key: key.into(),
-        step_name: key.into(),
-        loop_path: String::new(),
-        results: Some(results),
-        from_trigger: false,
-        error: None,
-        effects: Default::default(),
-        started_at: Utc::now().trunc_subsecs(6),
-        ended_at: Utc::now().trunc_subsecs(6),
+        ..testing::step_result(execution_id, key, results)
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use ferry_core::execution::{StepEffects, StepResult};
 use ferry_core::payload::Payload;
-use ferry_store::testing::{fixture, make_retries_due, Fixture, TestStore};
+use ferry_store::testing::{fixture, make_retries_due, step_result, Fixture, TestStore};
 use ferry_store::{EndRecords, Ending, StateWrite, BLOB_THRESHOLD};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -74,7 +74,6 @@ fn unordered(n: i64) -> Value {
 }
 
 fn step(execution_id: Uuid, key: &str, results: Value) -> StepResult {
-    let started_at = ferry_core::execution::now_micros();
     let effects = StepEffects {
         response: json!({ "statusCode": 201, "headers": { "x-zone": "b", "x-a": "c" } })
             .as_object()
@@ -87,17 +86,8 @@ fn step(execution_id: Uuid, key: &str, results: Value) -> StepResult {
         .into(),
     };
     StepResult {
-        id: Uuid::now_v7(),
-        execution_id,
-        step_key: key.into(),
-        step_name: key.into(),
-        loop_path: String::new(),
-        results: Some(results),
-        from_trigger: false,
-        error: None,
         effects,
-        started_at,
-        ended_at: started_at,
+        ..step_result(execution_id, key, results)
     }
 }
 
