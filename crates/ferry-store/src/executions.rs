@@ -329,12 +329,16 @@ pub(crate) struct ExecutionRow {
     pub(crate) not_before: Option<DateTime<Utc>>,
 }
 
+/// Execution `id`'s stored `status`, parsed.
+fn status_of(id: Uuid, status: &str) -> Result<ExecutionStatus, StoreError> {
+    ExecutionStatus::parse(status)
+        .ok_or_else(|| StoreError::Corrupt(format!("execution {id} has status {status:?}")))
+}
+
 impl TryFrom<ExecutionRow> for Execution {
     type Error = StoreError;
     fn try_from(row: ExecutionRow) -> Result<Self, StoreError> {
-        let status = ExecutionStatus::parse(&row.status).ok_or_else(|| {
-            StoreError::Corrupt(format!("execution {} has status {:?}", row.id, row.status))
-        })?;
+        let status = status_of(row.id, &row.status)?;
         Ok(Execution {
             id: row.id,
             instance_id: row.instance_id,
@@ -520,10 +524,8 @@ impl Store {
             sql.build_query_as().fetch_optional(pool).await
         })?;
         let (status, error, result) = row.ok_or(StoreError::NotFound { kind: "execution" })?;
-        let status = ExecutionStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("execution {id} has status {status:?}")))?;
         Ok(Standing {
-            status,
+            status: status_of(id, &status)?,
             error,
             result: result.map(|json| json.0),
         })

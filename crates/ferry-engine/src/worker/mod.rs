@@ -295,8 +295,11 @@ impl Worker {
             ))),
             _ => self.prepare(&mut claimed, &taken.shared).await,
         };
-        match prepared {
-            Ok(prepared) if !prepared.instance.enabled => self.hand_back(id).await,
+        let committed = match prepared {
+            Ok(prepared) if !prepared.instance.enabled => {
+                self.hand_back(id).await;
+                None
+            }
             Ok(prepared) => self.run_prepared(&claimed, prepared).await,
             Err(Unrunnable::Invalid(why)) => {
                 let ending = Ending::failed(format!("cannot run: {why}"));
@@ -310,14 +313,15 @@ impl Worker {
                     logs: vec![line],
                     ..EndRecords::default()
                 };
-                self.settle(&claimed, &ending, records).await;
+                self.settle(&claimed, ending, records).await
             }
             Err(Unrunnable::Store(err)) => {
                 tracing::warn!(execution = %id, error = %err, "could not load the execution; it runs again when its lease ends");
+                None
             }
-        }
-        // Watchers not told by `settle` read where it stands.
-        self.signals.ended(id, None);
+        };
+        // Its watchers take the end committed here, or else read where it stands.
+        self.signals.ended(id, committed.as_ref());
     }
 
     /// Queues again an execution whose instance was paused since it was claimed (or held):
@@ -336,7 +340,8 @@ impl Worker {
         }
     }
 
-    async fn run_prepared(&self, claimed: &Claimed, prepared: Prepared) {
+    /// Runs a prepared execution: the end it committed, if it did.
+    async fn run_prepared(&self, claimed: &Claimed, prepared: Prepared) -> Option<Ending> {
         let cancelled = Arc::new(AtomicBool::new(false));
         let heartbeat = tokio::spawn(
             self.clone()
@@ -354,7 +359,7 @@ impl Worker {
         let outcome = self.executor.run(prepared.job, &host).await;
         heartbeat.abort();
         self.conclude(claimed, (&prepared.instance, retry.as_ref()), outcome)
-            .await;
+            .await
     }
 
     /// Renews the lease until aborted; flags a cancellation or a lost lease.
@@ -379,13 +384,14 @@ impl Worker {
         }
     }
 
-    /// Writes how the execution ended.
+    /// Writes how the execution ended: the end committed, if it was (a cancelled or
+    /// interrupted execution commits none).
     async fn conclude(
         &self,
         claimed: &Claimed,
         (instance, retry): (&ferry_core::instance::Instance, Option<&RetryConfig>),
         outcome: Outcome,
-    ) {
+    ) -> Option<Ending> {
         let id = claimed.execution.id;
         let (steps, logs) = match instance.disable_logs_and_step_results {
             true => (Vec::new(), Vec::new()),
@@ -414,11 +420,11 @@ impl Worker {
                 if let Err(err) = released {
                     tracing::warn!(execution = %id, error = %err, "could not release a cancelled execution");
                 }
-                return;
+                return None;
             }
             Ended::Interrupted(why) => {
                 tracing::warn!(execution = %id, reason = %why, "execution interrupted; it resumes when its lease ends");
-                return;
+                return None;
             }
         };
         let states = match ending.status {
@@ -430,20 +436,26 @@ impl Worker {
             logs,
             states,
         };
-        self.settle(claimed, &ending, records).await;
+        self.settle(claimed, ending, records).await
     }
 
-    async fn settle(&self, claimed: &Claimed, ending: &Ending, records: EndRecords) {
+    /// Commits `ending` with its records: the ending, if the worker still held the execution
+    /// and the commit went through.
+    async fn settle(
+        &self,
+        claimed: &Claimed,
+        ending: Ending,
+        records: EndRecords,
+    ) -> Option<Ending> {
         let id = claimed.execution.id;
         let owner = &self.options.node_id;
         match self
             .store
-            .finish_execution(claimed.org_id, id, owner, ending, records)
+            .finish_execution(claimed.org_id, id, owner, &ending, records)
             .await
         {
             Ok(true) => {
                 tracing::debug!(execution = %id, status = ending.status.as_str(), "execution ended");
-                self.signals.ended(id, Some(ending));
                 if let Some(observer) = &self.observer {
                     let started = claimed
                         .execution
@@ -452,12 +464,15 @@ impl Worker {
                     let took = (chrono::Utc::now() - started).to_std().unwrap_or_default();
                     observer.execution_ended(ending.status, took);
                 }
+                Some(ending)
             }
             Ok(false) => {
-                tracing::info!(execution = %id, "execution was cancelled or taken over before it ended here")
+                tracing::info!(execution = %id, "execution was cancelled or taken over before it ended here");
+                None
             }
             Err(err) => {
-                tracing::warn!(execution = %id, error = %err, "could not record the end of an execution; it runs again when its lease ends")
+                tracing::warn!(execution = %id, error = %err, "could not record the end of an execution; it runs again when its lease ends");
+                None
             }
         }
     }
