@@ -249,10 +249,10 @@ fn store_section(out: &mut String, store: &StoreReport, peer: Option<&PeerReport
         opt_mib(store.peak_rss_mib)
     );
     if !store.webhook_async.is_empty() {
-        async_table(out, &store.webhook_async, peer);
+        async_table(out, &store.webhook_async, peer, &store.store);
     }
     if !store.webhook_sync.is_empty() {
-        sync_table(out, &store.webhook_sync, peer);
+        sync_table(out, &store.webhook_sync, peer, &store.store);
     }
     if let Some(code) = &store.code_step {
         code_table(out, code);
@@ -265,41 +265,42 @@ fn store_section(out: &mut String, store: &StoreReport, peer: Option<&PeerReport
     }
 }
 
-fn async_table(out: &mut String, rows: &[AsyncRow], peer: Option<&PeerReport>) {
+fn async_table(out: &mut String, rows: &[AsyncRow], peer: Option<&PeerReport>, store: &str) {
     let _ = writeln!(out, "webhook-async:\n");
-    let _ = writeln!(out, "| clients | acked/s | ack p50 ms | ack p99 ms | completed/s | drain s | count check | errors | server CPU cores | server CPU µs per execution | machine busy cores | probe ms | peak RSS MiB |{}", ratio_head(peer));
+    let _ = writeln!(out, "| clients | acked/s | ack p50 ms | ack p99 ms | completed/s | drain s | count check | errors | server CPU cores | server CPU µs per execution | server KiB written per execution | machine busy cores | probe ms | peak RSS MiB |{}", ratio_head(peer));
     let _ = writeln!(
         out,
-        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|{}",
+        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|{}",
         ratio_rule(peer)
     );
     for r in rows {
         let ratio = ratio_cell(peer, "async", r.clients, r.acknowledged_per_s);
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.1} | {} | {} | {:.2} | {} | {:.2} | {:.1} | {:.0} |{ratio}",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.1} | {} | {} | {:.2} | {} | {} | {:.2} | {:.1} | {:.0} |{ratio}",
             r.clients, r.acknowledged_per_s, r.ack_latency.p50_ms, r.ack_latency.p99_ms, r.completed_per_s,
             r.drain_seconds, check_cell(&r.check), r.errors, r.usage.server_cpu_cores,
-            cpu_per(&r.usage, r.check.executions), r.usage.machine_busy_cores, r.usage.probe_ms,
+            cpu_per(&r.usage, r.check.executions), written_per(&r.usage, r.check.executions, store),
+            r.usage.machine_busy_cores, r.usage.probe_ms,
             r.usage.peak_rss_mib
         );
     }
     out.push('\n');
 }
 
-fn sync_table(out: &mut String, rows: &[SyncRow], peer: Option<&PeerReport>) {
+fn sync_table(out: &mut String, rows: &[SyncRow], peer: Option<&PeerReport>, store: &str) {
     let _ = writeln!(out, "webhook-sync:\n");
-    let _ = writeln!(out, "| clients | requests/s | p50 ms | p99 ms | count check | errors | server CPU cores | server CPU µs per execution | machine busy cores | probe ms | peak RSS MiB |{}", ratio_head(peer));
+    let _ = writeln!(out, "| clients | requests/s | p50 ms | p99 ms | count check | errors | server CPU cores | server CPU µs per execution | server KiB written per execution | machine busy cores | probe ms | peak RSS MiB |{}", ratio_head(peer));
     let _ = writeln!(
         out,
-        "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|{}",
+        "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|{}",
         ratio_rule(peer)
     );
     for r in rows {
         let ratio = ratio_cell(peer, "sync", r.clients, r.requests_per_s);
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.2} | {} | {:.2} | {:.1} | {:.0} |{ratio}",
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.2} | {} | {} | {:.2} | {:.1} | {:.0} |{ratio}",
             r.clients,
             r.requests_per_s,
             r.latency.p50_ms,
@@ -308,12 +309,26 @@ fn sync_table(out: &mut String, rows: &[SyncRow], peer: Option<&PeerReport>) {
             r.errors,
             r.usage.server_cpu_cores,
             cpu_per(&r.usage, r.check.executions),
+            written_per(&r.usage, r.check.executions, store),
             r.usage.machine_busy_cores,
             r.usage.probe_ms,
             r.usage.peak_rss_mib
         );
     }
     out.push('\n');
+}
+
+/// What the servers wrote to storage per execution of a step, in KiB: on SQLite, the store's
+/// whole write volume (the WAL's pages and their checkpoints). "–" on PostgreSQL, whose
+/// writes are the database's processes', and when there were no executions.
+fn written_per(usage: &Usage, executions: u64, store: &str) -> String {
+    if executions == 0 || store != "sqlite" {
+        return "–".into();
+    }
+    format!(
+        "{:.1}",
+        usage.server_written_bytes as f64 / executions as f64 / 1024.0
+    )
 }
 
 /// The servers' CPU time per execution of a step, in microseconds (the cost that sets how

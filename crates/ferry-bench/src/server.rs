@@ -109,6 +109,14 @@ impl Node {
         cpu_ticks(&stat.unwrap_or_default()) as f64 / clock_ticks() as f64
     }
 
+    /// Bytes the process has caused to be written to storage so far (`write_bytes` of
+    /// `/proc/<pid>/io`: counted when it dirties the page cache, so SQLite's WAL and its
+    /// checkpoints into the database file, and the node's log).
+    pub fn written_bytes(&self) -> u64 {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", self.pid()));
+        status_field(&io.unwrap_or_default(), "write_bytes:")
+    }
+
     /// SIGTERM, then SIGKILL after 15 s.
     pub fn stop(&mut self) {
         if matches!(self.child.try_wait(), Ok(Some(_))) {
@@ -220,6 +228,8 @@ mod tests {
         let status = "Name:\tferry\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n";
         assert_eq!(status_field(status, "VmRSS:"), 1024);
         assert_eq!(status_field(status, "VmHWM:"), 2048);
+        let io = "rchar: 10\nwchar: 20\nwrite_bytes: 8192\ncancelled_write_bytes: 0\n";
+        assert_eq!(status_field(io, "write_bytes:"), 8192);
         let stat = "42 (fer ry) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 0 0 20 0";
         assert_eq!(cpu_ticks(stat), 10);
     }

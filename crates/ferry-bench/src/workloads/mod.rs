@@ -74,12 +74,16 @@ pub struct Usage {
     pub machine_busy_cores: f64,
     /// Largest peak RSS of a node during the step, MiB.
     pub peak_rss_mib: f64,
+    /// Bytes the `ferry serve` processes wrote to storage during the step
+    /// ([`Node::written_bytes`]); on PostgreSQL the database's writes are its own processes'.
+    pub server_written_bytes: u64,
 }
 
 /// Starts measuring a step.
 pub struct Meter {
     probe_ms: f64,
     cpu: Vec<f64>,
+    written: Vec<u64>,
     machine: CpuSample,
     started: Instant,
 }
@@ -94,6 +98,7 @@ impl Meter {
         Meter {
             probe_ms,
             cpu: nodes.iter().map(Node::cpu_seconds).collect(),
+            written: nodes.iter().map(Node::written_bytes).collect(),
             machine: CpuSample::now(),
             started: Instant::now(),
         }
@@ -106,6 +111,11 @@ impl Meter {
             .zip(&self.cpu)
             .map(|(node, before)| node.cpu_seconds() - before)
             .sum();
+        let written = nodes
+            .iter()
+            .zip(&self.written)
+            .map(|(node, before)| node.written_bytes().saturating_sub(*before))
+            .sum();
         let peak = nodes
             .iter()
             .map(|node| node.memory_kib().peak_kib)
@@ -117,6 +127,7 @@ impl Meter {
             probe_ms: self.probe_ms,
             machine_busy_cores: self.machine.busy_cores_until(&CpuSample::now(), cores),
             peak_rss_mib: mib(peak),
+            server_written_bytes: written,
         }
     }
 }
