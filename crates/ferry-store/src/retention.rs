@@ -49,13 +49,26 @@ pub enum PruneScope {
 }
 
 impl PruneScope {
-    /// The SQL condition on `org_id` (`$3` is the organization's id when there is one).
+    /// The step results' condition on `org_id` (`$3` is the organization's id when there is
+    /// one).
     fn condition(&self) -> &'static str {
         match self {
             PruneScope::Default => {
                 "org_id NOT IN (SELECT id FROM organizations WHERE retention_days IS NOT NULL)"
             }
             PruneScope::Organization(_) => "org_id = $3",
+        }
+    }
+
+    /// Which log lines of the scope are older than `$1`. Log lines are keyed by
+    /// `(org_id, id)`, so they are looked up organization by organization (those without a
+    /// period of their own, or the one named).
+    fn old_logs(&self) -> &'static str {
+        match self {
+            PruneScope::Default => {
+                "org_id IN (SELECT id FROM organizations WHERE retention_days IS NULL) AND id < $1"
+            }
+            PruneScope::Organization(_) => "org_id = $3 AND id < $1",
         }
     }
 
@@ -79,13 +92,16 @@ impl Store {
     ) -> Result<Pruned, StoreError> {
         let bound = first_id_at(cutoff);
         let at = now();
-        let sql = |table: &str| {
-            format!(
-                "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE id < $1 AND {} LIMIT $2)",
-                scope.condition()
-            )
-        };
-        let (step_sql, log_sql) = (sql("step_results"), sql("execution_logs"));
+        let step_sql = format!(
+            "DELETE FROM step_results WHERE id IN \
+             (SELECT id FROM step_results WHERE id < $1 AND {} LIMIT $2)",
+            scope.condition()
+        );
+        let log_sql = format!(
+            "DELETE FROM execution_logs WHERE (org_id, id) IN \
+             (SELECT org_id, id FROM execution_logs WHERE {} LIMIT $2)",
+            scope.old_logs()
+        );
         Ok(write!(self, pool => {
             let mut steps = sqlx::query(&step_sql).bind(bound).bind(batch);
             let mut lines = sqlx::query(&log_sql).bind(bound).bind(batch);
