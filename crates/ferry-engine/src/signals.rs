@@ -19,11 +19,39 @@ pub struct Signals {
     /// How many times [`Signals::queued`] was called.
     queued: AtomicU64,
     waiters: Mutex<HashMap<Uuid, Vec<Watcher>>>,
+    /// The key of the next watcher registered.
+    next_watcher: AtomicU64,
 }
 
-/// Told that an execution ended: with where it stands when the worker that ended it hands
-/// that over, `None` when the watcher should read it.
-type Watcher = oneshot::Sender<Option<Standing>>;
+/// One waiter's interest in an execution: its key (so that it stops watching alone, however
+/// many others watch the same execution) and where to tell it that the execution ended, with
+/// where it stands when the worker that ended it hands that over, `None` when the watcher
+/// should read it.
+struct Watcher {
+    key: u64,
+    sender: oneshot::Sender<Option<Standing>>,
+}
+
+/// A registered interest in an execution's end, dropped from [`Signals`] when it is dropped
+/// (its waiter gave up, or its request went away).
+struct Watch<'a> {
+    signals: &'a Signals,
+    id: Uuid,
+    key: u64,
+    notice: oneshot::Receiver<Option<Standing>>,
+}
+
+impl Drop for Watch<'_> {
+    fn drop(&mut self) {
+        let mut waiters = self.signals.lock();
+        if let Some(watchers) = waiters.get_mut(&self.id) {
+            watchers.retain(|watcher| watcher.key != self.key);
+            if watchers.is_empty() {
+                waiters.remove(&self.id);
+            }
+        }
+    }
+}
 
 impl Signals {
     /// Tells an idle worker that executions were queued.
@@ -43,16 +71,18 @@ impl Signals {
         self.wake.notified().await;
     }
 
-    /// Registers interest in execution `id` ending; the receiver fires when it does.
-    pub fn watch(&self, id: Uuid) -> oneshot::Receiver<Option<Standing>> {
-        let (sender, receiver) = oneshot::channel();
-        self.lock().entry(id).or_default().push(sender);
-        receiver
-    }
-
-    /// Stops watching `id` (the watcher gave up).
-    pub fn unwatch(&self, id: Uuid) {
-        self.lock().remove(&id);
+    /// Registers interest in execution `id` ending; its receiver fires when it does.
+    fn watch(&self, id: Uuid) -> Watch<'_> {
+        let (sender, notice) = oneshot::channel();
+        let key = self.next_watcher.fetch_add(1, Ordering::Relaxed);
+        let watcher = Watcher { key, sender };
+        self.lock().entry(id).or_default().push(watcher);
+        Watch {
+            signals: self,
+            id,
+            key,
+            notice,
+        }
     }
 
     /// Tells the watchers of `id` that it ended: `ending` when it is the end just committed,
@@ -65,7 +95,7 @@ impl Signals {
         }
         let standing = ending.map(Standing::from);
         for watcher in watchers {
-            let _ = watcher.send(standing.clone());
+            let _ = watcher.sender.send(standing.clone());
         }
     }
 
@@ -91,7 +121,7 @@ impl Signals {
         timeout: Duration,
     ) -> Result<Option<Standing>, ferry_store::StoreError> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut ended = self.watch(id);
+        let mut watch = self.watch(id);
         let mut handed = None;
         loop {
             let standing = match handed.take() {
@@ -99,18 +129,18 @@ impl Signals {
                 None => store.standing(tenant, id).await?,
             };
             if standing.status.is_final() {
-                self.unwatch(id);
                 return Ok(Some(standing));
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {
-                self.unwatch(id);
                 return Ok(None);
             }
             let pause = POLL_INTERVAL.min(deadline - now);
-            if let Ok(Ok(notice)) = tokio::time::timeout(pause, &mut ended).await {
-                handed = notice;
-                ended = self.watch(id);
+            // A notice ends this watch: the next one needs a new one. (Its receiver may not be
+            // polled again once it has answered.)
+            if let Ok(notice) = tokio::time::timeout(pause, &mut watch.notice).await {
+                handed = notice.ok().flatten();
+                watch = self.watch(id);
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Waiting for an execution's end, on SQLite and PostgreSQL alike: an end committed on this
 //! node is handed to its waiters with the notice, which take it without reading the store; a
 //! notice without an end has them read where the execution stands; an execution that never
-//! ends lets them go at their timeout.
+//! ends lets them go at their timeout; one waiter giving up leaves the others of the same
+//! execution waiting for its notice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ ferry_store::store_tests!(
     an_end_handed_over_with_its_notice_is_taken_as_it_is,
     a_notice_without_an_end_has_the_waiter_read_where_it_stands,
     a_waiter_goes_at_its_timeout,
+    a_waiter_that_gives_up_leaves_the_others_watching,
 );
 
 /// Starts waiting, for at most `timeout`, for the end of a new execution: its id and the wait.
@@ -87,4 +89,17 @@ async fn a_waiter_goes_at_its_timeout(t: &TestStore) {
     // A notice that it may have ended, when it has not, does not end the wait.
     signals.ended(id, None);
     assert_eq!(waiting.await.unwrap(), None);
+}
+
+async fn a_waiter_that_gives_up_leaves_the_others_watching(t: &TestStore) {
+    let signals = Arc::new(Signals::default());
+    let (f, id, patient) = wait(t, &signals, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Another waiter of the same execution gives up first.
+    let hasty = signals.wait_for_end(&t.store, &f.org, id, Duration::from_millis(50));
+    assert_eq!(hasty.await.unwrap(), None);
+    // The store still has it queued: only the notice can end the first wait.
+    let ending = Ending::succeeded(Some(json!({ "data": { "n": 2 } })));
+    let standing = notify_until_done(&signals, id, Some(&ending), patient).await;
+    assert_eq!(standing, Some(Standing::from(&ending)));
 }

@@ -140,7 +140,7 @@ async fn migration_24_keys_log_lines_by_organization(t: &TestStore) {
     let f = fixture(&t.store, &["f"]).await;
     let new = f.execution("f", json!({}));
     let id = t.store.enqueue_execution(&f.org, new).await.unwrap().id;
-    let lines = ["first", "second"].map(|m| LogLine::new(id, Severity::Info, m, Some("S".into())));
+    let lines = ["first", "second"].map(|m| LogLine::new(id, Severity::Info, m, Some("S")));
     let step = step_result(id, "s:", json!(1));
     t.store
         .record_step(f.org.org_id, &step, &lines)
