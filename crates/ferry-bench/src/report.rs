@@ -320,15 +320,15 @@ fn sync_table(out: &mut String, rows: &[SyncRow], peer: Option<&PeerReport>, sto
 
 /// What the servers wrote to storage per execution of a step, in KiB: on SQLite, the store's
 /// whole write volume (the WAL's pages and their checkpoints). "–" on PostgreSQL, whose
-/// writes are the database's processes', and when there were no executions.
+/// writes are the database's processes', when `/proc` could not tell, and when there were no
+/// executions.
 fn written_per(usage: &Usage, executions: u64, store: &str) -> String {
-    if executions == 0 || store != "sqlite" {
-        return "–".into();
+    match usage.server_written_bytes {
+        Some(bytes) if executions > 0 && store == "sqlite" => {
+            format!("{:.1}", bytes as f64 / executions as f64 / 1024.0)
+        }
+        _ => "–".into(),
     }
-    format!(
-        "{:.1}",
-        usage.server_written_bytes as f64 / executions as f64 / 1024.0
-    )
 }
 
 /// The servers' CPU time per execution of a step, in microseconds (the cost that sets how

@@ -111,10 +111,11 @@ impl Node {
 
     /// Bytes the process has caused to be written to storage so far (`write_bytes` of
     /// `/proc/<pid>/io`: counted when it dirties the page cache, so SQLite's WAL and its
-    /// checkpoints into the database file, and the node's log).
-    pub fn written_bytes(&self) -> u64 {
-        let io = std::fs::read_to_string(format!("/proc/{}/io", self.pid()));
-        status_field(&io.unwrap_or_default(), "write_bytes:")
+    /// checkpoints into the database file, and the node's log); `None` where it cannot be
+    /// read, so that the table says nothing rather than zero.
+    pub fn written_bytes(&self) -> Option<u64> {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", self.pid())).ok()?;
+        proc_field(&io, "write_bytes:")
     }
 
     /// SIGTERM, then SIGKILL after 15 s.
@@ -188,12 +189,15 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 fn status_field(status: &str, field: &str) -> u64 {
-    status
-        .lines()
+    proc_field(status, field).unwrap_or(0)
+}
+
+/// The number after `field` in a `/proc` file of `name: value` lines.
+fn proc_field(text: &str, field: &str) -> Option<u64> {
+    text.lines()
         .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or(0)
+        .and_then(|value| value.parse().ok())
 }
 
 /// utime + stime from `/proc/<pid>/stat` (fields 14 and 15, counted after the command name).
@@ -229,7 +233,8 @@ mod tests {
         assert_eq!(status_field(status, "VmRSS:"), 1024);
         assert_eq!(status_field(status, "VmHWM:"), 2048);
         let io = "rchar: 10\nwchar: 20\nwrite_bytes: 8192\ncancelled_write_bytes: 0\n";
-        assert_eq!(status_field(io, "write_bytes:"), 8192);
+        assert_eq!(proc_field(io, "write_bytes:"), Some(8192));
+        assert_eq!(proc_field("rchar: 10\n", "write_bytes:"), None);
         let stat = "42 (fer ry) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 0 0 20 0";
         assert_eq!(cpu_ticks(stat), 10);
     }

@@ -136,11 +136,13 @@ impl Signals {
                 return Ok(None);
             }
             let pause = POLL_INTERVAL.min(deadline - now);
-            // A notice ends this watch: the next one needs a new one. (Its receiver may not be
-            // polled again once it has answered.)
+            // A notice ends this watch: unless it handed over an end, the wait goes on with a
+            // new one. (Its receiver may not be polled again once it has answered.)
             if let Ok(notice) = tokio::time::timeout(pause, &mut watch.notice).await {
                 handed = notice.ok().flatten();
-                watch = self.watch(id);
+                if !handed.as_ref().is_some_and(|s| s.status.is_final()) {
+                    watch = self.watch(id);
+                }
             }
         }
     }

@@ -75,15 +75,16 @@ pub struct Usage {
     /// Largest peak RSS of a node during the step, MiB.
     pub peak_rss_mib: f64,
     /// Bytes the `ferry serve` processes wrote to storage during the step
-    /// ([`Node::written_bytes`]); on PostgreSQL the database's writes are its own processes'.
-    pub server_written_bytes: u64,
+    /// ([`Node::written_bytes`]), if every node's could be read; on PostgreSQL the database's
+    /// writes are its own processes'.
+    pub server_written_bytes: Option<u64>,
 }
 
 /// Starts measuring a step.
 pub struct Meter {
     probe_ms: f64,
     cpu: Vec<f64>,
-    written: Vec<u64>,
+    written: Vec<Option<u64>>,
     machine: CpuSample,
     started: Instant,
 }
@@ -114,7 +115,7 @@ impl Meter {
         let written = nodes
             .iter()
             .zip(&self.written)
-            .map(|(node, before)| node.written_bytes().saturating_sub(*before))
+            .map(|(node, before)| Some(node.written_bytes()?.saturating_sub((*before)?)))
             .sum();
         let peak = nodes
             .iter()
