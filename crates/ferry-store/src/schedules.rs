@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use crate::backend::{read, write, Backend, Dialect};
 use crate::executions::{insert_execution, insert_executions, ROWS_PER_INSERT};
+use crate::runs::unfinished;
 use crate::{NewExecution, Store, StoreError, Tenant};
 
 /// A flow config's schedule, as a deploy computed it.
@@ -108,7 +109,13 @@ const COLUMNS: &str = "SELECT s.org_id, s.flow_config_id, s.instance_id, i.custo
      s.timezone, s.singleton, s.next_fire_at, i.enabled \
      FROM schedules s JOIN instances i ON i.id = s.instance_id JOIN instance_flow_configs f ON f.id = s.flow_config_id";
 
-const BUSY: &str = "SELECT EXISTS (SELECT 1 FROM executions WHERE flow_config_id = $1 AND status IN ('QUEUED', 'RUNNING'))";
+/// Whether a flow config has a queued or running execution (the `unfinished!` term lets SQLite
+/// read the partial index `executions_flow_config_unfinished`).
+pub(crate) const BUSY: &str = concat!(
+    "SELECT EXISTS (SELECT 1 FROM executions WHERE flow_config_id = $1 AND ",
+    unfinished!(),
+    " AND status IN ('QUEUED', 'RUNNING'))"
+);
 
 /// Adds a schedule, or changes an existing one; an unchanged expression keeps its next tick,
 /// so that a redeploy neither skips nor repeats one.

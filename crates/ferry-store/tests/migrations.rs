@@ -35,7 +35,7 @@ async fn migration_22_moves_trigger_payloads_out_of_the_executions_row(t: &TestS
             "UPDATE executions SET trigger_payload = \
              (SELECT data FROM execution_payloads p WHERE p.execution_id = executions.id)",
             "DROP TABLE execution_payloads",
-            // (The migrations after it go too: PostgreSQL's 23, and 24.)
+            // (The migrations after it go too: PostgreSQL's 23, 24 and 25.)
             "DELETE FROM _sqlx_migrations WHERE version >= 22",
         ],
     )

@@ -61,7 +61,7 @@ struct PgStatements<'a> {
 }
 
 /// Makes a transaction that claims walk the queue in index order. A claim wants the first
-/// few due rows of `executions_queue` (or `executions_leased`) in order; the only other
+/// few due rows of `executions_queued` (or `executions_leased`) in order; the only other
 /// plan, collecting every queued row and sorting them, is chosen when the table's statistics
 /// say few rows are queued, which is what they say after a quiet spell, just as a burst fills
 /// the queue: every claim then sorts the whole queue while holding the writer (13,000 queued
