@@ -54,6 +54,25 @@ impl Database {
         ])
     }
 
+    /// Where the database stands: the WAL it has generated since it was created, and the
+    /// CPU time of the whole PostgreSQL server so far (its postmaster's process tree, read
+    /// from `/proc`; the suite's database is on this machine). `None` when `psql` cannot
+    /// tell; no CPU time when `/proc` or the data directory cannot be read.
+    pub fn sample(&self) -> Option<DatabaseSample> {
+        let query = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint || ' ' || \
+                     current_setting('data_directory')";
+        let out = self.psql_output(&["-tA", "-c", query]).ok()?;
+        let (wal, data_directory) = out.trim().split_once(' ')?;
+        let cpu_seconds = std::fs::read_to_string(format!("{data_directory}/postmaster.pid"))
+            .ok()
+            .and_then(|pid| pid.lines().next()?.trim().parse().ok())
+            .and_then(crate::server::process_tree_cpu_seconds);
+        Some(DatabaseSample {
+            wal_bytes: wal.parse().ok()?,
+            cpu_seconds,
+        })
+    }
+
     fn psql(&self, statements: &[&str]) -> anyhow::Result<()> {
         let mut command = Command::new("psql");
         command
@@ -68,6 +87,29 @@ impl Database {
         }
         Ok(())
     }
+
+    /// What `psql` with `args` prints, connected to the suite's own database.
+    fn psql_output(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = Command::new("psql")
+            .arg(&self.url)
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+            .args(args)
+            .output()
+            .context("running psql")?;
+        if !out.status.success() {
+            bail!("psql: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// The PostgreSQL server's counters at one moment ([`Database::sample`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseSample {
+    /// Bytes of WAL generated since the cluster began (`pg_current_wal_lsn()`).
+    pub wal_bytes: u64,
+    /// CPU time of the server's processes so far, seconds.
+    pub cpu_seconds: Option<f64>,
 }
 
 /// A fresh master key (base64 of 32 random bytes), shared by every node of one database.

@@ -267,20 +267,21 @@ fn store_section(out: &mut String, store: &StoreReport, peer: Option<&PeerReport
 
 fn async_table(out: &mut String, rows: &[AsyncRow], peer: Option<&PeerReport>, store: &str) {
     let _ = writeln!(out, "webhook-async:\n");
-    let _ = writeln!(out, "| clients | acked/s | ack p50 ms | ack p99 ms | completed/s | drain s | count check | errors | server CPU cores | server CPU µs per execution | server KiB written per execution | machine busy cores | probe ms | peak RSS MiB |{}", ratio_head(peer));
+    let _ = writeln!(out, "| clients | acked/s | ack p50 ms | ack p99 ms | completed/s | drain s | count check | errors | server CPU cores | server CPU µs per execution | database CPU µs per execution | KiB written per execution (SQLite: server; PostgreSQL: WAL) | machine busy cores | probe ms | peak RSS MiB |{}", ratio_head(peer));
     let _ = writeln!(
         out,
-        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|{}",
+        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|{}",
         ratio_rule(peer)
     );
     for r in rows {
         let ratio = ratio_cell(peer, "async", r.clients, r.acknowledged_per_s);
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.1} | {} | {} | {:.2} | {} | {} | {:.2} | {:.1} | {:.0} |{ratio}",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.1} | {} | {} | {:.2} | {} | {} | {} | {:.2} | {:.1} | {:.0} |{ratio}",
             r.clients, r.acknowledged_per_s, r.ack_latency.p50_ms, r.ack_latency.p99_ms, r.completed_per_s,
             r.drain_seconds, check_cell(&r.check), r.errors, r.usage.server_cpu_cores,
-            cpu_per(&r.usage, r.check.executions), written_per(&r.usage, r.check.executions, store),
+            cpu_per(&r.usage, r.check.executions), database_cpu_per(&r.usage, r.check.executions),
+            written_per(&r.usage, r.check.executions, store),
             r.usage.machine_busy_cores, r.usage.probe_ms,
             r.usage.peak_rss_mib
         );
@@ -290,17 +291,17 @@ fn async_table(out: &mut String, rows: &[AsyncRow], peer: Option<&PeerReport>, s
 
 fn sync_table(out: &mut String, rows: &[SyncRow], peer: Option<&PeerReport>, store: &str) {
     let _ = writeln!(out, "webhook-sync:\n");
-    let _ = writeln!(out, "| clients | requests/s | p50 ms | p99 ms | count check | errors | server CPU cores | server CPU µs per execution | server KiB written per execution | machine busy cores | probe ms | peak RSS MiB |{}", ratio_head(peer));
+    let _ = writeln!(out, "| clients | requests/s | p50 ms | p99 ms | count check | errors | server CPU cores | server CPU µs per execution | database CPU µs per execution | KiB written per execution (SQLite: server; PostgreSQL: WAL) | machine busy cores | probe ms | peak RSS MiB |{}", ratio_head(peer));
     let _ = writeln!(
         out,
-        "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|{}",
+        "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|{}",
         ratio_rule(peer)
     );
     for r in rows {
         let ratio = ratio_cell(peer, "sync", r.clients, r.requests_per_s);
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.2} | {} | {} | {:.2} | {:.1} | {:.0} |{ratio}",
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.2} | {} | {} | {} | {:.2} | {:.1} | {:.0} |{ratio}",
             r.clients,
             r.requests_per_s,
             r.latency.p50_ms,
@@ -309,6 +310,7 @@ fn sync_table(out: &mut String, rows: &[SyncRow], peer: Option<&PeerReport>, sto
             r.errors,
             r.usage.server_cpu_cores,
             cpu_per(&r.usage, r.check.executions),
+            database_cpu_per(&r.usage, r.check.executions),
             written_per(&r.usage, r.check.executions, store),
             r.usage.machine_busy_cores,
             r.usage.probe_ms,
@@ -318,15 +320,29 @@ fn sync_table(out: &mut String, rows: &[SyncRow], peer: Option<&PeerReport>, sto
     out.push('\n');
 }
 
-/// What the servers wrote to storage per execution of a step, in KiB: on SQLite, the store's
-/// whole write volume (the WAL's pages and their checkpoints). "–" on PostgreSQL, whose
-/// writes are the database's processes', when `/proc` could not tell, and when there were no
-/// executions.
+/// What the store wrote per execution of a step, in KiB: on SQLite, the server's whole write
+/// volume (the WAL's pages and their checkpoints); on PostgreSQL, the WAL the database
+/// generated (its data files are written later, by its checkpoints). "–" when it could not
+/// be read, and when there were no executions.
 fn written_per(usage: &Usage, executions: u64, store: &str) -> String {
-    match usage.server_written_bytes {
-        Some(bytes) if executions > 0 && store == "sqlite" => {
+    let bytes = match store {
+        "sqlite" => usage.server_written_bytes,
+        _ => usage.database_wal_bytes,
+    };
+    match bytes {
+        Some(bytes) if executions > 0 => {
             format!("{:.1}", bytes as f64 / executions as f64 / 1024.0)
         }
+        _ => "–".into(),
+    }
+}
+
+/// The PostgreSQL server's CPU time per execution of a step, in microseconds: the half of the
+/// cost the server's own column leaves out on that store. "–" on SQLite (the store is inside
+/// the server), when `/proc` could not tell, and when there were no executions.
+fn database_cpu_per(usage: &Usage, executions: u64) -> String {
+    match usage.database_cpu_seconds {
+        Some(seconds) if executions > 0 => format!("{:.0}", seconds / executions as f64 * 1e6),
         _ => "–".into(),
     }
 }
@@ -479,4 +495,27 @@ fn check_cell(check: &CountCheck) -> String {
 
 fn opt_mib(value: Option<f64>) -> String {
     value.map_or_else(|| "n/a".into(), |v| format!("{v:.1} MiB"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_written_come_from_the_store_that_wrote_them() {
+        let usage = Usage {
+            server_written_bytes: Some(10 * 1024 * 1000),
+            database_wal_bytes: Some(2 * 1024 * 1000),
+            database_cpu_seconds: Some(0.5),
+            ..Usage::default()
+        };
+        assert_eq!(written_per(&usage, 1000, "sqlite"), "10.0");
+        assert_eq!(written_per(&usage, 1000, "postgres"), "2.0");
+        assert_eq!(written_per(&usage, 0, "sqlite"), "–");
+        assert_eq!(database_cpu_per(&usage, 1000), "500");
+        assert_eq!(database_cpu_per(&usage, 0), "–");
+        let unread = Usage::default();
+        assert_eq!(written_per(&unread, 1000, "postgres"), "–");
+        assert_eq!(database_cpu_per(&unread, 1000), "–");
+    }
 }

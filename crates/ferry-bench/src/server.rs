@@ -202,12 +202,41 @@ fn proc_field(text: &str, field: &str) -> Option<u64> {
 
 /// utime + stime from `/proc/<pid>/stat` (fields 14 and 15, counted after the command name).
 fn cpu_ticks(stat: &str) -> u64 {
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return 0;
-    };
+    stat_fields(stat, &[11, 12]).unwrap_or(0)
+}
+
+/// The sum of the fields at `indexes` of a `/proc/<pid>/stat` line, counted from the field
+/// after the command name (the state is 0, the parent's pid 1, utime 11, stime 12, cutime 13,
+/// cstime 14); `None` if one is missing.
+fn stat_fields(stat: &str, indexes: &[usize]) -> Option<u64> {
+    let (_, rest) = stat.rsplit_once(')')?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
-    field(11).unwrap_or(0) + field(12).unwrap_or(0)
+    indexes
+        .iter()
+        .map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum()
+}
+
+/// CPU time, in seconds, of process `root` and every process it started: its own time, the
+/// time of its children it has reaped (cutime, cstime), and that of its children still
+/// running. For PostgreSQL's postmaster this is the whole server's: backends, background
+/// writers, autovacuum. `None` when `root`'s `/proc` entry cannot be read.
+pub fn process_tree_cpu_seconds(root: u32) -> Option<f64> {
+    let own = std::fs::read_to_string(format!("/proc/{root}/stat")).ok()?;
+    let mut ticks = stat_fields(&own, &[11, 12, 13, 14])?;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue; // gone meanwhile: reaped, so counted in the parent's cutime
+        };
+        if stat_fields(&stat, &[1]) == Some(u64::from(root)) {
+            ticks += stat_fields(&stat, &[11, 12]).unwrap_or(0);
+        }
+    }
+    Some(ticks as f64 / clock_ticks() as f64)
 }
 
 fn clock_ticks() -> u64 {
@@ -237,5 +266,19 @@ mod tests {
         assert_eq!(proc_field("rchar: 10\n", "write_bytes:"), None);
         let stat = "42 (fer ry) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 0 0 20 0";
         assert_eq!(cpu_ticks(stat), 10);
+        assert_eq!(stat_fields(stat, &[1, 13]), Some(1));
+        assert_eq!(stat_fields(stat, &[40]), None);
+    }
+
+    #[test]
+    fn counts_the_cpu_of_reaped_children() {
+        let me = std::process::id();
+        let before = process_tree_cpu_seconds(me).unwrap();
+        let busy = "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done";
+        let status = Command::new("sh").args(["-c", busy]).status().unwrap();
+        assert!(status.success());
+        let after = process_tree_cpu_seconds(me).unwrap();
+        assert!(after - before >= 0.05, "{before} s, then {after} s");
+        assert_eq!(process_tree_cpu_seconds(u32::MAX), None);
     }
 }

@@ -227,7 +227,12 @@ async fn start_session(spec: &NodeSpec, http: &reqwest::Client) -> anyhow::Resul
         .await
         .with_context(|| node.tail_log())?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Ok((Session::new(api, vec![node], prepared, cores), idle))
+    let mut session = Session::new(api, vec![node], prepared, cores);
+    session.database = spec
+        .database_url
+        .as_deref()
+        .and_then(|url| Database::parse(url).ok());
+    Ok((session, idle))
 }
 
 async fn run_scale_out(options: &Options, binary: &std::path::Path) -> ScaleReport {

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::api::{Api, Counts, Deployed};
 use crate::flows::Prepared;
 use crate::machine::CpuSample;
+use crate::postgres::{Database, DatabaseSample};
 use crate::server::Node;
 
 /// The running nodes of one store and what the workloads need to drive them.
@@ -25,6 +26,8 @@ pub struct Session {
     pub prepared: Prepared,
     pub body: Bytes,
     pub cores: usize,
+    /// The PostgreSQL database the nodes share, if that is the store.
+    pub database: Option<Database>,
     instances: AtomicUsize,
 }
 
@@ -36,6 +39,7 @@ impl Session {
             prepared,
             body: crate::flows::order_body(),
             cores,
+            database: None,
             instances: AtomicUsize::new(0),
         }
     }
@@ -78,6 +82,11 @@ pub struct Usage {
     /// ([`Node::written_bytes`]), if every node's could be read; on PostgreSQL the database's
     /// writes are its own processes'.
     pub server_written_bytes: Option<u64>,
+    /// PostgreSQL only: CPU time of the database server's processes during the step, seconds
+    /// ([`Database::sample`]); `None` on SQLite, whose work is in the server's own CPU time.
+    pub database_cpu_seconds: Option<f64>,
+    /// PostgreSQL only: bytes of WAL the database generated during the step.
+    pub database_wal_bytes: Option<u64>,
 }
 
 /// Starts measuring a step.
@@ -85,14 +94,16 @@ pub struct Meter {
     probe_ms: f64,
     cpu: Vec<f64>,
     written: Vec<Option<u64>>,
+    database: Option<DatabaseSample>,
     machine: CpuSample,
     started: Instant,
 }
 
 impl Meter {
     /// Probes the machine's speed, then starts counting.
-    pub fn start(nodes: &[Node]) -> Meter {
+    pub fn start(session: &Session) -> Meter {
         let probe_ms = crate::machine::probe_ms();
+        let nodes = &session.nodes;
         for node in nodes {
             node.reset_peak();
         }
@@ -100,12 +111,14 @@ impl Meter {
             probe_ms,
             cpu: nodes.iter().map(Node::cpu_seconds).collect(),
             written: nodes.iter().map(Node::written_bytes).collect(),
+            database: session.database.as_ref().and_then(Database::sample),
             machine: CpuSample::now(),
             started: Instant::now(),
         }
     }
 
-    pub fn finish(&self, nodes: &[Node], cores: usize) -> Usage {
+    pub fn finish(&self, session: &Session) -> Usage {
+        let (nodes, cores) = (&session.nodes, session.cores);
         let wall = self.started.elapsed().as_secs_f64().max(1e-9);
         let cpu: f64 = nodes
             .iter()
@@ -122,6 +135,16 @@ impl Meter {
             .map(|node| node.memory_kib().peak_kib)
             .max()
             .unwrap_or(0);
+        let database = session.database.as_ref().and_then(Database::sample);
+        let (before, after) = (self.database.as_ref(), database.as_ref());
+        let database_cpu_seconds = match (before, after) {
+            (Some(b), Some(a)) => a.cpu_seconds.zip(b.cpu_seconds).map(|(a, b)| a - b),
+            _ => None,
+        };
+        let database_wal_bytes = match (before, after) {
+            (Some(b), Some(a)) => Some(a.wal_bytes.saturating_sub(b.wal_bytes)),
+            _ => None,
+        };
         Usage {
             server_cpu_cores: cpu / wall,
             server_cpu_seconds: cpu,
@@ -129,6 +152,8 @@ impl Meter {
             machine_busy_cores: self.machine.busy_cores_until(&CpuSample::now(), cores),
             peak_rss_mib: mib(peak),
             server_written_bytes: written,
+            database_cpu_seconds,
+            database_wal_bytes,
         }
     }
 }

@@ -52,7 +52,7 @@ pub async fn run(session: &Session, plan: &Plan) -> anyhow::Result<SchedulesRow>
     let setup = Instant::now();
     create_instances(api, &integration, &customer, plan.instances).await?;
     let setup_seconds = setup.elapsed().as_secs_f64();
-    let meter = Meter::start(&session.nodes);
+    let meter = Meter::start(session);
     let first = next_minute(Utc::now().fixed_offset());
     let end = first + chrono::Duration::minutes(i64::from(plan.minutes));
     eprintln!(
@@ -60,7 +60,7 @@ pub async fn run(session: &Session, plan: &Plan) -> anyhow::Result<SchedulesRow>
         plan.instances
     );
     sleep_until(end + chrono::Duration::seconds(2)).await;
-    let usage = meter.finish(&session.nodes, session.cores);
+    let usage = meter.finish(session);
     let runs = runs_between(api, first, end).await?;
     Ok(summarize(plan, setup_seconds, &runs, usage))
 }

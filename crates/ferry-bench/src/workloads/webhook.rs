@@ -56,7 +56,7 @@ pub async fn run_async(session: &Session, step: &Step) -> anyhow::Result<AsyncRo
         body: session.body.clone(),
         synchronous: false,
     };
-    let meter = Meter::start(&session.nodes);
+    let meter = Meter::start(session);
     let outcome = load::drive(&target, step.clients, step.duration).await?;
     let drained = drain(
         &session.api,
@@ -65,7 +65,7 @@ pub async fn run_async(session: &Session, step: &Step) -> anyhow::Result<AsyncRo
         step.drain_timeout,
     )
     .await?;
-    let usage = meter.finish(&session.nodes, session.cores);
+    let usage = meter.finish(session);
     let check = CountCheck::new(outcome.acknowledged, Some(outcome.distinct_ids), &drained);
     let span = outcome.elapsed.as_secs_f64() + drained.seconds;
     Ok(AsyncRow {
@@ -92,9 +92,9 @@ pub async fn run_sync(session: &Session, step: &Step) -> anyhow::Result<SyncRow>
         body: session.body.clone(),
         synchronous: true,
     };
-    let meter = Meter::start(&session.nodes);
+    let meter = Meter::start(session);
     let outcome = load::drive(&target, step.clients, step.duration).await?;
-    let usage = meter.finish(&session.nodes, session.cores);
+    let usage = meter.finish(session);
     let drained = drain(
         &session.api,
         &deployed.instance,
