@@ -410,16 +410,16 @@ fn scale_section(out: &mut String, scale: &ScaleReport) {
     if let Some(transform) = scale.transform {
         let _ = writeln!(out, "- transform: {transform}\n");
     }
-    let _ = writeln!(out, "| nodes | acked/s | executions/s | ack p50 ms | ack p99 ms | drain s | count check | errors | server CPU cores (all nodes) | server CPU µs per execution | machine busy cores | probe ms |");
+    let _ = writeln!(out, "| nodes | acked/s | executions/s | ack p50 ms | ack p99 ms | drain s | count check | errors | server CPU cores (all nodes) | server CPU µs per execution | database CPU µs per execution | machine busy cores | probe ms |");
     let _ = writeln!(
         out,
-        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
     );
     for row in &scale.rows {
         let r = &row.row;
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {:.2} | {} | {:.2} | {:.1} |",
+            "| {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {:.2} | {} | {} | {:.2} | {:.1} |",
             row.nodes,
             r.acknowledged_per_s,
             r.completed_per_s,
@@ -430,6 +430,7 @@ fn scale_section(out: &mut String, scale: &ScaleReport) {
             r.errors,
             r.usage.server_cpu_cores,
             cpu_per(&r.usage, r.check.executions),
+            database_cpu_per(&r.usage, r.check.executions),
             r.usage.machine_busy_cores,
             r.usage.probe_ms
         );
