@@ -13,6 +13,7 @@ use serde_json::json;
 ferry_store::store_tests!(
     migration_22_moves_trigger_payloads_out_of_the_executions_row,
     migration_24_keys_log_lines_by_organization,
+    executions_have_only_the_indexes_their_queries_read,
 );
 
 async fn migration_22_moves_trigger_payloads_out_of_the_executions_row(t: &TestStore) {
@@ -35,7 +36,7 @@ async fn migration_22_moves_trigger_payloads_out_of_the_executions_row(t: &TestS
             "UPDATE executions SET trigger_payload = \
              (SELECT data FROM execution_payloads p WHERE p.execution_id = executions.id)",
             "DROP TABLE execution_payloads",
-            // (The migrations after it go too: PostgreSQL's 23, 24 and 25.)
+            // (The migrations after it go too: PostgreSQL's 23, and 24 to 26.)
             "DELETE FROM _sqlx_migrations WHERE version >= 22",
         ],
     )
@@ -203,4 +204,23 @@ async fn migration_24_keys_log_lines_by_organization(t: &TestStore) {
         let table = "SELECT sql FROM sqlite_master WHERE name = 'execution_logs'";
         assert!(query_text(&reopened, table).await.contains("WITHOUT ROWID"));
     }
+}
+
+/// Every index on `executions` costs each queued execution an entry (or, for the partial
+/// ones, each execution that matches): these are the ones a query reads (migrations 20, 25
+/// and 26 dropped or narrowed the others). A new index belongs here with the query it serves.
+async fn executions_have_only_the_indexes_their_queries_read(t: &TestStore) {
+    let indexes = if t.url.starts_with("sqlite:") {
+        "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_list('executions') \
+         WHERE origin = 'c' ORDER BY name)"
+    } else {
+        "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes \
+         WHERE tablename = 'executions' AND indexname <> 'executions_pkey' \
+         AND schemaname = current_schema()"
+    };
+    assert_eq!(
+        query_text(&t.store, indexes).await,
+        "executions_cancellation,executions_flow_config_unfinished,executions_instance_status,\
+         executions_leased,executions_queued,executions_replay_for,executions_retry_for"
+    );
 }
