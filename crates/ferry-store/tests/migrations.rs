@@ -36,7 +36,7 @@ async fn migration_22_moves_trigger_payloads_out_of_the_executions_row(t: &TestS
             "UPDATE executions SET trigger_payload = \
              (SELECT data FROM execution_payloads p WHERE p.execution_id = executions.id)",
             "DROP TABLE execution_payloads",
-            // (The migrations after it go too: PostgreSQL's 23, and 24 to 26.)
+            // (The migrations after it go too: 24 to 27, and PostgreSQL's 23.)
             "DELETE FROM _sqlx_migrations WHERE version >= 22",
         ],
     )
@@ -207,8 +207,8 @@ async fn migration_24_keys_log_lines_by_organization(t: &TestStore) {
 }
 
 /// Every index on `executions` costs each queued execution an entry (or, for the partial
-/// ones, each execution that matches): these are the ones a query reads (migrations 20, 25
-/// and 26 dropped or narrowed the others). A new index belongs here with the query it serves.
+/// ones, each execution that matches): these are the ones a query reads (migrations 20, 25,
+/// 26 and 27 dropped or narrowed the others). A new index belongs here with the query it serves.
 async fn executions_have_only_the_indexes_their_queries_read(t: &TestStore) {
     let indexes = if t.url.starts_with("sqlite:") {
         "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_list('executions') \
@@ -218,9 +218,19 @@ async fn executions_have_only_the_indexes_their_queries_read(t: &TestStore) {
          WHERE tablename = 'executions' AND indexname <> 'executions_pkey' \
          AND schemaname = current_schema()"
     };
-    assert_eq!(
-        query_text(&t.store, indexes).await,
-        "executions_cancellation,executions_flow_config_unfinished,executions_instance_status,\
-         executions_leased,executions_queued,executions_replay_for,executions_retry_for"
-    );
+    let mut expected = vec![
+        "executions_cancellation",
+        "executions_flow_config_unfinished",
+        "executions_instance_status",
+        "executions_leased",
+        "executions_queued",
+        "executions_replay_for",
+        "executions_retry_for",
+    ];
+    if !t.url.starts_with("sqlite:") {
+        // PostgreSQL only (migration 27): old row versions leave dead entries in the partial
+        // indexes on status, so the retry-chain update gets one of its own.
+        expected.push("executions_retry_pending");
+    }
+    assert_eq!(query_text(&t.store, indexes).await, expected.join(","));
 }
