@@ -492,24 +492,31 @@ mod tests {
     use crate::schedules::BUSY;
     use crate::testing;
 
-    /// The lines of the plan `store` makes for `sql`, its parameters bound as a claim's
-    /// (`$1` owner, `$2` lease end, `$3` now, `$4` limit) or, with one parameter, as the busy
-    /// check's (`$1` a flow config). PostgreSQL is told not to scan whole tables, so that the
-    /// plan shows which index it can use on these nearly empty ones.
+    /// `query` with the parameters of `sql` bound: a claim's (`$1` owner, `$2` lease end, `$3`
+    /// now, `$4` limit), the busy check's one (`$1` a flow config), or none.
+    macro_rules! with_parameters {
+        ($query:expr, $sql:expr) => {{
+            let (query, at) = ($query, now());
+            if $sql.contains("$4") {
+                let until = lease_end(at, Duration::from_secs(30));
+                query.bind("worker").bind(until).bind(at).bind(8_i64)
+            } else if $sql.contains("$1") {
+                query.bind(Uuid::now_v7())
+            } else {
+                query
+            }
+        }};
+    }
+
+    /// The lines of the plan `store` makes for `sql` ([`with_parameters`]). PostgreSQL is told
+    /// not to scan whole tables, so that the plan shows which index it can use on these nearly
+    /// empty ones.
     async fn plan(store: &Store, sql: &str) -> String {
-        let at = now();
-        let until = lease_end(at, Duration::from_secs(30));
         let lines: Vec<String> = match &store.backend {
             Backend::Sqlite(pools) => {
                 let query = format!("EXPLAIN QUERY PLAN {sql}");
                 let query = sqlx::query_as::<_, (i64, i64, i64, String)>(&query);
-                let query = if sql.contains("$4") {
-                    query.bind("worker").bind(until).bind(at).bind(8_i64)
-                } else if sql.contains("$1") {
-                    query.bind(Uuid::now_v7())
-                } else {
-                    query
-                };
+                let query = with_parameters!(query, sql);
                 let rows = query.fetch_all(&pools.reader).await.unwrap();
                 rows.into_iter().map(|row| row.3).collect()
             }
@@ -521,13 +528,7 @@ mod tests {
                     .unwrap();
                 let query = format!("EXPLAIN {sql}");
                 let query = sqlx::query_scalar::<_, String>(&query);
-                let query = if sql.contains("$4") {
-                    query.bind("worker").bind(until).bind(at).bind(8_i64)
-                } else if sql.contains("$1") {
-                    query.bind(Uuid::now_v7())
-                } else {
-                    query
-                };
+                let query = with_parameters!(query, sql);
                 query.fetch_all(&mut *tx).await.unwrap()
             }
         };
