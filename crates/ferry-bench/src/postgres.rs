@@ -112,6 +112,18 @@ pub struct DatabaseSample {
     pub cpu_seconds: Option<f64>,
 }
 
+impl DatabaseSample {
+    /// What the server spent from `earlier` to this sample: CPU seconds (when both samples
+    /// could read them) and bytes of WAL.
+    pub fn since(&self, earlier: &DatabaseSample) -> (Option<f64>, u64) {
+        let cpu = self
+            .cpu_seconds
+            .zip(earlier.cpu_seconds)
+            .map(|(now, then)| now - then);
+        (cpu, self.wal_bytes.saturating_sub(earlier.wal_bytes))
+    }
+}
+
 /// A fresh master key (base64 of 32 random bytes), shared by every node of one database.
 pub fn master_key() -> String {
     let mut key = [0u8; 32];

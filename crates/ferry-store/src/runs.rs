@@ -158,10 +158,11 @@ fn claimed(rows: Vec<ClaimedRow>) -> Result<Vec<Claimed>, StoreError> {
         .collect()
 }
 
-/// The condition of the partial index `executions_flow_config_unfinished` (migration 25): an
-/// execution that is queued, running, or failed with a retry pending. A query that reads that
-/// index holds this term as written, since SQLite uses a partial index only then (PostgreSQL
-/// proves narrower terms imply it).
+/// The condition of the partial index `executions_flow_config_unfinished` (migration 25; on
+/// PostgreSQL also `flow_config_id IS NOT NULL`, migration 27, which its queries' `flow_config_id
+/// = …` implies): an execution that is queued, running, or failed with a retry pending. A query
+/// that reads that index holds this term as written, since SQLite uses a partial index only
+/// then (PostgreSQL proves narrower terms imply it).
 macro_rules! unfinished {
     () => {
         "status IN ('QUEUED', 'RUNNING', 'FAILED_RETRY_PENDING')"
@@ -204,6 +205,11 @@ const ELIGIBLE: &str = concat!(
     " AND COALESCE(o.retry_for, o.id) <> COALESCE(e.retry_for, e.id) \
         AND (o.status <> 'QUEUED' OR o.queued_at < e.queued_at)))"
 );
+
+/// The running executions whose lease `$1` holds. A held lease has an end, `lease_until`:
+/// saying so lets PostgreSQL read the running executions' index, `executions_leased`, which
+/// keeps only rows with one (migration 27).
+const HELD_BY: &str = "lease_owner = $1 AND status = 'RUNNING' AND lease_until IS NOT NULL";
 
 /// A claim to make (in a grouped commit, [`crate::batch`]).
 #[derive(Debug)]
@@ -405,13 +411,13 @@ impl Store {
     /// not finish them): they are queued again at once, to resume after their last committed
     /// step, instead of waiting for their leases to run out.
     ///
-    /// (A held lease has an end, `lease_until`: saying so lets PostgreSQL read the running
-    /// executions' index, `executions_leased`, which keeps only rows with one.)
+    /// ([`HELD_BY`] names the rows.)
     pub async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let sql = format!(
+            "UPDATE executions SET status = 'QUEUED', lease_owner = NULL, lease_until = NULL WHERE {HELD_BY}"
+        );
         Ok(write!(self, pool => {
-            sqlx::query("UPDATE executions SET status = 'QUEUED', lease_owner = NULL, lease_until = NULL \
-                         WHERE lease_owner = $1 AND status = 'RUNNING' AND lease_until IS NOT NULL")
-                .bind(owner).execute(pool).await.map(|done| done.rows_affected())
+            sqlx::query(&sql).bind(owner).execute(pool).await.map(|done| done.rows_affected())
         })?)
     }
 
@@ -562,8 +568,9 @@ mod tests {
     /// On PostgreSQL, a query that asks only for running rows (as an execution's end does,
     /// with its id) cannot read the partial indexes that hold running rows, which keep a dead
     /// entry for every execution that ran since the last VACUUM (migration 27); the planner,
-    /// counting live rows only, would take them for small. Queries that compare `lease_until` still read
-    /// it, and the retry-chain update reads the small index of executions waiting for a retry.
+    /// counting live rows only, would take them for small. Handing leases back ([`HELD_BY`])
+    /// still reads the running executions' index, and the retry-chain update reads the small
+    /// index of executions waiting for a retry.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn running_rows_are_walked_by_lease_only_where_a_lease_is_compared() {
         let Some(t) = testing::postgres().await else {
@@ -574,9 +581,9 @@ mod tests {
         for partial in ["executions_leased", "executions_flow_config_unfinished"] {
             assert!(!plan_of_running.contains(partial), "{plan_of_running}");
         }
-        let release = "SELECT id FROM executions \
-                       WHERE lease_owner = 'worker' AND status = 'RUNNING' AND lease_until IS NOT NULL";
-        let plan_of_release = plan(&t.store, release).await;
+        let release =
+            format!("SELECT id FROM executions WHERE {HELD_BY}").replace("$1", "'worker'");
+        let plan_of_release = plan(&t.store, &release).await;
         assert!(
             plan_of_release.contains("executions_leased"),
             "{plan_of_release}"

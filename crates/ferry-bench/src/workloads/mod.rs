@@ -136,15 +136,11 @@ impl Meter {
             .max()
             .unwrap_or(0);
         let database = session.database.as_ref().and_then(Database::sample);
-        let (before, after) = (self.database.as_ref(), database.as_ref());
-        let database_cpu_seconds = match (before, after) {
-            (Some(b), Some(a)) => a.cpu_seconds.zip(b.cpu_seconds).map(|(a, b)| a - b),
-            _ => None,
-        };
-        let database_wal_bytes = match (before, after) {
-            (Some(b), Some(a)) => Some(a.wal_bytes.saturating_sub(b.wal_bytes)),
-            _ => None,
-        };
+        let spent = database
+            .zip(self.database)
+            .map(|(now, then)| now.since(&then));
+        let database_cpu_seconds = spent.and_then(|(cpu, _)| cpu);
+        let database_wal_bytes = spent.map(|(_, wal)| wal);
         Usage {
             server_cpu_cores: cpu / wall,
             server_cpu_seconds: cpu,
