@@ -73,6 +73,20 @@ impl Database {
         })
     }
 
+    /// Vacuums and analyzes the suite's database: what autovacuum does between bursts of
+    /// work in production. The suite runs it before each measured step, outside its time,
+    /// so no step pays for the dead rows of the steps before it, nor plans from statistics
+    /// taken when the tables were empty, whatever the server's own `autovacuum` setting.
+    pub fn vacuum(&self) -> anyhow::Result<()> {
+        self.psql_output(&["-c", "VACUUM (ANALYZE)"]).map(drop)
+    }
+
+    /// The server's `autovacuum` setting (`on` or `off`), to print beside the figures.
+    pub fn autovacuum(&self) -> Option<String> {
+        let out = self.psql_output(&["-tA", "-c", "SHOW autovacuum"]).ok()?;
+        Some(out.trim().to_string()).filter(|setting| !setting.is_empty())
+    }
+
     fn psql(&self, statements: &[&str]) -> anyhow::Result<()> {
         let mut command = Command::new("psql");
         command

@@ -38,6 +38,8 @@ pub struct StoreReport {
     pub skipped: Option<String>,
     pub error: Option<String>,
     pub transform: Option<Transform>,
+    /// PostgreSQL only: the server's `autovacuum` setting (the suite vacuums before each step).
+    pub autovacuum: Option<String>,
     pub idle_rss_mib: Option<f64>,
     pub peak_rss_mib: Option<f64>,
     pub webhook_async: Vec<AsyncRow>,
@@ -53,6 +55,8 @@ pub struct ScaleReport {
     pub skipped: Option<String>,
     pub error: Option<String>,
     pub transform: Option<Transform>,
+    /// The server's `autovacuum` setting (the suite vacuums before each step).
+    pub autovacuum: Option<String>,
     pub rows: Vec<ScaleRow>,
 }
 
@@ -156,6 +160,7 @@ impl StoreReport {
             skipped: None,
             error: None,
             transform: None,
+            autovacuum: None,
             idle_rss_mib: None,
             peak_rss_mib: None,
             webhook_async: Vec::new(),
@@ -233,6 +238,16 @@ fn kebab(command: &str) -> String {
     out
 }
 
+/// How PostgreSQL was kept between steps: its own setting, and the suite's vacuum.
+fn vacuum_line(out: &mut String, autovacuum: Option<&str>) {
+    if let Some(setting) = autovacuum {
+        let _ = writeln!(
+            out,
+            "- PostgreSQL autovacuum: {setting}; the suite runs VACUUM (ANALYZE) before each step, outside its time"
+        );
+    }
+}
+
 fn store_section(out: &mut String, store: &StoreReport, peer: Option<&PeerReport>) {
     let _ = writeln!(out, "### {}\n", store.store);
     if let Some(reason) = &store.skipped {
@@ -242,6 +257,7 @@ fn store_section(out: &mut String, store: &StoreReport, peer: Option<&PeerReport
     if let Some(transform) = store.transform {
         let _ = writeln!(out, "- transform: {transform}");
     }
+    vacuum_line(out, store.autovacuum.as_deref());
     let _ = writeln!(
         out,
         "- idle RSS after start: {}; peak RSS under load: {}\n",
@@ -408,8 +424,10 @@ fn scale_section(out: &mut String, scale: &ScaleReport) {
         return;
     }
     if let Some(transform) = scale.transform {
-        let _ = writeln!(out, "- transform: {transform}\n");
+        let _ = writeln!(out, "- transform: {transform}");
     }
+    vacuum_line(out, scale.autovacuum.as_deref());
+    out.push('\n');
     let _ = writeln!(out, "| nodes | acked/s | executions/s | ack p50 ms | ack p99 ms | drain s | count check | errors | server CPU cores (all nodes) | server CPU µs per execution | database CPU µs per execution | machine busy cores | probe ms |");
     let _ = writeln!(
         out,
@@ -518,5 +536,17 @@ mod tests {
         let unread = Usage::default();
         assert_eq!(written_per(&unread, 1000, "postgres"), "–");
         assert_eq!(database_cpu_per(&unread, 1000), "–");
+    }
+
+    #[test]
+    fn a_postgres_section_says_how_its_database_was_vacuumed() {
+        let mut store = StoreReport::new("postgres");
+        store.autovacuum = Some("off".into());
+        let mut out = String::new();
+        store_section(&mut out, &store, None);
+        assert!(out.contains("- PostgreSQL autovacuum: off; the suite runs VACUUM (ANALYZE)"));
+        let mut out = String::new();
+        store_section(&mut out, &StoreReport::new("sqlite"), None);
+        assert!(!out.contains("autovacuum"));
     }
 }

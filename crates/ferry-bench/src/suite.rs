@@ -167,6 +167,7 @@ async fn run_workloads(
     let (session, idle_kib) = start_session(spec, &http).await?;
     report.idle_rss_mib = Some(mib(idle_kib));
     report.transform = Some(session.prepared.transform);
+    report.autovacuum = session.database.as_ref().and_then(Database::autovacuum);
     let step = |clients| Step {
         clients,
         duration: options.step(),
@@ -265,6 +266,7 @@ async fn scale_out_rows(
     let http = crate::load::client(4)?;
     let (mut session, _) = start_session(spec, &http).await?;
     report.transform = Some(session.prepared.transform);
+    report.autovacuum = session.database.as_ref().and_then(Database::autovacuum);
     let step = Step {
         clients: SCALE_CLIENTS,
         duration: options.step(),

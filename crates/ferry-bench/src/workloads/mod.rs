@@ -100,8 +100,14 @@ pub struct Meter {
 }
 
 impl Meter {
-    /// Probes the machine's speed, then starts counting.
+    /// Vacuums a PostgreSQL store ([`Database::vacuum`]), probes the machine's speed, then
+    /// starts counting.
     pub fn start(session: &Session) -> Meter {
+        if let Some(database) = &session.database {
+            if let Err(err) = database.vacuum() {
+                eprintln!("warning: VACUUM before the step failed: {err:#}");
+            }
+        }
         let probe_ms = crate::machine::probe_ms();
         let nodes = &session.nodes;
         for node in nodes {

@@ -131,7 +131,7 @@ impl Batcher {
                     .map_err(sqlx::Error::Io)?;
             }
             Backend::Postgres(pool) => {
-                let writer = Writer(postgres::PgCommit::new(pool, claims));
+                let writer = Writer(postgres::PgCommit::new(&pool, claims));
                 tokio::spawn(writer.run(queue));
             }
         }

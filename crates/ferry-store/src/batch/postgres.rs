@@ -1,12 +1,15 @@
 //! The grouped commit on PostgreSQL: the common batch as one statement ([`super::single`]);
-//! the others (claims, retries, state) as one transaction of the pool, with one multi-row
+//! the others (claims, retries, state) as one transaction, with one multi-row
 //! statement per kind of row (per [`ROWS_PER_INSERT`] rows), since every statement is a round
-//! trip over the network.
+//! trip over the network. Both run on the writer's own connection, planned for walking
+//! indexes ([`PLANNER`]).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ferry_core::execution::{LogLine, StepResult};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
@@ -28,10 +31,11 @@ pub(super) struct PgCommit {
 }
 
 impl PgCommit {
-    pub(super) fn new(pool: PgPool, claims: [String; 2]) -> Self {
+    /// A writer on its own connection to `pool`'s database ([`writer_pool`]).
+    pub(super) fn new(pool: &PgPool, claims: [String; 2]) -> Self {
         let single = super::single::statement();
         PgCommit {
-            pool,
+            pool: writer_pool(pool),
             claims,
             single,
         }
@@ -44,7 +48,7 @@ impl Commit for PgCommit {
         if let Some(single) = Single::of(&sorted) {
             return single.run(&self.pool, &self.single, writes, now()).await;
         }
-        let tx = begin(&self.pool, sorted.claims).await?;
+        let tx = self.pool.begin().await?;
         let mut statements = PgStatements {
             tx,
             claims: &self.claims,
@@ -60,23 +64,26 @@ struct PgStatements<'a> {
     claims: &'a [String; 2],
 }
 
-/// Makes a transaction that claims walk the queue in index order. A claim wants the first
-/// few due rows of `executions_queued` (or `executions_leased`) in order; the only other
-/// plan, collecting every queued row and sorting them, is chosen when the table's statistics
-/// say few rows are queued, which is what they say after a quiet spell, just as a burst fills
-/// the queue: every claim then sorts the whole queue while holding the writer (13,000 queued
-/// rows: 18 ms a claim, against 0.5 ms walking the index). The transaction's other statements
-/// insert or update rows by key and sort nothing.
-const WALK_IN_ORDER: &str = "SELECT set_config('enable_sort', 'off', true)";
+/// How the writer's connection plans: an index walk wherever one can do the work, never a
+/// scan of a whole table nor a sort of its rows. Every statement of a grouped commit finds
+/// its rows by key (an execution's id, a state's owner) or walks an index in order (a claim
+/// takes the first few due rows of `executions_queued` or `executions_leased`), which stays
+/// cheap however large the tables grow. The other plans win only when the statistics say a
+/// table is nearly empty: what they say after a quiet spell, or after a VACUUM of a new
+/// database, just as a burst fills it. A prepared statement keeps such a plan until the next
+/// ANALYZE, so without these settings every grouped commit scanned `executions` or sorted the
+/// whole queue for as long as a burst lasted (13,000 queued rows: 18 ms a claim, against
+/// 0.5 ms walking the index). Where no index serves a statement, PostgreSQL still scans.
+const PLANNER: [(&str, &str); 2] = [("enable_seqscan", "off"), ("enable_sort", "off")];
 
-/// A transaction for a grouped commit; one with `claims` walks the queue in order
-/// ([`WALK_IN_ORDER`]).
-async fn begin(pool: &PgPool, claims: bool) -> Result<Transaction<'static, Postgres>, StoreError> {
-    let mut tx = pool.begin().await?;
-    if claims {
-        sqlx::query(WALK_IN_ORDER).execute(&mut *tx).await?;
-    }
-    Ok(tx)
+/// The writer's own connection, planning by [`PLANNER`]; the writer commits one batch at a
+/// time, so one connection serves it, and no reader's query is planned its way.
+pub(super) fn writer_pool(pool: &PgPool) -> PgPool {
+    let options = (*pool.connect_options()).clone().options(PLANNER);
+    PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_lazy_with(options)
 }
 
 impl Statements for PgStatements<'_> {
@@ -250,8 +257,8 @@ mod tests {
         }
     }
 
-    /// A burst queued after the statistics were taken on a quiet queue: a claim still walks
-    /// the queue's index in order instead of sorting every queued row.
+    /// A burst queued after the statistics were taken on a quiet queue: a claim on the writer's
+    /// connection still walks the queue's index in order instead of sorting every queued row.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_claim_walks_a_burst_in_order_whatever_the_statistics() {
         let Some(t) = testing::postgres().await else {
@@ -275,8 +282,7 @@ mod tests {
         futures::future::try_join_all(burst).await.unwrap();
 
         let queued = &claim_statements(&t.store.backend)[1];
-        let plan = |in_order: bool| async move {
-            let mut tx = begin(pool, in_order).await.unwrap();
+        let plan = |pool: PgPool| async move {
             let at = now();
             let (plan,): (Json<Value>,) =
                 sqlx::query_as(&format!("EXPLAIN (FORMAT JSON) {queued}"))
@@ -284,17 +290,52 @@ mod tests {
                     .bind(lease_end(at, std::time::Duration::from_secs(30)))
                     .bind(at)
                     .bind(8_i64)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&pool)
                     .await
                     .unwrap();
             plan.0
         };
         assert!(
-            has_node(&plan(false).await, "Sort"),
+            has_node(&plan(pool.clone()).await, "Sort"),
             "the planner, told the queue is empty, sorts the whole queue (what this guards against)"
         );
-        let walked = plan(true).await;
+        let walked = plan(writer_pool(pool)).await;
         assert!(!has_node(&walked, "Sort"), "{walked:#}");
         assert!(has_node(&walked, "Index Scan"), "{walked:#}");
+    }
+
+    /// After a VACUUM of a new database, the statistics say `executions` is empty while a
+    /// burst fills it: the writer still finds an execution to end by its key.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_end_finds_its_execution_by_key_whatever_the_statistics() {
+        let Some(t) = testing::postgres().await else {
+            return;
+        };
+        let Backend::Postgres(pool) = &t.store.backend else {
+            panic!("a PostgreSQL store");
+        };
+        for statement in [
+            "ALTER TABLE executions SET (autovacuum_enabled = false)",
+            "VACUUM ANALYZE executions",
+        ] {
+            sqlx::query(statement).execute(pool).await.unwrap();
+        }
+        // The grouped commit's end (`ended` in [`super::single`]) finds running rows by id.
+        let end = "EXPLAIN (FORMAT JSON) SELECT id FROM executions \
+                   WHERE id = ANY($1) AND status = 'RUNNING'";
+        let plan = |pool: PgPool| async move {
+            let (plan,): (Json<Value>,) = sqlx::query_as(end)
+                .bind(vec![Uuid::nil()])
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            plan.0
+        };
+        assert!(
+            has_node(&plan(pool.clone()).await, "Seq Scan"),
+            "the planner, told the table is empty, scans it (what this guards against)"
+        );
+        let by_key = plan(writer_pool(pool)).await;
+        assert!(!has_node(&by_key, "Seq Scan"), "{by_key:#}");
     }
 }
