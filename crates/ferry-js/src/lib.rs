@@ -68,6 +68,7 @@ mod channel;
 pub mod component;
 mod error;
 mod fetch;
+mod handoff;
 mod pool;
 mod runtime;
 mod sandbox;
@@ -93,6 +94,10 @@ pub struct JsOptions {
     pub max_stack_bytes: usize,
     /// How many code steps may run at once, one QuickJS runtime (and thread) each (default 8).
     pub max_runtimes: usize,
+    /// How many of them may compute at once (default: the machine's cores); the others wait
+    /// for a core. A step waiting for host work (`fetch`, `invokeFlow`, a timer) does not
+    /// count.
+    pub cores: usize,
     /// The longest one `fetch` may take when the code sets no shorter timeout (default 5 min);
     /// the step's deadline bounds it too.
     pub fetch_timeout: Duration,
@@ -113,6 +118,7 @@ impl Default for JsOptions {
             memory_limit_bytes: DEFAULT_MEMORY_LIMIT,
             max_stack_bytes: 1024 * 1024,
             max_runtimes: 8,
+            cores: std::thread::available_parallelism().map_or(2, |n| n.get()),
             fetch_timeout: Duration::from_secs(300),
             max_fetch_bytes: 50 * 1024 * 1024,
             max_result_bytes: 100 * 1024 * 1024,

@@ -5,8 +5,8 @@
 
 use std::borrow::Cow;
 use std::rc::Rc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::Instant;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::time::{Duration, Instant};
 
 use rquickjs::promise::PromiseState;
 use rquickjs::{Ctx, Function, Module, Object, Promise, Value};
@@ -200,14 +200,26 @@ impl<'js> Events<'_, 'js> {
             .link
             .next_timer()
             .map_or(deadline, |at| at.min(deadline));
-        match self
-            .answers
-            .recv_timeout(until.saturating_duration_since(now))
-        {
+        match self.wait_for_answer(until.saturating_duration_since(now)) {
             Ok(answer) => self.deliver(answer),
             Err(RecvTimeoutError::Timeout) => Ok(()),
             Err(RecvTimeoutError::Disconnected) => Err(JsError::Cancelled),
         }
+    }
+
+    /// The next answer to host work, waiting up to `timeout` for it; while it waits, the
+    /// step does not count as computing ([`crate::handoff`]).
+    fn wait_for_answer(&self, timeout: Duration) -> Result<Answer, RecvTimeoutError> {
+        match self.answers.try_recv() {
+            Ok(answer) => return Ok(answer),
+            Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+            Err(TryRecvError::Empty) => {}
+        }
+        let jobs = &self.parts.settings.jobs;
+        jobs.pause();
+        let answer = self.answers.recv_timeout(timeout);
+        jobs.resume();
+        answer
     }
 
     /// Settles the promise waiting for `answer`.
