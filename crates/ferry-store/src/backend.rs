@@ -108,6 +108,9 @@ pub(crate) async fn open_sqlite(url: &str, max_readers: u32) -> Result<Backend, 
     }))
 }
 
+/// The longest a query waits for a PostgreSQL connection of a pool.
+pub(crate) const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Connects to PostgreSQL and applies migrations (sqlx holds an advisory lock while it does,
 /// so several nodes starting at once migrate once).
 pub(crate) async fn open_postgres(
@@ -116,7 +119,7 @@ pub(crate) async fn open_postgres(
 ) -> Result<Backend, StoreError> {
     let pool = PgPoolOptions::new()
         .max_connections(max_connections.max(2))
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(PG_ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;

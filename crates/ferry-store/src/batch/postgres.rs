@@ -5,7 +5,6 @@
 //! indexes ([`PLANNER`]).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ferry_core::execution::{LogLine, StepResult};
@@ -82,7 +81,7 @@ pub(super) fn writer_pool(pool: &PgPool) -> PgPool {
     let options = (*pool.connect_options()).clone().options(PLANNER);
     PgPoolOptions::new()
         .max_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(crate::backend::PG_ACQUIRE_TIMEOUT)
         .connect_lazy_with(options)
 }
 
@@ -238,12 +237,22 @@ impl Statements for PgStatements<'_> {
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use serde_json::{json, Value};
+    use sqlx::postgres::PgArguments;
     use sqlx::types::Json;
 
     use super::*;
     use crate::backend::Backend;
     use crate::runs::claim_statements;
     use crate::testing;
+
+    /// An `EXPLAIN (FORMAT JSON)` query with its parameters bound.
+    type Explain<'q> = sqlx::query::QueryAs<'q, Postgres, (Json<Value>,), PgArguments>;
+
+    /// The plan `explain` gets on `pool`'s connections.
+    async fn plan_on(pool: PgPool, explain: Explain<'_>) -> Value {
+        let (plan,) = explain.fetch_one(&pool).await.unwrap();
+        plan.0
+    }
 
     /// Whether `plan` (`EXPLAIN (FORMAT JSON)`'s) has a node of type `kind`.
     fn has_node(plan: &Value, kind: &str) -> bool {
@@ -282,18 +291,15 @@ mod tests {
         futures::future::try_join_all(burst).await.unwrap();
 
         let queued = &claim_statements(&t.store.backend)[1];
-        let plan = |pool: PgPool| async move {
+        let explain = format!("EXPLAIN (FORMAT JSON) {queued}");
+        let plan = |pool: PgPool| {
             let at = now();
-            let (plan,): (Json<Value>,) =
-                sqlx::query_as(&format!("EXPLAIN (FORMAT JSON) {queued}"))
-                    .bind("worker")
-                    .bind(lease_end(at, std::time::Duration::from_secs(30)))
-                    .bind(at)
-                    .bind(8_i64)
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap();
-            plan.0
+            let explain = sqlx::query_as(&explain)
+                .bind("worker")
+                .bind(lease_end(at, std::time::Duration::from_secs(30)))
+                .bind(at)
+                .bind(8_i64);
+            plan_on(pool, explain)
         };
         assert!(
             has_node(&plan(pool.clone()).await, "Sort"),
@@ -323,14 +329,7 @@ mod tests {
         // The grouped commit's end (`ended` in [`super::single`]) finds running rows by id.
         let end = "EXPLAIN (FORMAT JSON) SELECT id FROM executions \
                    WHERE id = ANY($1) AND status = 'RUNNING'";
-        let plan = |pool: PgPool| async move {
-            let (plan,): (Json<Value>,) = sqlx::query_as(end)
-                .bind(vec![Uuid::nil()])
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            plan.0
-        };
+        let plan = |pool: PgPool| plan_on(pool, sqlx::query_as(end).bind(vec![Uuid::nil()]));
         assert!(
             has_node(&plan(pool.clone()).await, "Seq Scan"),
             "the planner, told the table is empty, scans it (what this guards against)"
