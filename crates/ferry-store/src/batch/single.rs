@@ -27,11 +27,24 @@ use crate::executions::{INSERT_PAYLOADS, INSERT_QUEUED};
 use crate::json_text::JsonText;
 use crate::StoreError;
 
+/// The executions `x` an end `e` (from `UNNEST`) finds: held by its owner, running, and
+/// looked up by id, `ids` being the ends' ids again. Repeating them as `x.id = ANY(ids)` gives
+/// the primary key an index condition in any join order: when the statistics say `executions`
+/// is nearly empty (a new database), the planner otherwise puts it first in the join and
+/// reads all of it through its primary key for every commit.
+pub(super) fn ended_rows(ids: &str) -> String {
+    format!(
+        "x.id = e.id AND x.id = ANY({ids}::uuid[]) AND x.lease_owner = e.owner \
+         AND x.status = 'RUNNING'"
+    )
+}
+
 /// The statement: `$1`–`$20` queued executions and payloads, `$21` now, `$22`–`$26` ends,
 /// `$27`–`$39` step results, `$40`–`$47` log lines. (`of_end` marks the rows written only if
 /// their execution's end found it held.) Built once, from the column lists the other paths
 /// insert with, so that a column added there and not here fails every test of this path.
 pub(super) fn statement() -> String {
+    let ended = ended_rows("$22");
     format!(
         "WITH queued AS (
     {INSERT_QUEUED}
@@ -45,7 +58,7 @@ pub(super) fn statement() -> String {
         lease_owner = NULL, lease_until = NULL
     FROM UNNEST($22::uuid[], $23::text[], $24::text[], $25::json[], $26::text[])
         AS e (id, status, error, result, owner)
-    WHERE x.id = e.id AND x.lease_owner = e.owner AND x.status = 'RUNNING'
+    WHERE {ended}
     RETURNING x.id, x.retry_for
 ), chains AS (
     UPDATE executions SET status = 'FAILED' WHERE status = 'FAILED_RETRY_PENDING'
