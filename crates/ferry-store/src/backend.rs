@@ -5,7 +5,9 @@
 //! survives a crash of the process and of the machine) and a write pool of one connection, so
 //! writers queue in the pool instead of failing with `SQLITE_BUSY`; readers use their own pool.
 //! The grouped commit writes through a connection of its own, holding the write pool's
-//! connection meanwhile, so there is still one writer at a time ([`crate::batch`]).
+//! connection meanwhile, so there is still one writer at a time ([`crate::batch`]), and a
+//! thread of its own copies the log into the database file (no connection checkpoints by
+//! itself).
 //! (`mmap_size` was tried: under load its page faults and unmapping cost more than the copies
 //! it saves, and every reader's mapping counts in the RSS.) PostgreSQL uses one pool for both. The hot path's writes are
 //! grouped into shared commits ([`crate::batch`]).
@@ -86,6 +88,9 @@ pub(crate) async fn open_sqlite(url: &str, max_readers: u32) -> Result<Backend, 
         // SQLite would otherwise spill them to a temporary file, created, written and deleted
         // on every large commit.
         .pragma("temp_store", "memory")
+        // The log is copied into the database by the grouped commit's checkpointer, never by
+        // the connection that commits ([`crate::batch`]).
+        .pragma("wal_autocheckpoint", "0")
         .busy_timeout(Duration::from_secs(10));
     let path = options.get_filename().to_path_buf();
     // No ping before handing out a connection: a SQLite connection is a file in this

@@ -25,7 +25,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use ferry_core::execution::{LogLine, StepResult};
 use rusqlite::types::ValueRef;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Statement, ToSql};
+use rusqlite::{params, Connection, OptionalExtension, Row, Statement, ToSql};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -33,6 +33,7 @@ use sqlx::types::Json;
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
+use super::checkpoint::{self, Checkpoints};
 use super::plan::{self, Commit, Owned, Queued, Sorted, Statements};
 use super::sql::{
     CLOSE_CHAIN, COPY_PAYLOAD, INSERT_LOGS, INSERT_STEPS, KEEP_RECORDED_STEP, QUEUE_RETRY,
@@ -55,6 +56,7 @@ pub(super) struct SqliteCommit {
     pool: SqlitePool,
     db: Connection,
     texts: Texts,
+    checkpoints: Checkpoints,
 }
 
 /// The statement texts, built once.
@@ -74,10 +76,9 @@ impl SqliteCommit {
         path: &Path,
         claims: [String; 2],
     ) -> Result<Self, StoreError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let db = Connection::open_with_flags(path, flags)?;
+        let db = checkpoint::open(path)?;
         // The settings of the pools' connections ([`crate::backend::open_sqlite`]); WAL is the
-        // database's own.
+        // database's own, and its checkpoints are the checkpointer's ([`checkpoint`]).
         db.execute_batch(
             "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;",
         )?;
@@ -94,7 +95,12 @@ impl SqliteCommit {
             ),
             log: format!("{INSERT_LOGS}VALUES ({})", placeholders(7)),
         };
-        Ok(SqliteCommit { pool, db, texts })
+        Ok(SqliteCommit {
+            pool,
+            db,
+            texts,
+            checkpoints: Checkpoints::start(path)?,
+        })
     }
 }
 
@@ -109,6 +115,7 @@ fn placeholders(n: usize) -> String {
 impl Commit for SqliteCommit {
     async fn commit(&mut self, writes: &[&Write]) -> Result<Vec<Done>, StoreError> {
         let _turn = self.pool.acquire().await?;
+        self.checkpoints.before_transaction(&self.db)?;
         let tx = self
             .db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -120,6 +127,7 @@ impl Commit for SqliteCommit {
         };
         let answers = plan::write_all(&mut rows, writes, Sorted::of(writes), now()).await?;
         tx.commit()?;
+        self.checkpoints.committed();
         Ok(answers)
     }
 }
