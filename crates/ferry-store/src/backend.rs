@@ -2,7 +2,8 @@
 //! either.
 //!
 //! SQLite runs in WAL mode with `synchronous=FULL` (a commit is on disk when it returns: it
-//! survives a crash of the process and of the machine) and a write pool of one connection, so
+//! survives a crash of the process and of the machine; the grouped commit syncs on a thread of
+//! its own instead, and answers after it) and a write pool of one connection, so
 //! writers queue in the pool instead of failing with `SQLITE_BUSY`; readers use their own pool.
 //! The grouped commit writes through a connection of its own, holding the write pool's
 //! connection meanwhile, so there is still one writer at a time ([`crate::batch`]), and a

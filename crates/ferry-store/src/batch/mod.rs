@@ -24,6 +24,7 @@
 //! write fails only its own caller.
 
 mod checkpoint;
+mod durable;
 mod plan;
 mod postgres;
 mod single;
@@ -92,6 +93,9 @@ struct Job {
     write: Write,
     answer: oneshot::Sender<Result<Done, StoreError>>,
 }
+
+/// A committed write (or one that failed) and its answer, for [`plan::Commit::answer`].
+type Answered = (Job, Result<Done, StoreError>);
 
 impl Job {
     /// Answers the caller; an enqueue gets its execution back.
@@ -165,28 +169,28 @@ impl<C: Commit> Writer<C> {
     /// Commits `jobs` as one transaction; if that fails, each alone.
     async fn commit_all(&mut self, jobs: Vec<Job>) {
         let writes: Vec<&Write> = jobs.iter().map(|job| &job.write).collect();
-        match self.0.commit(&writes).await {
-            Ok(answers) => {
-                for (job, answer) in jobs.into_iter().zip(answers) {
-                    job.answer(Ok(answer));
-                }
-            }
-            Err(err) if jobs.len() == 1 => {
-                if let Some(job) = jobs.into_iter().next() {
-                    job.answer(Err(err));
-                }
-            }
+        let answered = match self.0.commit(&writes).await {
+            Ok(answers) => jobs.into_iter().zip(answers.into_iter().map(Ok)).collect(),
+            Err(err) if jobs.len() == 1 => jobs
+                .into_iter()
+                .next()
+                .map(|job| (job, Err(err)))
+                .into_iter()
+                .collect(),
             Err(err) => {
                 tracing::debug!(error = %err, writes = jobs.len(), "a grouped commit failed; committing its writes one by one");
+                let mut answered = Vec::with_capacity(jobs.len());
                 for job in jobs {
                     let answer = self.0.commit(&[&job.write]).await.and_then(|done| {
                         done.into_iter().next().ok_or_else(|| {
                             StoreError::Corrupt("a grouped write gave no answer".into())
                         })
                     });
-                    job.answer(answer);
+                    answered.push((job, answer));
                 }
+                answered
             }
-        }
+        };
+        self.0.answer(answered);
     }
 }

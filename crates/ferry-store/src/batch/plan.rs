@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use ferry_core::execution::{Execution, LogLine, StepResult};
 use uuid::Uuid;
 
-use super::{Done, Finish, Write};
+use super::{Answered, Done, Finish, Write};
 use crate::runs::{Claim, ClaimedRow, Lease, StateWrite};
 use crate::StoreError;
 
@@ -25,6 +25,14 @@ pub(super) type Owned<'a, T> = (Uuid, &'a T);
 pub(super) trait Commit {
     /// Writes `writes` in one transaction: an answer for each, in their order.
     async fn commit(&mut self, writes: &[&Write]) -> Result<Vec<Done>, StoreError>;
+
+    /// Answers the callers of what was committed: at once, unless the database must first
+    /// make it durable ([`super::durable`]).
+    fn answer(&self, answered: Vec<Answered>) {
+        for (job, done) in answered {
+            job.answer(done);
+        }
+    }
 }
 
 /// The statements of a grouped commit, run inside its transaction. Each takes every row of
