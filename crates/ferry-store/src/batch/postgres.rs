@@ -12,6 +12,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
+use super::analyze::Growth;
 use super::plan::{self, Commit, Owned, Queued, Sorted, Statements};
 use super::single::Single;
 use super::{Done, Finish, Write};
@@ -27,6 +28,8 @@ pub(super) struct PgCommit {
     claims: [String; 2],
     /// The one statement of a common batch ([`super::single::statement`]), built once.
     single: String,
+    /// The executions committed, for the statistics of a new database ([`super::analyze`]).
+    growth: Growth,
 }
 
 impl PgCommit {
@@ -37,6 +40,7 @@ impl PgCommit {
             pool: writer_pool(pool),
             claims,
             single,
+            growth: Growth::new(pool.clone()),
         }
     }
 }
@@ -44,16 +48,21 @@ impl PgCommit {
 impl Commit for PgCommit {
     async fn commit(&mut self, writes: &[&Write]) -> Result<Vec<Done>, StoreError> {
         let sorted = Sorted::of(writes);
-        if let Some(single) = Single::of(&sorted) {
-            return single.run(&self.pool, &self.single, writes, now()).await;
-        }
-        let tx = self.pool.begin().await?;
-        let mut statements = PgStatements {
-            tx,
-            claims: &self.claims,
+        let queued = sorted.queued.len();
+        let answers = match Single::of(&sorted) {
+            Some(single) => single.run(&self.pool, &self.single, writes, now()).await?,
+            None => {
+                let tx = self.pool.begin().await?;
+                let mut statements = PgStatements {
+                    tx,
+                    claims: &self.claims,
+                };
+                let answers = plan::write_all(&mut statements, writes, sorted, now()).await?;
+                statements.tx.commit().await?;
+                answers
+            }
         };
-        let answers = plan::write_all(&mut statements, writes, sorted, now()).await?;
-        statements.tx.commit().await?;
+        self.growth.committed(queued);
         Ok(answers)
     }
 }
@@ -299,7 +308,8 @@ mod tests {
         ] {
             sqlx::query(statement).execute(pool).await.unwrap();
         }
-        let burst = (0..3000).map(|n| {
+        // Fewer than the writer's first ANALYZE waits for ([`super::super::analyze`]).
+        let burst = (0..super::super::analyze::FIRST - 1).map(|n| {
             t.store
                 .enqueue_execution(&fixture.org, fixture.execution("flow", json!({ "n": n })))
         });
@@ -323,6 +333,48 @@ mod tests {
         let walked = plan(writer_pool(pool)).await;
         assert!(!has_node(&walked, "Sort"), "{walked:#}");
         assert!(has_node(&walked, "Index Scan"), "{walked:#}");
+    }
+
+    /// The statistics of a new database, which say `executions` is empty, are taken again as
+    /// the writer commits the first thousand executions, autovacuum or not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_filling_queue_gets_statistics_of_its_size() {
+        let Some(t) = testing::postgres().await else {
+            return;
+        };
+        let Backend::Postgres(pool) = &t.store.backend else {
+            panic!("a PostgreSQL store");
+        };
+        let fixture = testing::fixture(&t.store, &["flow"]).await;
+        for statement in [
+            "ALTER TABLE executions SET (autovacuum_enabled = false)",
+            "VACUUM ANALYZE executions",
+        ] {
+            sqlx::query(statement).execute(pool).await.unwrap();
+        }
+        let counted = || async {
+            let (rows,): (f32,) =
+                sqlx::query_as("SELECT reltuples FROM pg_class WHERE oid = 'executions'::regclass")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+            rows
+        };
+        assert!(
+            counted().await <= 0.0,
+            "the statistics say the table is empty"
+        );
+        let burst = (0..super::super::analyze::FIRST + 100).map(|n| {
+            t.store
+                .enqueue_execution(&fixture.org, fixture.execution("flow", json!({ "n": n })))
+        });
+        futures::future::try_join_all(burst).await.unwrap();
+        let waited = std::time::Instant::now();
+        while counted().await < 1_000.0 && waited.elapsed() < std::time::Duration::from_secs(10) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let rows = counted().await;
+        assert!(rows >= 1_000.0, "the statistics say {rows} rows");
     }
 
     /// After a VACUUM of a new database, the statistics say `executions` is empty while a
