@@ -263,6 +263,35 @@ mod tests {
         plan.0
     }
 
+    /// A PostgreSQL store with a flow, whose `executions` keeps the statistics `taking` leaves
+    /// (autovacuum is off for it), and its pool; none when PostgreSQL is not configured.
+    async fn with_statistics(
+        taking: &str,
+    ) -> Option<(testing::TestStore, testing::Fixture, PgPool)> {
+        let t = testing::postgres().await?;
+        let Backend::Postgres(pool) = &t.store.backend else {
+            panic!("a PostgreSQL store");
+        };
+        let pool = pool.clone();
+        let fixture = testing::fixture(&t.store, &["flow"]).await;
+        for statement in [
+            "ALTER TABLE executions SET (autovacuum_enabled = false)",
+            taking,
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        Some((t, fixture, pool))
+    }
+
+    /// Queues `count` executions at once, as a burst of webhooks would.
+    async fn burst(t: &testing::TestStore, fixture: &testing::Fixture, count: u64) {
+        let burst = (0..count).map(|n| {
+            t.store
+                .enqueue_execution(&fixture.org, fixture.execution("flow", json!({ "n": n })))
+        });
+        futures::future::try_join_all(burst).await.unwrap();
+    }
+
     /// Whether every node of `plan` reading `table` has a condition on an index's key (no
     /// sequential scan, and no walk of a whole index, which a planner told not to scan may
     /// choose instead).
@@ -294,26 +323,12 @@ mod tests {
     /// connection still walks the queue's index in order instead of sorting every queued row.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_claim_walks_a_burst_in_order_whatever_the_statistics() {
-        let Some(t) = testing::postgres().await else {
+        // Statistics taken on an empty queue.
+        let Some((t, fixture, pool)) = with_statistics("ANALYZE executions").await else {
             return;
         };
-        let Backend::Postgres(pool) = &t.store.backend else {
-            panic!("a PostgreSQL store");
-        };
-        let fixture = testing::fixture(&t.store, &["flow"]).await;
-        for statement in [
-            // Statistics stay as taken now, on an empty queue.
-            "ALTER TABLE executions SET (autovacuum_enabled = false)",
-            "ANALYZE executions",
-        ] {
-            sqlx::query(statement).execute(pool).await.unwrap();
-        }
         // Fewer than the writer's first ANALYZE waits for ([`super::super::analyze`]).
-        let burst = (0..super::super::analyze::FIRST - 1).map(|n| {
-            t.store
-                .enqueue_execution(&fixture.org, fixture.execution("flow", json!({ "n": n })))
-        });
-        futures::future::try_join_all(burst).await.unwrap();
+        burst(&t, &fixture, super::super::analyze::FIRST - 1).await;
 
         let queued = &claim_statements(&t.store.backend)[1];
         let explain = format!("EXPLAIN (FORMAT JSON) {queued}");
@@ -330,7 +345,7 @@ mod tests {
             has_node(&plan(pool.clone()).await, "Sort"),
             "the planner, told the queue is empty, sorts the whole queue (what this guards against)"
         );
-        let walked = plan(writer_pool(pool)).await;
+        let walked = plan(writer_pool(&pool)).await;
         assert!(!has_node(&walked, "Sort"), "{walked:#}");
         assert!(has_node(&walked, "Index Scan"), "{walked:#}");
     }
@@ -339,19 +354,10 @@ mod tests {
     /// the writer commits the first thousand executions, autovacuum or not.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_filling_queue_gets_statistics_of_its_size() {
-        let Some(t) = testing::postgres().await else {
+        let Some((t, fixture, pool)) = with_statistics("VACUUM ANALYZE executions").await else {
             return;
         };
-        let Backend::Postgres(pool) = &t.store.backend else {
-            panic!("a PostgreSQL store");
-        };
-        let fixture = testing::fixture(&t.store, &["flow"]).await;
-        for statement in [
-            "ALTER TABLE executions SET (autovacuum_enabled = false)",
-            "VACUUM ANALYZE executions",
-        ] {
-            sqlx::query(statement).execute(pool).await.unwrap();
-        }
+        let pool = &pool;
         let counted = || async {
             let (rows,): (f32,) =
                 sqlx::query_as("SELECT reltuples FROM pg_class WHERE oid = 'executions'::regclass")
@@ -364,11 +370,7 @@ mod tests {
             counted().await <= 0.0,
             "the statistics say the table is empty"
         );
-        let burst = (0..super::super::analyze::FIRST + 100).map(|n| {
-            t.store
-                .enqueue_execution(&fixture.org, fixture.execution("flow", json!({ "n": n })))
-        });
-        futures::future::try_join_all(burst).await.unwrap();
+        burst(&t, &fixture, super::super::analyze::FIRST + 100).await;
         let waited = std::time::Instant::now();
         while counted().await < 1_000.0 && waited.elapsed() < std::time::Duration::from_secs(10) {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -381,18 +383,10 @@ mod tests {
     /// burst fills it: the writer still finds an execution to end by its key.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_end_finds_its_execution_by_key_whatever_the_statistics() {
-        let Some(t) = testing::postgres().await else {
+        let Some((_t, _, pool)) = with_statistics("VACUUM ANALYZE executions").await else {
             return;
         };
-        let Backend::Postgres(pool) = &t.store.backend else {
-            panic!("a PostgreSQL store");
-        };
-        for statement in [
-            "ALTER TABLE executions SET (autovacuum_enabled = false)",
-            "VACUUM ANALYZE executions",
-        ] {
-            sqlx::query(statement).execute(pool).await.unwrap();
-        }
+        let pool = &pool;
         // The grouped commit's end (`ended` in [`super::single`]): its rows, joined as there.
         let end = format!(
             "EXPLAIN (FORMAT JSON) SELECT x.id FROM executions x, \
