@@ -35,10 +35,10 @@ impl Syncer {
         let mut name = path.as_os_str().to_owned();
         name.push("-wal");
         // Opened for writing (never written here): some systems sync only such files.
-        let log = File::options()
-            .write(true)
-            .open(&name)
-            .map_err(sqlx::Error::Io)?;
+        let log = File::options().write(true).open(&name).map_err(|error| {
+            let why = format!("opening the SQLite log {}: {error}", name.to_string_lossy());
+            sqlx::Error::Io(std::io::Error::new(error.kind(), why))
+        })?;
         let (answers, committed) = mpsc::channel();
         std::thread::Builder::new()
             .name("ferry-store-sync".into())
@@ -181,6 +181,19 @@ mod tests {
             answer_of(&mut second_answered),
             Some(Ok(Done::Written))
         ));
+    }
+
+    #[test]
+    fn a_database_without_its_log_is_refused_with_the_log_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let Err(error) = Syncer::start(&dir.path().join("ferry.db")) else {
+            panic!("a syncer without a log file");
+        };
+        let error = error.to_string();
+        assert!(
+            error.contains("opening the SQLite log") && error.contains("ferry.db-wal"),
+            "{error}"
+        );
     }
 
     #[test]

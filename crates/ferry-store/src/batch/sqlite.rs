@@ -119,7 +119,7 @@ fn placeholders(n: usize) -> String {
 impl Commit for SqliteCommit {
     async fn commit(&mut self, writes: &[&Write]) -> Result<Vec<Done>, StoreError> {
         let _turn = self.pool.acquire().await?;
-        self.checkpoints.before_transaction(&self.db)?;
+        self.checkpoints.before_transaction(&self.db);
         let tx = self
             .db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
