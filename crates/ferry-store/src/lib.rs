@@ -59,7 +59,7 @@ pub use organizations::{check_retention_days, MAX_RETENTION_DAYS};
 pub use page::{Direction, Page, PageRequest, Sort};
 pub use records::LogFilter;
 pub use retention::{PruneScope, Pruned};
-pub use runs::{Claimed, EndRecords, Ending, LeaseState, Standing, StateWrite};
+pub use runs::{Claimed, EndRecords, Ending, LeaseState, SentEnd, Standing, StateWrite};
 pub use schedules::{Cadence, NewSchedule, Schedule, Tick, TickOutcome};
 pub use targets::FRESH_FOR as WEBHOOK_TARGET_FRESH_FOR;
 pub use test_instances::DraftShape;

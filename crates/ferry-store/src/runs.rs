@@ -16,7 +16,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::backend::{read, write, Backend};
-use crate::batch::{Done, Finish, Write};
+use crate::batch::{Done, Finish, Sent, Write};
 use crate::executions::{ExecutionRow, COLUMNS};
 use crate::limits::{limited_pick, CLAIM_LOCK};
 use crate::records::insert_logs;
@@ -60,6 +60,17 @@ pub struct Ending {
     pub result: Option<Value>,
     /// With FAILED_RETRY_PENDING: when the automatic retry, queued with the ending, may start.
     pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// An execution's end handed to the writer ([`Store::send_end`]).
+pub struct SentEnd(Sent);
+
+impl SentEnd {
+    /// Once the end is committed: `true`, or `false`, with nothing written, when the worker
+    /// no longer held the execution.
+    pub async fn committed(self) -> Result<bool, StoreError> {
+        Ok(matches!(self.0.answer().await?, Done::Ended(true)))
+    }
 }
 
 impl Ending {
@@ -369,8 +380,24 @@ impl Store {
         id: Uuid,
         owner: &str,
         ending: &Ending,
-        mut records: EndRecords,
+        records: EndRecords,
     ) -> Result<bool, StoreError> {
+        let sent = self.send_end(org_id, id, owner, ending, records).await?;
+        sent.committed().await
+    }
+
+    /// [`Store::finish_execution`] in two halves: this one returns as soon as the end is
+    /// handed to the writer, before it commits, so that whatever the caller writes next (the
+    /// claim for the slot the execution leaves, say) commits with it or after it;
+    /// [`SentEnd::committed`] then answers as `finish_execution` does.
+    pub async fn send_end(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        owner: &str,
+        ending: &Ending,
+        mut records: EndRecords,
+    ) -> Result<SentEnd, StoreError> {
         records.steps = self
             .record_oversized(org_id, std::mem::take(&mut records.steps))
             .await?;
@@ -381,8 +408,7 @@ impl Store {
             ending: ending.clone(),
             records,
         };
-        let done = self.batcher.write(Write::Finish(Box::new(finish))).await?;
-        Ok(matches!(done, Done::Ended(true)))
+        Ok(SentEnd(self.batcher.send(Write::Finish(Box::new(finish)))?))
     }
 
     /// Ends a cancelled execution's run: the worker gives the lease back and keeps its logs.

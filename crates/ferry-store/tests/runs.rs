@@ -27,6 +27,7 @@ ferry_store::store_tests!(
     ends_committed_together_each_end_only_their_own_held_execution,
     ends_without_retries_committed_together_each_end_only_their_own,
     a_payload_queued_as_text_is_claimed_as_text,
+    a_claim_made_after_an_end_is_sent_commits_with_it_or_after_it,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -665,4 +666,39 @@ async fn a_payload_queued_as_text_is_claimed_as_text(t: &TestStore) {
     }
     let stored = t.store.execution(&s.org, queued[0].0).await.unwrap();
     assert_eq!(stored.trigger_payload["a"][0], "é");
+}
+
+/// A worker frees an execution's slot once its end is sent, before that commits: the claim
+/// for the slot's next execution must not commit before the end.
+async fn a_claim_made_after_an_end_is_sent_commits_with_it_or_after_it(t: &TestStore) {
+    let s = setup(t).await;
+    let first = enqueue(t, &s, json!({"n": 1})).await;
+    let claimed = t.store.claim_executions("worker", 1, LEASE).await.unwrap();
+    assert_eq!(claimed[0].execution.id, first);
+    let second = enqueue(t, &s, json!({"n": 2})).await;
+
+    let ending = Ending::succeeded(None);
+    let sent = t
+        .store
+        .send_end(
+            s.org.org_id,
+            first,
+            "worker",
+            &ending,
+            EndRecords::default(),
+        )
+        .await
+        .unwrap();
+    let next = t.store.claim_executions("worker", 1, LEASE).await.unwrap();
+    assert_eq!(next[0].execution.id, second);
+    assert!(sent.committed().await.unwrap(), "the end committed");
+
+    let ended = t.store.execution(&s.org, first).await.unwrap();
+    assert_eq!(ended.status, ExecutionStatus::Succeeded);
+    let started = next[0].execution.started_at.unwrap();
+    assert!(
+        ended.ended_at.unwrap() <= started,
+        "ended at {:?}, the next claimed at {started:?}",
+        ended.ended_at
+    );
 }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_store::{Claimed, Entry, Holder, NewExecution, Store, StoreError, Tenant};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::signals::Signals;
@@ -102,7 +102,22 @@ impl Dispatch {
 /// An execution held for the worker, with the slot reserved for it.
 pub(super) struct Handed {
     pub(super) claimed: Claimed,
-    pub(super) slot: OwnedSemaphorePermit,
+    pub(super) slot: Slot,
+}
+
+/// One of a worker's slots, taken by an execution; dropping it frees the slot and wakes the
+/// worker to claim for it ([`Slots::freed`]).
+pub(super) struct Slot {
+    permit: Option<OwnedSemaphorePermit>,
+    freed: Arc<Notify>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // The permit goes back first: the claim the wake-up starts must find the slot free.
+        drop(self.permit.take());
+        self.freed.notify_one();
+    }
 }
 
 /// A worker's slots (one per execution it may run at once), shared by its claims and by
@@ -111,6 +126,8 @@ pub(super) struct Slots {
     owner: String,
     lease: Duration,
     permits: Arc<Semaphore>,
+    /// Woken as a slot is freed.
+    freed: Arc<Notify>,
     /// [`Signals::queued_count`] when the last claim that found the queue drained began, or
     /// [`NOT_DRAINED`].
     drained_at: AtomicU64,
@@ -129,6 +146,7 @@ impl Slots {
             owner: owner.to_string(),
             lease,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            freed: Arc::default(),
             drained_at: AtomicU64::new(NOT_DRAINED),
             handover,
             taken: Mutex::new(Some(taken)),
@@ -140,9 +158,22 @@ impl Slots {
         self.taken.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
-    /// Every slot free now, one permit each, for a claim.
-    pub(super) fn free(&self) -> Vec<OwnedSemaphorePermit> {
-        std::iter::from_fn(|| self.permits.clone().try_acquire_owned().ok()).collect()
+    /// Every slot free now, for a claim.
+    pub(super) fn free(&self) -> Vec<Slot> {
+        std::iter::from_fn(|| self.take()).collect()
+    }
+
+    /// Resolves once a slot was freed since the last time it resolved (at once if one was).
+    pub(super) async fn freed(&self) {
+        self.freed.notified().await
+    }
+
+    fn take(&self) -> Option<Slot> {
+        let permit = self.permits.clone().try_acquire_owned().ok()?;
+        Some(Slot {
+            permit: Some(permit),
+            freed: self.freed.clone(),
+        })
     }
 
     /// Notes how a claim that began when [`Signals::queued_count`] was `began` went: it
@@ -153,11 +184,11 @@ impl Slots {
     }
 
     /// A slot for an execution to hold, if one is free and nothing may be queued.
-    fn reserve(&self, signals: &Signals) -> Option<OwnedSemaphorePermit> {
+    fn reserve(&self, signals: &Signals) -> Option<Slot> {
         if self.drained_at.load(Ordering::Acquire) != signals.queued_count() {
             return None;
         }
-        self.permits.clone().try_acquire_owned().ok()
+        self.take()
     }
 
     /// No more slots for claims or eager dispatch: the worker is stopping.
@@ -220,5 +251,17 @@ mod tests {
         slots.close();
         assert!(slots.free().is_empty());
         assert!(slots.reserve(&signals).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_freed_slot_wakes_the_worker_even_if_it_was_not_waiting_yet() {
+        let slots = slots(1);
+        let taken = slots.free();
+        assert_eq!(taken.len(), 1);
+        drop(taken);
+        tokio::time::timeout(Duration::from_secs(5), slots.freed())
+            .await
+            .expect("the freed slot's wake-up is kept for the worker");
+        assert_eq!(slots.free().len(), 1, "and the slot is free for its claim");
     }
 }

@@ -4,9 +4,10 @@
 //! a lease it renews while the execution runs; a heartbeat that finds the execution cancelled
 //! stops it before its next step. Step results are committed in groups as the executor goes
 //! (its [`Host`](crate::run::Host) is the store); the end — status, final result, the last
-//! step results and log lines, changed state — is one transaction. When it has nothing to do, a worker waits
-//! for a [`Signals::queued`] wake-up or its poll interval, whichever comes first. Executions
-//! this node queues while the worker has a free slot skip the queue: see [`dispatch`].
+//! step results and log lines, changed state — is one transaction, and the claim for the slot
+//! it frees commits with it. When it has nothing to do, a worker waits for a
+//! [`Signals::queued`] wake-up or its poll interval, whichever comes first. Executions this
+//! node queues while the worker has a free slot skip the queue: see [`dispatch`].
 
 mod dispatch;
 mod host;
@@ -20,7 +21,7 @@ use std::time::Duration;
 use ferry_core::execution::{Execution, ExecutionStatus, LogLine, Severity};
 use ferry_definition::model::RetryConfig;
 use ferry_store::{Claimed, EndRecords, Ending, LeaseState, StateWrite, Store};
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -28,7 +29,7 @@ use crate::definitions::Definitions;
 use crate::run::{Ended, Executor, JsOptions, Limits, Outcome, Scope};
 use crate::signals::Signals;
 pub use dispatch::Dispatch;
-use dispatch::{Handed, Slots};
+use dispatch::{Handed, Slot, Slots};
 pub use host::INVOKE_TIMEOUT;
 pub use prepare::config_vars;
 use prepare::{Prepared, Unrunnable};
@@ -150,7 +151,7 @@ impl Worker {
                     tokio::task::yield_now().await;
                     self.start_handed(first, &mut handover, &mut running)
                 }
-                Some(_) = running.join_next(), if wanted => {}
+                _ = self.slots.freed(), if wanted => {}
                 _ = self.signals.work_queued() => wanted = true,
                 _ = poll.tick() => wanted = true,
                 _ = stop.changed() => {}
@@ -214,7 +215,7 @@ impl Worker {
             let taken = Taken {
                 claimed,
                 shared: shared.clone(),
-                _slot: slot,
+                slot,
             };
             running.spawn(self.clone().execute(taken));
         }
@@ -238,7 +239,7 @@ impl Worker {
             let taken = Taken {
                 claimed,
                 shared: shared.clone(),
-                _slot: slot,
+                slot,
             };
             running.spawn(self.clone().execute(taken));
         }
@@ -287,41 +288,57 @@ impl Worker {
 
     /// Runs one claimed execution to its end.
     async fn execute(self, taken: Taken) {
-        let mut claimed = taken.claimed;
+        let Taken {
+            mut claimed,
+            shared,
+            slot,
+        } = taken;
+        let id = claimed.execution.id;
+        let committed = match self.run_to_end(&mut claimed, &shared).await {
+            Some(end) => self.settle(&claimed, end, slot).await,
+            None => None,
+        };
+        // Its watchers take the end committed here, or else read where it stands.
+        self.signals.ended(id, committed.as_ref());
+    }
+
+    /// Prepares and runs a claimed execution: the end to commit, if it has one (a paused
+    /// instance's execution is handed back, a cancelled one released, an interrupted one
+    /// left to its lease).
+    async fn run_to_end(&self, claimed: &mut Claimed, shared: &shared::ClaimShared) -> Option<End> {
         let id = claimed.execution.id;
         let prepared = match claimed.execution.attempt {
             taken if taken > MAX_TAKES => Err(Unrunnable::Invalid(format!(
                 "it was taken by a worker {taken} times without ending (each lost its lease); giving up"
             ))),
-            _ => self.prepare(&mut claimed, &taken.shared).await,
+            _ => self.prepare(claimed, shared).await,
         };
-        let committed = match prepared {
+        match prepared {
             Ok(prepared) if !prepared.instance.enabled => {
                 self.hand_back(id).await;
                 None
             }
-            Ok(prepared) => self.run_prepared(&claimed, prepared).await,
+            Ok(prepared) => self.run_prepared(claimed, prepared).await,
             Err(Unrunnable::Invalid(why)) => {
-                let ending = Ending::failed(format!("cannot run: {why}"));
                 let line = LogLine::new(
                     id,
                     Severity::Error,
                     &format!("Execution cannot run: {why}"),
                     None,
                 );
-                let records = EndRecords {
-                    logs: vec![line],
-                    ..EndRecords::default()
-                };
-                self.settle(&claimed, ending, records).await
+                Some(End {
+                    ending: Ending::failed(format!("cannot run: {why}")),
+                    records: EndRecords {
+                        logs: vec![line],
+                        ..EndRecords::default()
+                    },
+                })
             }
             Err(Unrunnable::Store(err)) => {
                 tracing::warn!(execution = %id, error = %err, "could not load the execution; it runs again when its lease ends");
                 None
             }
-        };
-        // Its watchers take the end committed here, or else read where it stands.
-        self.signals.ended(id, committed.as_ref());
+        }
     }
 
     /// Queues again an execution whose instance was paused since it was claimed (or held):
@@ -340,8 +357,8 @@ impl Worker {
         }
     }
 
-    /// Runs a prepared execution: the end it committed, if it did.
-    async fn run_prepared(&self, claimed: &Claimed, prepared: Prepared) -> Option<Ending> {
+    /// Runs a prepared execution: the end to commit, if it has one.
+    async fn run_prepared(&self, claimed: &Claimed, prepared: Prepared) -> Option<End> {
         let cancelled = Arc::new(AtomicBool::new(false));
         let heartbeat = tokio::spawn(
             self.clone()
@@ -384,14 +401,14 @@ impl Worker {
         }
     }
 
-    /// Writes how the execution ended: the end committed, if it was (a cancelled or
-    /// interrupted execution commits none).
+    /// How the execution ended: the end to commit, if it has one (a cancelled execution is
+    /// released here; an interrupted one is left to its lease).
     async fn conclude(
         &self,
         claimed: &Claimed,
         (instance, retry): (&ferry_core::instance::Instance, Option<&RetryConfig>),
         outcome: Outcome,
-    ) -> Option<Ending> {
+    ) -> Option<End> {
         let id = claimed.execution.id;
         let (steps, logs) = match instance.disable_logs_and_step_results {
             true => (Vec::new(), Vec::new()),
@@ -436,24 +453,30 @@ impl Worker {
             logs,
             states,
         };
-        self.settle(claimed, ending, records).await
+        Some(End { ending, records })
     }
 
-    /// Commits `ending` with its records: the ending, if the worker still held the execution
-    /// and the commit went through.
-    async fn settle(
-        &self,
-        claimed: &Claimed,
-        ending: Ending,
-        records: EndRecords,
-    ) -> Option<Ending> {
+    /// Commits `end`: its ending, if the worker still held the execution and the commit went
+    /// through.
+    ///
+    /// The execution's slot is freed once the end is handed to the store, before it commits:
+    /// the claim for the slot's next execution then commits with this end, instead of
+    /// waiting for a commit of its own after it. (For that moment the worker holds one more
+    /// execution than it has slots, the one ending; concurrency limits still count it.)
+    async fn settle(&self, claimed: &Claimed, end: End, slot: Slot) -> Option<Ending> {
+        let End { ending, records } = end;
         let id = claimed.execution.id;
         let owner = &self.options.node_id;
-        match self
+        let sent = self
             .store
-            .finish_execution(claimed.org_id, id, owner, &ending, records)
-            .await
-        {
+            .send_end(claimed.org_id, id, owner, &ending, records)
+            .await;
+        drop(slot);
+        let committed = match sent {
+            Ok(sent) => sent.committed().await,
+            Err(err) => Err(err),
+        };
+        match committed {
             Ok(true) => {
                 tracing::debug!(execution = %id, status = ending.status.as_str(), "execution ended");
                 if let Some(observer) = &self.observer {
@@ -479,11 +502,17 @@ impl Worker {
 }
 
 /// A claimed execution on its way to a task: what it shares with the rest of its claim, and
-/// the slot it holds until it ends.
+/// the slot it holds while it runs.
 struct Taken {
     claimed: Claimed,
     shared: Arc<shared::ClaimShared>,
-    _slot: OwnedSemaphorePermit,
+    slot: Slot,
+}
+
+/// How an execution ended, as it is committed.
+struct End {
+    ending: Ending,
+    records: EndRecords,
 }
 
 /// How long a worker waits before listening again after its listener failed.

@@ -146,11 +146,27 @@ impl Batcher {
 
     /// Commits `write` with whatever else is being written, answering once it is committed.
     pub(crate) async fn write(&self, write: Write) -> Result<Done, StoreError> {
+        self.send(write)?.answer().await
+    }
+
+    /// Hands `write` to the writer now: it commits with whatever else is being written, and
+    /// whatever is sent after it commits in the same transaction or a later one.
+    pub(crate) fn send(&self, write: Write) -> Result<Sent, StoreError> {
         let (answer, answered) = oneshot::channel();
         self.jobs
             .send(Job { write, answer })
             .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
-        answered
+        Ok(Sent(answered))
+    }
+}
+
+/// A write handed to the writer ([`Batcher::send`]).
+pub(crate) struct Sent(oneshot::Receiver<Result<Done, StoreError>>);
+
+impl Sent {
+    /// The write's answer, once it is committed (or failed).
+    pub(crate) async fn answer(self) -> Result<Done, StoreError> {
+        self.0
             .await
             .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?
     }
