@@ -203,8 +203,16 @@ pub async fn drain(
                 drained,
             });
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(poll_after(pending)).await;
     }
+}
+
+/// How long to wait before counting again with `pending` executions left: 100 ms near the end
+/// (the drain time's resolution), up to a second while the queue is deep. Each count is a
+/// query on the server's database, and while tens of thousands were queued, counting every
+/// 100 ms took a fifth of PostgreSQL's CPU away from the drain being measured.
+fn poll_after(pending: u64) -> Duration {
+    Duration::from_millis((pending / 10).clamp(100, 1_000))
 }
 
 /// Every acknowledged request has exactly one succeeded execution, and there is nothing else.
@@ -257,5 +265,18 @@ impl CountCheck {
             "{} acknowledged{ids}; {} executions: {} succeeded, {} failed, {} not ended{drained}",
             self.acknowledged, self.executions, self.succeeded, self.failed, self.not_ended
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deep_queue_is_counted_less_often_than_its_last_executions() {
+        assert_eq!(poll_after(0), Duration::from_millis(100));
+        assert_eq!(poll_after(900), Duration::from_millis(100));
+        assert_eq!(poll_after(5_000), Duration::from_millis(500));
+        assert_eq!(poll_after(60_000), Duration::from_secs(1));
     }
 }
