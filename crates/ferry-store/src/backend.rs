@@ -175,3 +175,24 @@ macro_rules! impl_dialect {
 
 impl_dialect!(Sqlite);
 impl_dialect!(Postgres);
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::Backend;
+    use crate::testing;
+
+    #[tokio::test]
+    async fn the_stores_postgres_connections_never_compile_queries_to_machine_code() {
+        let Some(t) = testing::postgres().await else {
+            return;
+        };
+        let Backend::Postgres(pool) = &t.store.backend else {
+            panic!("a PostgreSQL store");
+        };
+        let jit: String = sqlx::query_scalar("SHOW jit")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(jit, "off");
+    }
+}

@@ -387,9 +387,10 @@ impl Store {
     }
 
     /// [`Store::finish_execution`] in two halves: this one returns as soon as the end is
-    /// handed to the writer, before it commits, so that whatever the caller writes next (the
-    /// claim for the slot the execution leaves, say) commits with it or after it;
-    /// [`SentEnd::committed`] then answers as `finish_execution` does.
+    /// handed to the grouped commit's writer, before it commits, so that what the caller then
+    /// writes through that writer (the claim for the slot the execution leaves, say) commits
+    /// with it or after it; [`SentEnd::committed`] then answers as `finish_execution` does.
+    /// (A claim under concurrency limits is not grouped, and may commit first.)
     pub async fn send_end(
         &self,
         org_id: Uuid,

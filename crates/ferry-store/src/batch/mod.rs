@@ -188,12 +188,9 @@ impl<C: Commit> Writer<C> {
         let writes: Vec<&Write> = jobs.iter().map(|job| &job.write).collect();
         let answered = match self.0.commit(&writes).await {
             Ok(answers) => jobs.into_iter().zip(answers.into_iter().map(Ok)).collect(),
-            Err(err) if jobs.len() == 1 => jobs
-                .into_iter()
-                .next()
-                .map(|job| (job, Err(err)))
-                .into_iter()
-                .collect(),
+            Err(err) if jobs.len() == 1 => {
+                jobs.into_iter().zip(std::iter::once(Err(err))).collect()
+            }
             Err(err) => {
                 tracing::debug!(error = %err, writes = jobs.len(), "a grouped commit failed; committing its writes one by one");
                 let mut answered = Vec::with_capacity(jobs.len());

@@ -263,21 +263,6 @@ mod tests {
         plan.0
     }
 
-    #[tokio::test]
-    async fn the_stores_connections_never_compile_queries_to_machine_code() {
-        let Some(t) = testing::postgres().await else {
-            return;
-        };
-        let Backend::Postgres(pool) = &t.store.backend else {
-            panic!("a PostgreSQL store");
-        };
-        let jit: String = sqlx::query_scalar("SHOW jit")
-            .fetch_one(pool)
-            .await
-            .unwrap();
-        assert_eq!(jit, "off");
-    }
-
     /// A PostgreSQL store with a flow, whose `executions` keeps the statistics `taking` leaves
     /// (autovacuum is off for it), and its pool; none when PostgreSQL is not configured.
     async fn with_statistics(
