@@ -27,6 +27,8 @@ pub struct Report {
     pub data_root: Option<String>,
     pub stores: Vec<StoreReport>,
     pub scale_out: Option<ScaleReport>,
+    /// Scale-out again, each node capped (`--node-cpu`).
+    pub scale_out_capped: Option<ScaleReport>,
     pub peer: Option<PeerReport>,
     pub load_average_at_end: String,
 }
@@ -57,6 +59,8 @@ pub struct ScaleReport {
     pub transform: Option<Transform>,
     /// The server's `autovacuum` setting (the suite vacuums before each step).
     pub autovacuum: Option<String>,
+    /// The most cores each node could use; `None`: uncapped.
+    pub node_cpu: Option<f64>,
     pub rows: Vec<ScaleRow>,
 }
 
@@ -78,6 +82,7 @@ impl Report {
                 .map(|p| p.display().to_string()),
             stores: Vec::new(),
             scale_out: None,
+            scale_out_capped: None,
             peer: None,
             load_average_at_end: String::new(),
         }
@@ -116,15 +121,16 @@ impl Report {
                 );
             }
         }
-        if let Some(scale) = &self.scale_out {
+        for scale in self.scale_reports() {
+            let name = scale.name();
             if let Some(error) = &scale.error {
-                found.push(format!("scale-out: {error}"));
+                found.push(format!("{name}: {error}"));
             }
             for row in &scale.rows {
                 let r = &row.row;
                 row_failures(
                     &mut found,
-                    &format!("scale-out {} node(s)", row.nodes),
+                    &format!("{name} {} node(s)", row.nodes),
                     &r.check,
                     r.errors,
                     &r.first_error,
@@ -132,6 +138,23 @@ impl Report {
             }
         }
         found
+    }
+}
+
+impl Report {
+    /// Scale-out uncapped, then capped, as far as they ran.
+    pub fn scale_reports(&self) -> impl Iterator<Item = &ScaleReport> {
+        self.scale_out.iter().chain(&self.scale_out_capped)
+    }
+}
+
+impl ScaleReport {
+    /// What its failures and heading call it.
+    pub fn name(&self) -> String {
+        match self.node_cpu {
+            Some(cores) => format!("scale-out, each node capped at {cores:.2} cores"),
+            None => "scale-out".into(),
+        }
     }
 }
 
@@ -185,7 +208,7 @@ pub fn markdown(report: &Report) -> String {
     for store in &report.stores {
         store_section(&mut out, store, report.peer.as_ref());
     }
-    if let Some(scale) = &report.scale_out {
+    for scale in report.scale_reports() {
         scale_section(&mut out, scale);
     }
     if let Some(peer) = &report.peer {
@@ -416,7 +439,8 @@ fn schedules_table(out: &mut String, row: &SchedulesRow) {
 fn scale_section(out: &mut String, scale: &ScaleReport) {
     let _ = writeln!(
         out,
-        "### scale-out (postgres, {} clients spread over the nodes)\n",
+        "### {} (postgres, {} clients spread over the nodes)\n",
+        scale.name(),
         scale.clients
     );
     if let Some(reason) = &scale.skipped {

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
+use crate::cpu_cap::CpuCap;
+
 /// How to start a node.
 #[derive(Debug, Clone)]
 pub struct NodeSpec {
@@ -18,6 +20,8 @@ pub struct NodeSpec {
     pub worker_concurrency: usize,
     /// Parent of the data directory; the system temp dir when `None`.
     pub data_root: Option<PathBuf>,
+    /// The most cores the node may use ([`CpuCap`]); uncapped when `None`.
+    pub cpu_cap: Option<f64>,
 }
 
 /// A running `ferry serve`; stopped (SIGTERM, then SIGKILL) when dropped.
@@ -25,6 +29,8 @@ pub struct Node {
     child: Child,
     pub base: String,
     data_dir: tempfile::TempDir,
+    /// Dropped after the process is stopped, when its group is empty.
+    _cap: Option<CpuCap>,
 }
 
 impl Node {
@@ -42,7 +48,12 @@ impl Node {
             child,
             base: format!("http://127.0.0.1:{port}"),
             data_dir,
+            _cap: None,
         };
+        if let Some(cores) = spec.cpu_cap {
+            let name = format!("ferry-bench-{}-{port}", std::process::id());
+            node._cap = Some(CpuCap::apply(node.pid(), &name, cores)?);
+        }
         node.wait_healthy(http).await?;
         Ok(node)
     }

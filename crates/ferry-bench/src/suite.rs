@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::api::Api;
+use crate::cpu_cap;
 use crate::machine::{self, Machine};
 use crate::postgres::{self, Database};
 use crate::report::{Report, ScaleReport, StoreReport};
@@ -55,7 +56,13 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Report> {
             .push(run_store(&run, &binary, store, explicit).await);
     }
     if matches!(cli.command, Command::All | Command::ScaleOut) {
-        report.scale_out = Some(run_scale_out(options, &binary).await);
+        let uncapped = run_scale_out(options, &binary, None).await;
+        let ran = uncapped.skipped.is_none();
+        report.scale_out = Some(uncapped);
+        if let Some(cores) = node_cpu(options, &machine).filter(|_| ran) {
+            eprintln!("scale-out again, each node capped at {cores:.2} cores");
+            report.scale_out_capped = Some(run_scale_out(options, &binary, Some(cores)).await);
+        }
     }
     if options.peer == Some(Peer::N8n) {
         let options = options.clone();
@@ -144,6 +151,7 @@ fn node_spec(
         master_key: None,
         worker_concurrency: options.worker_concurrency,
         data_root: options.data_root.clone(),
+        cpu_cap: None,
     };
     if store == Store::Postgres {
         let database = Database::parse(&options.database_url).map_err(|err| format!("{err:#}"))?;
@@ -236,9 +244,24 @@ async fn start_session(spec: &NodeSpec, http: &reqwest::Client) -> anyhow::Resul
     Ok((session, idle))
 }
 
-async fn run_scale_out(options: &Options, binary: &std::path::Path) -> ScaleReport {
+/// Each node's cap for the capped scale-out, if it runs.
+fn node_cpu(options: &Options, machine: &Machine) -> Option<f64> {
+    let most_nodes = options.nodes.iter().copied().max().unwrap_or(1);
+    match options.node_cpu {
+        None => Some(cpu_cap::default_cores(machine.cores, most_nodes)),
+        Some(0.0) => None,
+        Some(cores) => Some(cores),
+    }
+}
+
+async fn run_scale_out(
+    options: &Options,
+    binary: &std::path::Path,
+    node_cpu: Option<f64>,
+) -> ScaleReport {
     let mut report = ScaleReport {
         clients: SCALE_CLIENTS,
+        node_cpu,
         ..ScaleReport::default()
     };
     if options.store == Some(StoreChoice::Sqlite) {
@@ -246,7 +269,10 @@ async fn run_scale_out(options: &Options, binary: &std::path::Path) -> ScaleRepo
         return report;
     }
     let spec = match node_spec(options, binary, Store::Postgres) {
-        Ok(spec) => spec,
+        Ok(spec) => NodeSpec {
+            cpu_cap: node_cpu,
+            ..spec
+        },
         Err(reason) => {
             report.skipped = Some(reason);
             return report;
