@@ -118,6 +118,18 @@ fn quota_us(cores: f64) -> anyhow::Result<u64> {
     Ok(quota)
 }
 
+/// `--node-cpu`: 0 (no capped run) or a cap the kernel takes, refused when parsed rather than
+/// after the uncapped run.
+pub fn parse_cores(text: &str) -> Result<f64, String> {
+    let cores: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of cores"))?;
+    if cores == 0.0 {
+        return Ok(0.0);
+    }
+    quota_us(cores).map(|_| cores).map_err(|e| e.to_string())
+}
+
 /// The default cap: a third of each node's even share of the machine at the largest node
 /// count (the rest is the database's and the load generator's), in steps of 0.05 cores, at
 /// least 0.1.
@@ -144,6 +156,15 @@ mod tests {
             let error = quota_us(bad).unwrap_err().to_string();
             assert!(error.contains("positive number of cores"), "{error}");
         }
+    }
+
+    #[test]
+    fn the_option_takes_zero_or_a_usable_cap_and_names_what_is_wrong() {
+        assert_eq!(parse_cores("0"), Ok(0.0));
+        assert_eq!(parse_cores("0.25"), Ok(0.25));
+        assert!(parse_cores("half").unwrap_err().contains("not a number"));
+        assert!(parse_cores("0.01").unwrap_err().contains("smallest quota"));
+        assert!(parse_cores("-1").unwrap_err().contains("positive"));
     }
 
     #[test]

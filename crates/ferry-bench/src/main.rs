@@ -117,7 +117,7 @@ pub struct Options {
     /// machine and the run shows how nodes share the work, not how many cores there are;
     /// 0 runs it uncapped only [default: the machine's cores / (3 × the most nodes), in steps
     /// of 0.05: 0.2 on 2 cores with 3 nodes].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = cpu_cap::parse_cores)]
     pub node_cpu: Option<f64>,
     /// Longest wait for queued executions to drain after a step, in seconds.
     #[arg(long, global = true, default_value_t = 120)]
