@@ -178,7 +178,13 @@ struct Writer<C>(C);
 impl<C: Commit> Writer<C> {
     async fn run(mut self, mut queue: mpsc::UnboundedReceiver<Job>) {
         let mut jobs = Vec::with_capacity(MAX_BATCH);
-        while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        loop {
+            if queue.is_empty() {
+                self.0.idle();
+            }
+            if queue.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+                return;
+            }
             self.commit_all(std::mem::take(&mut jobs)).await;
         }
     }

@@ -33,6 +33,9 @@ pub(super) trait Commit {
             job.answer(done);
         }
     }
+
+    /// Nothing is waiting to be written: a good moment to let others write.
+    fn idle(&mut self) {}
 }
 
 /// The statements of a grouped commit, run inside its transaction. Each takes every row of

@@ -13,6 +13,12 @@
 //! SQLite still has one writer at a time: the writer holds the write pool's one connection
 //! (without using it) for as long as its transaction lasts, so every other writer of the node,
 //! which goes through that pool, waits its turn as it did when the batch went through it.
+//! While commits follow one another, the writer keeps that turn for up to [`TURN`] rather than
+//! giving it back after each: sqlx tests a connection given back to its pool with a round
+//! trip to the connection's thread, and the next commit waited for it, on a loaded machine up
+//! to several milliseconds that every acknowledgement of the batch waited too. Other writers
+//! wait at most [`TURN`] longer (the pool serves waiters in order), and the turn goes back as
+//! soon as nothing is left to write.
 //!
 //! Values are written as sqlx writes them, so that every other query reads them alike: uuids
 //! as 16-byte blobs, times as RFC 3339 text (with the fraction of a second when there is one,
@@ -20,7 +26,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use ferry_core::execution::{LogLine, StepResult};
@@ -29,8 +35,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Statement, ToSql};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
+use sqlx::pool::PoolConnection;
 use sqlx::types::Json;
-use sqlx::SqlitePool;
+use sqlx::{Sqlite, SqlitePool};
 use uuid::Uuid;
 
 use super::checkpoint::{self, Checkpoints};
@@ -51,10 +58,15 @@ const END_HELD: &str =
      lease_owner = NULL, lease_until = NULL \
      WHERE id = ?5 AND lease_owner = ?6 AND status = 'RUNNING' RETURNING retry_for";
 
+/// The longest the writer keeps the write pool's connection across commits.
+const TURN: Duration = Duration::from_millis(10);
+
 /// Commits batches on SQLite.
 pub(super) struct SqliteCommit {
     /// The write pool, whose one connection is the right to write.
     pool: SqlitePool,
+    /// That connection while the writer has it, and since when.
+    turn: Option<(PoolConnection<Sqlite>, Instant)>,
     db: Connection,
     texts: Texts,
     checkpoints: Checkpoints,
@@ -100,6 +112,7 @@ impl SqliteCommit {
         };
         Ok(SqliteCommit {
             pool,
+            turn: None,
             db,
             texts,
             checkpoints: Checkpoints::start(path)?,
@@ -118,7 +131,7 @@ fn placeholders(n: usize) -> String {
 
 impl Commit for SqliteCommit {
     async fn commit(&mut self, writes: &[&Write]) -> Result<Vec<Done>, StoreError> {
-        let _turn = self.pool.acquire().await?;
+        self.take_turn().await?;
         self.checkpoints.before_transaction(&self.db);
         let tx = self
             .db
@@ -138,6 +151,28 @@ impl Commit for SqliteCommit {
     /// Answers once the log holding the commit is on disk.
     fn answer(&self, answered: Vec<Answered>) {
         self.syncer.answer(answered);
+    }
+
+    fn idle(&mut self) {
+        self.turn = None;
+    }
+}
+
+impl SqliteCommit {
+    /// Makes sure the writer has the write pool's connection: kept from the last commit unless
+    /// it had it for [`TURN`] already, in which case it goes back first, for whoever waits.
+    async fn take_turn(&mut self) -> Result<(), StoreError> {
+        if self
+            .turn
+            .as_ref()
+            .is_some_and(|(_, since)| since.elapsed() >= TURN)
+        {
+            self.turn = None;
+        }
+        if self.turn.is_none() {
+            self.turn = Some((self.pool.acquire().await?, Instant::now()));
+        }
+        Ok(())
     }
 }
 
@@ -448,6 +483,55 @@ mod tests {
         let mut written = Vec::new();
         let _ = value.encode_by_ref(&mut written);
         written.pop().unwrap_or(SqliteArgumentValue::Null)
+    }
+
+    /// A writer on a new database in `dir`, and the write pool it shares with other writers.
+    async fn writer(dir: &Path) -> (SqliteCommit, SqlitePool) {
+        let url = format!("sqlite://{}", dir.join("turn.db").display());
+        let backend = crate::backend::open_sqlite(&url, 1).await.unwrap();
+        let claims = crate::runs::claim_statements(&backend);
+        let crate::backend::Backend::Sqlite(pools) = backend else {
+            unreachable!("a SQLite URL opens SQLite")
+        };
+        let pool = pools.writer.clone();
+        (
+            SqliteCommit::open(pools.writer, &pools.path, claims).unwrap(),
+            pool,
+        )
+    }
+
+    /// Whether another writer gets the write pool's connection within a second.
+    async fn others_may_write(pool: &SqlitePool) -> bool {
+        let waited = tokio::time::timeout(Duration::from_secs(1), pool.acquire()).await;
+        waited.is_ok_and(|acquired| acquired.is_ok())
+    }
+
+    #[tokio::test]
+    async fn the_writer_keeps_its_turn_between_commits_and_gives_it_back_when_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut commit, pool) = writer(dir.path()).await;
+        commit.commit(&[]).await.unwrap();
+        assert!(!others_may_write(&pool).await, "kept for the next commit");
+        commit.idle();
+        assert!(
+            others_may_write(&pool).await,
+            "given back with nothing to write"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_writer_gives_its_turn_back_after_a_while_even_when_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut commit, pool) = writer(dir.path()).await;
+        commit.commit(&[]).await.unwrap();
+        // Another writer waits; the next commit finds the turn too old: it goes back, and the
+        // waiting writer, first in the pool's line, writes before the commit can start.
+        let (waited, next) = tokio::join!(others_may_write(&pool), async {
+            tokio::time::sleep(TURN).await;
+            commit.commit(&[]).await
+        });
+        assert!(waited, "another writer got its turn");
+        assert!(next.is_ok(), "and the busy writer went on after it");
     }
 
     #[test]
