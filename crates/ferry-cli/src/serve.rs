@@ -60,6 +60,11 @@ pub struct ServeArgs {
     /// Most memory one JavaScript code step may allocate, in MiB.
     #[arg(long, env = "FERRY_JS_MEMORY_LIMIT", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(16..=65_536))]
     js_memory_limit: u64,
+    /// How many JavaScript code steps compute at once on this node [default: the machine's
+    /// cores]. Fewer leaves cores to acknowledging webhooks under load, at the cost of code
+    /// steps' throughput (a step waiting for `fetch` or a timer does not count).
+    #[arg(long, env = "FERRY_JS_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..=256))]
+    js_concurrency: Option<u16>,
     /// Longest a synchronous webhook waits for its execution's result, in seconds, before
     /// answering 202 with the execution to poll.
     #[arg(long, env = "FERRY_SYNC_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=900))]
@@ -126,6 +131,9 @@ impl ServeArgs {
                 worker.lease = Duration::from_secs(self.worker_lease);
                 worker.limits.time = Duration::from_secs(self.execution_time_limit);
                 worker.js.memory_limit_bytes = (self.js_memory_limit as usize) << 20;
+                if let Some(cores) = self.js_concurrency {
+                    worker.js.cores = usize::from(cores);
+                }
             }
             None => {}
         }
@@ -245,6 +253,46 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     {
         async {
             let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let line = std::iter::once("serve").chain(args.iter().copied());
+        Serve::try_parse_from(line).map(|serve| serve.args)
+    }
+
+    fn js_cores(args: &[&str]) -> Option<usize> {
+        let options = parse(args).ok()?.server_options();
+        options.worker.map(|worker| worker.js.cores)
+    }
+
+    #[test]
+    fn code_steps_compute_on_every_core_unless_told_otherwise() {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        assert_eq!(js_cores(&[]), Some(cores));
+        assert_eq!(js_cores(&["--js-concurrency", "1"]), Some(1));
+    }
+
+    #[test]
+    fn code_steps_given_no_core_are_refused_naming_the_setting() {
+        for bad in ["0", "-1", "many"] {
+            let flag = format!("--js-concurrency={bad}");
+            let error = parse(&[&flag]).err().map(|e| e.to_string());
+            let error = error.unwrap_or_default();
+            assert!(error.contains("--js-concurrency"), "{bad}: {error}");
         }
     }
 }
