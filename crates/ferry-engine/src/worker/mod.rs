@@ -5,9 +5,10 @@
 //! stops it before its next step. Step results are committed in groups as the executor goes
 //! (its [`Host`](crate::run::Host) is the store); the end — status, final result, the last
 //! step results and log lines, changed state — is one transaction, and the claim for the slot
-//! it frees is sent behind it, to commit in the same group. When it has nothing to do, a worker waits for a
-//! [`Signals::queued`] wake-up or its poll interval, whichever comes first. Executions this
-//! node queues while the worker has a free slot skip the queue: see [`dispatch`].
+//! it frees is sent behind it, to commit in the same group. When it has nothing to do, a
+//! worker waits for a [`Signals::queued`] wake-up or its poll interval, whichever comes first.
+//! Executions this node queues while the worker has a free slot skip the queue: see
+//! [`dispatch`].
 
 mod dispatch;
 mod host;
