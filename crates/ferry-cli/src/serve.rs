@@ -130,12 +130,12 @@ impl ServeArgs {
                 worker.concurrency = self.worker_concurrency;
                 worker.lease = Duration::from_secs(self.worker_lease);
                 worker.limits.time = Duration::from_secs(self.execution_time_limit);
-                worker.js.memory_limit_bytes = (self.js_memory_limit as usize) << 20;
-                if let Some(cores) = self.js_concurrency {
-                    worker.js.cores = usize::from(cores);
-                }
             }
             None => {}
+        }
+        options.js.memory_limit_bytes = (self.js_memory_limit as usize) << 20;
+        if let Some(cores) = self.js_concurrency {
+            options.js.cores = usize::from(cores);
         }
         options
     }
@@ -276,7 +276,7 @@ mod tests {
 
     fn js_cores(args: &[&str]) -> Option<usize> {
         let options = parse(args).ok()?.server_options();
-        options.worker.map(|worker| worker.js.cores)
+        Some(options.js.cores)
     }
 
     #[test]
@@ -284,6 +284,23 @@ mod tests {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         assert_eq!(js_cores(&[]), Some(cores));
         assert_eq!(js_cores(&["--js-concurrency", "1"]), Some(1));
+    }
+
+    #[test]
+    fn a_node_without_the_worker_role_keeps_its_javascript_settings() {
+        let args = [
+            "--role",
+            "api",
+            "--js-concurrency",
+            "3",
+            "--js-memory-limit",
+            "64",
+        ];
+        let options = parse(&args).map(|args| args.server_options());
+        let options = options.unwrap_or_else(|e| panic!("{e}"));
+        assert!(options.worker.is_none());
+        assert_eq!(options.js.cores, 3);
+        assert_eq!(options.js.memory_limit_bytes, 64 << 20);
     }
 
     #[test]

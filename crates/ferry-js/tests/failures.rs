@@ -142,6 +142,10 @@ async fn a_huge_allocation_stops_at_the_memory_limit() {
         "module.exports = async () => { const all = []; while (true) all.push(new Array(100000).fill(1.5)); }",
         "module.exports = async () => ({ data: new ArrayBuffer(256 * 1024 * 1024).byteLength })",
         "module.exports = async () => ({ data: 'x'.repeat(1 << 28).length })",
+        // Many small allocations: the one refused is small, and so is the room left for
+        // QuickJS's own error.
+        "module.exports = async () => { const all = []; while (true) all.push('x'.repeat(1000) + all.length); }",
+        "module.exports = async () => { const all = []; while (true) all.push({ n: all.length }); }",
     ] {
         let problem = fails_then_recovers(&runtime, code, 10.0).await;
         assert_eq!(problem, JsError::MemoryLimit { mebibytes: 32 }, "{code}");

@@ -47,6 +47,10 @@ pub struct ServerOptions {
     pub sync_timeout: std::time::Duration,
     /// The worker this node runs, if any (`None`: this node only takes requests).
     pub worker: Option<WorkerOptions>,
+    /// How this node sandboxes JavaScript (memory limit per step, how many compute at once,
+    /// `fetch` limits): its worker's code steps, and its API's custom triggers and components,
+    /// whatever its roles.
+    pub js: ferry_js::JsOptions,
     /// How long step results and logs are kept (`None`: forever).
     pub retention: Option<RetentionOptions>,
     /// Webhook requests per second allowed per endpoint on this node (`None`: no limit).
@@ -68,6 +72,7 @@ impl ServerOptions {
             public_url: None,
             sync_timeout: webhook::respond::DEFAULT_SYNC_TIMEOUT,
             worker: Some(WorkerOptions::new(node_id())),
+            js: ferry_js::JsOptions::default(),
             retention: Some(RetentionOptions::default()),
             webhook_rate_limit: None,
             serve_api: true,
@@ -150,13 +155,9 @@ impl Handle {
 }
 
 /// The sandboxes this node uses outside executions (custom components' manifests, triggers and
-/// hooks): the worker's limits, with fewer threads.
+/// hooks): the node's limits, with fewer threads.
 fn api_js_options(options: &ServerOptions) -> ferry_js::JsOptions {
-    let mut js = options
-        .worker
-        .as_ref()
-        .map(|worker| worker.js.clone())
-        .unwrap_or_default();
+    let mut js = options.js.clone();
     js.max_runtimes = js.max_runtimes.clamp(1, 4);
     js
 }
@@ -201,6 +202,7 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
             signals.clone(),
             worker_options,
         )
+        .with_js(options.js.clone())
         .with_observer(metrics.clone());
         dispatch = worker.dispatch();
         tokio::spawn(worker.run(stop.subscribe()))
@@ -254,4 +256,26 @@ pub async fn start(options: &ServerOptions, store: Store) -> Result<Handle, Serv
     });
     tracing::info!(%addr, "listening");
     Ok(Handle { addr, stop, task })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_sandboxes_follow_the_node_settings_with_or_without_a_worker() {
+        let mut options = ServerOptions::new(([127, 0, 0, 1], 0).into(), "unused");
+        options.js.memory_limit_bytes = 64 << 20;
+        options.js.cores = 3;
+        options.js.max_runtimes = 32;
+        for worker in [true, false] {
+            if !worker {
+                options.worker = None;
+            }
+            let api = api_js_options(&options);
+            assert_eq!(api.memory_limit_bytes, 64 << 20, "worker: {worker}");
+            assert_eq!(api.cores, 3, "worker: {worker}");
+            assert_eq!(api.max_runtimes, 4, "fewer threads outside executions");
+        }
+    }
 }

@@ -50,13 +50,11 @@ pub struct WorkerOptions {
     pub limits: Limits,
     /// How long a stopping worker lets running executions finish.
     pub grace: Duration,
-    /// How `code.run` steps are sandboxed (memory limit, how many run at once, `fetch`).
-    pub js: JsOptions,
 }
 
 impl WorkerOptions {
     /// Defaults: 32 executions at once, 30 s leases, 1 s polling, 15 min and 100 MiB step
-    /// results per execution, 30 s grace, and the sandboxes' defaults (1 GiB per code step).
+    /// results per execution, 30 s grace.
     pub fn new(node_id: impl Into<String>) -> Self {
         WorkerOptions {
             node_id: node_id.into(),
@@ -65,7 +63,6 @@ impl WorkerOptions {
             poll_interval: Duration::from_secs(1),
             limits: Limits::default(),
             grace: Duration::from_secs(30),
-            js: JsOptions::default(),
         }
     }
 }
@@ -90,7 +87,8 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker on `store`, sharing the node's parsed definitions and signals.
+    /// A worker on `store`, sharing the node's parsed definitions and signals, whose `code.run`
+    /// steps run in sandboxes with the default limits ([`Worker::with_js`] sets others).
     pub fn new(
         store: Store,
         definitions: Arc<Definitions>,
@@ -102,7 +100,7 @@ impl Worker {
             store,
             definitions,
             signals,
-            executor: Arc::new(Executor::with_js(options.js.clone())),
+            executor: Arc::new(Executor::new()),
             options: Arc::new(options),
             observer: None,
             bundles: Arc::default(),
@@ -114,6 +112,13 @@ impl Worker {
     /// start at once straight to it.
     pub fn dispatch(&self) -> Dispatch {
         Dispatch::local(self.store.clone(), self.signals.clone(), self.slots.clone())
+    }
+
+    /// Runs `code.run` steps in sandboxes that follow `js` (memory limit, how many compute at
+    /// once, `fetch` limits). Call before [`Worker::run`].
+    pub fn with_js(mut self, js: JsOptions) -> Self {
+        self.executor = Arc::new(Executor::with_js(js));
+        self
     }
 
     /// Reports ended executions to `observer`.

@@ -3,8 +3,11 @@
 //! then syntax errors with their line and column, thrown `Error`s with their stack (frames of
 //! the built-in prelude left out), and thrown non-`Error` values described.
 
+use std::rc::Rc;
+
 use rquickjs::{Ctx, Object, Value};
 
+use super::budget::Budget;
 use super::convert;
 use crate::JsError;
 
@@ -20,6 +23,8 @@ pub(super) struct Limits {
     pub(super) seconds: u64,
     /// The memory limit, in MiB.
     pub(super) mebibytes: usize,
+    /// What the runtime may allocate, and whether an allocation was refused.
+    pub(super) budget: Rc<Budget>,
 }
 
 /// The error `error` stands for; a pending exception is taken from `ctx`.
@@ -35,6 +40,13 @@ pub(super) fn classify<'js>(ctx: &Ctx<'js>, error: rquickjs::Error, limits: &Lim
 
 /// The error a thrown (or rejected-with) `value` stands for.
 pub(super) fn thrown<'js>(ctx: &Ctx<'js>, value: Value<'js>, limits: &Limits) -> JsError {
+    // What QuickJS throws when it cannot even make its `out of memory` error (the budget's
+    // reserve is there to prevent it).
+    if value.is_null() && limits.budget.refused() {
+        return JsError::MemoryLimit {
+            mebibytes: limits.mebibytes,
+        };
+    }
     let Some(object) = value.as_object().filter(|o| is_error(ctx, o)) else {
         return non_error(ctx, &value);
     };
@@ -170,5 +182,26 @@ mod tests {
             Some("    at f (code.js:1:20)")
         );
         assert_eq!(own_frames("    at run (ferry:prelude:5:3)\n"), None);
+    }
+
+    #[test]
+    fn a_thrown_null_is_the_memory_limit_only_after_an_allocation_was_refused() {
+        let runtime = rquickjs::Runtime::new().unwrap();
+        let context = rquickjs::Context::full(&runtime).unwrap();
+        let limits = Limits {
+            seconds: 1,
+            mebibytes: 1,
+            budget: Rc::new(Budget::default()),
+        };
+        context.with(|ctx| {
+            let null = || Value::new_null(ctx.clone());
+            let thrown_by_the_step = thrown(&ctx, null(), &limits).to_string();
+            assert_eq!(thrown_by_the_step, "the code threw a non-Error value: null");
+            limits.budget.set_limit(1);
+            let mut allocator = super::super::budget::Metered(limits.budget.clone());
+            assert!(rquickjs::allocator::Allocator::alloc(&mut allocator, 2).is_null());
+            let out_of_memory = thrown(&ctx, null(), &limits);
+            assert_eq!(out_of_memory, JsError::MemoryLimit { mebibytes: 1 });
+        });
     }
 }

@@ -4,8 +4,9 @@
 //! before, dropped after it (its garbage collected every few steps), so nothing a step leaves
 //! behind reaches the next. The next step's context is prepared right after a step ends, while
 //! the thread would otherwise wait; the intrinsics few steps use are added to it on first use
-//! ([`intrinsics`]).
+//! ([`intrinsics`]). The memory limit is kept by the runtime's allocator ([`budget`]).
 
+mod budget;
 mod component;
 mod convert;
 mod failure;
@@ -146,6 +147,8 @@ pub(crate) struct Sandbox {
     /// was 1.3 % of a trivial step's instructions).
     baseline: usize,
     runtime: Runtime,
+    /// What the runtime may allocate: the memory limit.
+    budget: Rc<budget::Budget>,
     watch: Rc<Watch>,
     prelude: Rc<Prelude>,
     settings: Arc<Settings>,
@@ -155,20 +158,22 @@ impl Sandbox {
     /// A runtime with the configured limits and the prelude compiled.
     pub(crate) fn new(settings: Arc<Settings>) -> Result<Self, JsError> {
         let failed = |e: rquickjs::Error| JsError::Runtime(format!("could not start QuickJS: {e}"));
-        let runtime = Runtime::new().map_err(failed)?;
+        let budget = Rc::new(budget::Budget::default());
+        let runtime = Runtime::new_with_alloc(budget::Metered(budget.clone())).map_err(failed)?;
         runtime.set_max_stack_size(settings.options.max_stack_bytes);
         let watch = Rc::new(Watch::default());
         let watching = watch.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || watching.check())));
         let prelude = Rc::new(compile_prelude(&runtime).map_err(failed)?);
         // The limit comes last: compiling the prelude must not count against a small one.
-        runtime.set_memory_limit(settings.options.memory_limit_bytes);
+        budget.set_limit(settings.options.memory_limit_bytes);
         let mut sandbox = Sandbox {
             warm: None,
             uncollected: 0,
             collections: 0,
             baseline: 0,
             runtime,
+            budget,
             watch,
             prelude,
             settings,
@@ -218,9 +223,11 @@ impl Sandbox {
             done,
         } = job;
         self.watch.arm(task.deadline(), abandoned);
+        self.budget.rearm();
         let limits = failure::Limits {
             seconds: task.time_limit().as_secs(),
             mebibytes: self.settings.options.memory_limit_bytes / (1024 * 1024),
+            budget: self.budget.clone(),
         };
         let ended = match self.warm.take().map_or_else(|| self.warm_up(), Ok) {
             Ok(warm) => {

@@ -11,7 +11,10 @@ use serde_json::{json, Value};
 
 use crate::harness::TestServer;
 
-ferry_store::store_tests!(slow_executions_over_the_instance_limit_wait_their_turn);
+ferry_store::store_tests!(
+    slow_executions_over_the_instance_limit_wait_their_turn,
+    the_node_s_javascript_memory_limit_stops_its_code_steps
+);
 
 const FLOW: &str = r#"
 name: Slow Test
@@ -20,6 +23,23 @@ flows:
     trigger: { type: webhook, endpointSecurityType: unsecured }
     steps:
       - { name: Nap, action: sleep, inputs: { seconds: 1 } }
+"#;
+
+const HUNGRY: &str = r#"
+name: Hungry Test
+flows:
+  - name: Hungry
+    trigger: { type: webhook, endpointSecurityType: unsecured }
+    steps:
+      - name: Grow
+        action: code.run
+        inputs:
+          code: |
+            module.exports = async () => {
+              const kept = [];
+              for (let i = 0; i < 100000; i++) kept.push("x".repeat(1000) + i);
+              return { data: kept.length };
+            };
 "#;
 
 async fn count(server: &TestServer, instance: uuid::Uuid, status: ExecutionStatus) -> i64 {
@@ -90,4 +110,25 @@ async fn slow_executions_over_the_instance_limit_wait_their_turn(t: &TestStore) 
         "the other instance ran while the limited one waited"
     );
     assert_eq!(count(&server, busy_id, ExecutionStatus::Failed).await, 0);
+}
+
+async fn the_node_s_javascript_memory_limit_stops_its_code_steps(t: &TestStore) {
+    let server =
+        TestServer::start_with(t, |options| options.js.memory_limit_bytes = 16 << 20).await;
+    let integration = server.publish(HUNGRY).await;
+    let mars = server.customer("Mars", "mars").await;
+    let (_, urls) = server.instance(&integration, &mars, json!([])).await;
+    let response = server
+        .http
+        .post(urls["Hungry"].as_str().unwrap())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    let query = "query ($id: ID!) { executionResult(id: $id) { status error } }";
+    let ended = server.ended(query, &body["executionId"]).await;
+    assert_eq!(ended["status"], "FAILED", "{ended}");
+    let error = ended["error"].as_str().unwrap_or_default();
+    assert!(error.contains("memory limit of 16 MiB"), "{error}");
 }
