@@ -9,10 +9,11 @@
 //! ([`Budget::refused`]) to judge whatever the step then threw.
 //!
 //! QuickJS hands out its small allocations from 4 KiB arenas of its own, so this allocator sees
-//! the arenas and the large blocks: a few calls per step, not one per object. Written by hand
-//! because the limit must see each allocation (no allocator crate offers a budget with a
-//! reserve).
+//! the arenas and the large blocks: a few calls per step, not one per object. The blocks come
+//! from Rust's global allocator, on every platform. Written by hand because the limit must see
+//! each allocation (no allocator crate offers a budget with a reserve).
 
+use std::alloc::{self, Layout};
 use std::cell::Cell;
 use std::ptr;
 use std::rc::Rc;
@@ -81,74 +82,113 @@ impl Budget {
     }
 }
 
-/// The system allocator, metered against a [`Budget`].
+/// Rust's global allocator, metered against a [`Budget`]. Each block starts with a header
+/// holding its size, which freeing needs and QuickJS asks for ([`Allocator::usable_size`]).
 pub(super) struct Metered(pub(super) Rc<Budget>);
 
-impl Metered {
-    /// Counts what `ptr` (just allocated, or null) holds.
-    #[allow(unsafe_code)]
-    fn counted(&self, ptr: *mut libc::c_void) -> *mut u8 {
-        if !ptr.is_null() {
-            // SAFETY: `ptr` was just returned by the system allocator.
-            self.0.add(unsafe { libc::malloc_usable_size(ptr) });
-        }
-        ptr.cast()
+/// Bytes before each block that hold its size: 16 keeps the block aligned for any value.
+const HEADER: usize = 16;
+
+/// The layout of a block of `size` bytes with its header.
+fn layout(size: usize) -> Option<Layout> {
+    Layout::from_size_align(size.checked_add(HEADER)?, HEADER).ok()
+}
+
+/// The start of the block `ptr` is the data of, and the data's size.
+///
+/// # Safety
+/// `ptr` must come from [`Metered`] and not be freed yet.
+#[allow(unsafe_code)]
+unsafe fn block_of(ptr: *mut u8) -> (*mut u8, usize) {
+    // SAFETY: `ptr` is `HEADER` bytes into a block whose header holds the data's size.
+    unsafe {
+        let base = ptr.sub(HEADER);
+        (base, base.cast::<usize>().read())
     }
 }
 
-// SAFETY: every pointer comes from the system allocator (malloc, calloc, realloc), which
-// aligns to 16 bytes on the platforms Ferry builds for, more than `usize` needs; sizes are
-// the system allocator's usable sizes.
+impl Metered {
+    /// A block for `size` bytes (zeroed or not), counted; null when refused or when memory
+    /// runs out.
+    #[allow(unsafe_code)]
+    fn allocate(&self, size: usize, zeroed: bool) -> *mut u8 {
+        let Some(layout) = layout(size).filter(|_| self.0.allows(size)) else {
+            return ptr::null_mut();
+        };
+        // SAFETY: the layout's size is at least `HEADER`, never zero.
+        let base = unsafe {
+            if zeroed {
+                alloc::alloc_zeroed(layout)
+            } else {
+                alloc::alloc(layout)
+            }
+        };
+        if base.is_null() {
+            return base;
+        }
+        self.0.add(size);
+        // SAFETY: the block has room for the header, aligned for a `usize`, then `size` bytes.
+        unsafe {
+            base.cast::<usize>().write(size);
+            base.add(HEADER)
+        }
+    }
+}
+
+// SAFETY: blocks come from Rust's global allocator with 16-byte alignment, more than `usize`
+// needs, and each header holds the size its block was allocated with.
 #[allow(unsafe_code)]
 unsafe impl Allocator for Metered {
     fn alloc(&mut self, size: usize) -> *mut u8 {
-        if !self.0.allows(size) {
-            return ptr::null_mut();
-        }
-        // SAFETY: plain malloc; a null result is passed on as QuickJS expects.
-        self.counted(unsafe { libc::malloc(size) })
+        self.allocate(size, false)
     }
 
     fn calloc(&mut self, count: usize, size: usize) -> *mut u8 {
-        let Some(total) = count.checked_mul(size) else {
-            return ptr::null_mut();
-        };
-        if !self.0.allows(total) {
-            return ptr::null_mut();
+        match count.checked_mul(size) {
+            Some(total) => self.allocate(total, true),
+            None => ptr::null_mut(),
         }
-        // SAFETY: plain calloc; a null result is passed on as QuickJS expects.
-        self.counted(unsafe { libc::calloc(count, size) })
     }
 
     unsafe fn dealloc(&mut self, ptr: *mut u8) {
-        // SAFETY: the caller passes a pointer this allocator gave (QuickJS never frees null
-        // through it).
+        // SAFETY: the caller passes a block this allocator gave (QuickJS never frees null
+        // through it), allocated with the layout its header's size gives.
         unsafe {
-            self.0.remove(libc::malloc_usable_size(ptr.cast()));
-            libc::free(ptr.cast());
+            let (base, size) = block_of(ptr);
+            self.0.remove(size);
+            alloc::dealloc(
+                base,
+                Layout::from_size_align_unchecked(size + HEADER, HEADER),
+            );
         }
     }
 
     unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller passes a pointer this allocator gave; when realloc fails, the
-        // old block stays valid and counted.
+        // SAFETY: the caller passes a block this allocator gave; when the reallocation is
+        // refused or fails, the old block stays valid and counted.
         unsafe {
-            let old = libc::malloc_usable_size(ptr.cast());
+            let (base, old) = block_of(ptr);
             if new_size > old && !self.0.allows(new_size - old) {
                 return ptr::null_mut();
             }
-            let moved = libc::realloc(ptr.cast(), new_size);
-            if moved.is_null() {
+            let Some(new_layout) = layout(new_size) else {
                 return ptr::null_mut();
+            };
+            let old_layout = Layout::from_size_align_unchecked(old + HEADER, HEADER);
+            let moved = alloc::realloc(base, old_layout, new_layout.size());
+            if moved.is_null() {
+                return moved;
             }
             self.0.remove(old);
-            self.counted(moved)
+            self.0.add(new_size);
+            moved.cast::<usize>().write(new_size);
+            moved.add(HEADER)
         }
     }
 
     unsafe fn usable_size(ptr: *mut u8) -> usize {
-        // SAFETY: the caller passes a pointer this allocator gave.
-        unsafe { libc::malloc_usable_size(ptr.cast()) }
+        // SAFETY: the caller passes a block this allocator gave.
+        unsafe { block_of(ptr).1 }
     }
 }
 
@@ -168,9 +208,9 @@ mod tests {
         let (mut allocator, budget) = metered(0);
         let block = allocator.alloc(1000);
         assert!(!block.is_null());
-        assert!(budget.used() >= 1000);
+        assert_eq!(budget.used(), 1000);
         let grown = unsafe { allocator.realloc(block, 5000) };
-        assert!(budget.used() >= 5000);
+        assert_eq!(budget.used(), 5000);
         unsafe { allocator.dealloc(grown) };
         assert_eq!(budget.used(), 0);
     }
