@@ -57,12 +57,14 @@ pub struct ServeArgs {
     /// Longest an execution may run, in seconds.
     #[arg(long, env = "FERRY_EXECUTION_TIME_LIMIT", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     execution_time_limit: u64,
-    /// Most memory one JavaScript code step may allocate, in MiB.
+    /// Most memory one JavaScript step may allocate, in MiB: code steps, and custom triggers
+    /// and components, whatever the node's roles.
     #[arg(long, env = "FERRY_JS_MEMORY_LIMIT", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(16..=65_536))]
     js_memory_limit: u64,
-    /// How many JavaScript code steps compute at once on this node [default: the machine's
-    /// cores]. Fewer leaves cores to acknowledging webhooks under load, at the cost of code
-    /// steps' throughput (a step waiting for `fetch` or a timer does not count).
+    /// How many JavaScript steps compute at once on this node, for its worker and, apart, for
+    /// its API [default: the machine's cores]. Fewer leaves cores to acknowledging webhooks
+    /// under load, at the cost of code steps' throughput (a step waiting for `fetch` or a
+    /// timer does not count).
     #[arg(long, env = "FERRY_JS_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..=256))]
     js_concurrency: Option<u16>,
     /// Longest a synchronous webhook waits for its execution's result, in seconds, before

@@ -115,7 +115,7 @@ impl Worker {
     }
 
     /// Runs `code.run` steps in sandboxes that follow `js` (memory limit, how many compute at
-    /// once, `fetch` limits). Call before [`Worker::run`].
+    /// once, `fetch` limits).
     pub fn with_js(mut self, js: JsOptions) -> Self {
         self.executor = Arc::new(Executor::with_js(js));
         self

@@ -165,6 +165,9 @@ fn describe<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use rquickjs::allocator::Allocator;
+
+    use super::super::budget::Metered;
     use super::*;
 
     #[test]
@@ -198,8 +201,8 @@ mod tests {
             let thrown_by_the_step = thrown(&ctx, null(), &limits).to_string();
             assert_eq!(thrown_by_the_step, "the code threw a non-Error value: null");
             limits.budget.set_limit(1);
-            let mut allocator = super::super::budget::Metered(limits.budget.clone());
-            assert!(rquickjs::allocator::Allocator::alloc(&mut allocator, 2).is_null());
+            let mut allocator = Metered(limits.budget.clone());
+            assert!(allocator.alloc(2).is_null(), "refused past the limit");
             let out_of_memory = thrown(&ctx, null(), &limits);
             assert_eq!(out_of_memory, JsError::MemoryLimit { mebibytes: 1 });
         });

@@ -125,6 +125,7 @@ async fn the_node_s_javascript_memory_limit_stops_its_code_steps(t: &TestStore) 
         .send()
         .await
         .unwrap();
+    assert_eq!(response.status(), 200, "the webhook is acknowledged");
     let body: Value = response.json().await.unwrap();
     let query = "query ($id: ID!) { executionResult(id: $id) { status error } }";
     let ended = server.ended(query, &body["executionId"]).await;
