@@ -67,6 +67,13 @@ pub struct ServeArgs {
     /// timer does not count).
     #[arg(long, env = "FERRY_JS_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..=256))]
     js_concurrency: Option<u16>,
+    /// How many code steps each JavaScript thread keeps warm between executions (0: a fresh
+    /// context for every step). A step whose instance and code ran before on the thread runs
+    /// in that step's context, calling its exported function again, so what the code keeps at
+    /// its module's top level lasts from one execution of the instance to the next; nothing
+    /// crosses instances.
+    #[arg(long, env = "FERRY_JS_KEEP_WARM", default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=64))]
+    js_keep_warm: u16,
     /// Longest a synchronous webhook waits for its execution's result, in seconds, before
     /// answering 202 with the execution to poll.
     #[arg(long, env = "FERRY_SYNC_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=900))]
@@ -139,6 +146,7 @@ impl ServeArgs {
         if let Some(cores) = self.js_concurrency {
             options.js.cores = usize::from(cores);
         }
+        options.js.keep_warm = usize::from(self.js_keep_warm);
         options
     }
 }

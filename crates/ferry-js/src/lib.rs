@@ -18,7 +18,10 @@
 //! one code step at a time, in a fresh context (its own globals) that no other step used,
 //! dropped after it; the garbage of dropped contexts is collected every few steps.
 //! (`DESIGN.md` asks for a sandbox per execution; this is one per code step, which is
-//! stricter.) So:
+//! stricter.) A node may instead keep contexts warm ([`JsOptions::keep_warm`], off by
+//! default): a code step then runs in the context an earlier step of the same scope (the
+//! instance) and code left, calling its function again, so what the code keeps at its
+//! module's top level lasts between that instance's executions; nothing crosses scopes. So:
 //!
 //! - **memory**: the memory limit is a QuickJS *runtime* limit; with one step per runtime at a
 //!   time it is a per-step limit, and one step's allocations cannot push another over its own;
@@ -107,6 +110,9 @@ pub struct JsOptions {
     /// The largest part of a result (`data`, each state scope's changes), as JSON (default
     /// 100 MiB, the engine's default limit on a step's result).
     pub max_result_bytes: usize,
+    /// How many code steps each runtime keeps warm for later executions of the same scope
+    /// and code (default 0: every step gets a fresh context). See [`CodeCall::warm_scope`].
+    pub keep_warm: usize,
 }
 
 /// 1 GiB: the default memory limit of a code step.
@@ -122,6 +128,7 @@ impl Default for JsOptions {
             fetch_timeout: Duration::from_secs(300),
             max_fetch_bytes: 50 * 1024 * 1024,
             max_result_bytes: 100 * 1024 * 1024,
+            keep_warm: 0,
         }
     }
 }
@@ -146,6 +153,11 @@ pub struct CodeCall {
     pub deadline: Instant,
     /// The time limit `deadline` comes from, named in the error when it passes.
     pub time_limit: Duration,
+    /// Who may share a context kept warm ([`JsOptions::keep_warm`]): steps with the same
+    /// scope and the same code run in one context, one after another, so what the code keeps
+    /// at its module's top level lasts between them. The engine gives the instance's id, so
+    /// nothing crosses customers. `None`: a fresh context, always.
+    pub warm_scope: Option<String>,
 }
 
 /// What a code step returned.

@@ -39,6 +39,7 @@ pub(super) async fn run<H: Host>(
         step_results: frame.step_results(),
         deadline: deadline.into_std(),
         time_limit,
+        warm_scope: warm_scope(run),
     };
     let host = StepHost::new(run, &step.name, key);
     let output = run
@@ -58,6 +59,13 @@ fn language(inputs: &Inputs) -> Result<Language, String> {
             format!("input `language`: expected javascript or typescript, got {name:?}")
         }),
     }
+}
+
+/// Who may share a context kept warm with this step: the instance (its id), so that nothing
+/// crosses customers.
+fn warm_scope<H: Host>(run: &Run<'_, H>) -> Option<String> {
+    let instance = run.base_context().get("instance")?;
+    instance.get("id")?.as_str().map(str::to_string)
 }
 
 /// `context`, less its functions (the sandbox adds `logger` and `invokeFlow`).

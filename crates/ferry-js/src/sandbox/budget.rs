@@ -50,7 +50,6 @@ impl Budget {
     }
 
     /// What the runtime holds now, in bytes.
-    #[cfg(test)]
     pub(super) fn used(&self) -> usize {
         self.used.get()
     }

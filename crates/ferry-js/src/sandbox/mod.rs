@@ -11,6 +11,7 @@ mod component;
 mod convert;
 mod failure;
 mod intrinsics;
+mod kept;
 mod lazy;
 mod natives;
 mod output;
@@ -23,9 +24,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rquickjs::context::intrinsic;
-use rquickjs::{Context, Ctx, Module, Object, Persistent, Runtime, WriteOptions};
+use rquickjs::{Context, Ctx, Function, Module, Object, Persistent, Runtime, WriteOptions};
+use std::sync::mpsc::Receiver;
+use tokio::sync::mpsc::UnboundedSender;
 
-use crate::channel::{Abandoned, Job};
+use crate::channel::{Abandoned, Answer, Job, Request, Task};
 use crate::pool::Settings;
 use crate::{CodeOutput, JsError};
 use natives::Link;
@@ -126,17 +129,36 @@ impl Watch {
 /// the thread would otherwise be idle, so a step does not wait for it.
 ///
 /// Fields drop in order: the saved namespace before the context holding it.
-struct Warm {
+pub(super) struct Warm {
     core: Persistent<Object<'static>>,
     context: Context,
     link: Rc<Link>,
 }
 
+/// A code step's function, saved to call again in its context.
+type Saved = Persistent<Function<'static>>;
+
+/// A context for a step, with its code's function when one was loaded in it.
+///
+/// Fields drop in order: the saved function before the context holding it.
+pub(super) struct Ready {
+    code: Option<Saved>,
+    warm: Warm,
+}
+
+impl Ready {
+    fn fresh(warm: Warm) -> Ready {
+        Ready { warm, code: None }
+    }
+}
+
 /// A QuickJS runtime ready for steps.
 ///
-/// Fields drop in order: the prepared context before the runtime, which QuickJS requires
+/// Fields drop in order: the kept and prepared contexts before the runtime, which QuickJS requires
 /// (it aborts when a runtime is freed with objects still alive).
 pub(crate) struct Sandbox {
+    /// Contexts kept warm for later steps of the same scope and code.
+    shelf: kept::Shelf,
     warm: Option<Warm>,
     /// Steps run since the last collection.
     uncollected: u32,
@@ -167,7 +189,12 @@ impl Sandbox {
         let prelude = Rc::new(compile_prelude(&runtime).map_err(failed)?);
         // The limit comes last: compiling the prelude must not count against a small one.
         budget.set_limit(settings.options.memory_limit_bytes);
+        let shelf = kept::Shelf::new(
+            settings.options.keep_warm,
+            settings.options.memory_limit_bytes,
+        );
         let mut sandbox = Sandbox {
+            shelf,
             warm: None,
             uncollected: 0,
             collections: 0,
@@ -212,8 +239,8 @@ impl Sandbox {
         })
     }
 
-    /// Runs `job` and sends its end to its caller; then cleans up and prepares the next
-    /// context, off the caller's clock.
+    /// Runs `job` and sends its end to its caller; then keeps its context warm or lets it go,
+    /// cleans up and prepares the next context, off the caller's clock.
     pub(crate) fn run(&mut self, job: Job) {
         let Job {
             task,
@@ -229,46 +256,108 @@ impl Sandbox {
             mebibytes: self.settings.options.memory_limit_bytes / (1024 * 1024),
             budget: self.budget.clone(),
         };
-        let ended = match self.warm.take().map_or_else(|| self.warm_up(), Ok) {
-            Ok(warm) => {
-                warm.link.connect(requests);
-                let parts = step::Parts {
-                    task: &task,
-                    settings: &self.settings,
-                    limits: &limits,
-                    watch: &self.watch,
-                    link: &warm.link,
-                };
-                let Warm { core, context, .. } = warm;
-                context.with(|ctx| match core.restore(&ctx) {
-                    Ok(core) => step::run(&ctx, &parts, core, &answers),
-                    Err(error) => Err(failure::classify(&ctx, error, &limits)),
-                })
+        let ready = match &task {
+            Task::Code(call) => self.shelf.take(call).map(kept::Kept::into_ready),
+            Task::Component(_) => None,
+        };
+        let ready = match ready {
+            Some(ready) => Ok(ready),
+            None => self
+                .warm
+                .take()
+                .map_or_else(|| self.warm_up(), Ok)
+                .map(Ready::fresh),
+        };
+        let (ended, used) = match ready {
+            Ok(ready) => {
+                let (ended, used) = self.step(ready, &task, requests, &answers, &limits);
+                (ended, Some(used))
             }
-            Err(rquickjs::Error::Allocation) => Err(JsError::MemoryLimit {
-                mebibytes: limits.mebibytes,
-            }),
-            Err(error) => Err(JsError::Runtime(format!(
-                "could not prepare a context: {error}"
-            ))),
+            Err(error) => (Err(unprepared(error, &limits)), None),
         };
         let ended = self.judge(ended, &limits);
         self.watch.disarm();
-        let failed = ended.is_err();
+        let how = Ended::of(&ended);
         let _ = done.send(ended);
-        // The step's context is gone with `warm`; what it leaves is cyclic garbage (its
-        // intrinsics, closures), collected every few steps, after the step's end is sent. A
-        // collection walks what is live too: collecting after every step cost about 7 % of a
-        // loaded server's CPU, and QuickJS's own rule (collect once the runtime has grown by
-        // half) collected every 1.7 steps. Every 4 steps, a trivial step costs 6 % fewer
-        // instructions (callgrind, `tests/bench.rs`); every 8, 8 % fewer, but the longer pauses
-        // showed in the code step's p99. A failed step (which may have stopped at the limit) is
-        // collected now.
-        self.uncollected += 1;
-        if failed || self.uncollected >= COLLECT_EVERY {
+        self.keep(&task, used, how);
+        // What a dropped context leaves is cyclic garbage (its intrinsics, closures), collected
+        // every few dropped contexts, after the step's end is sent. A collection walks what is
+        // live too: collecting after every step cost about 7 % of a loaded server's CPU, and
+        // QuickJS's own rule (collect once the runtime has grown by half) collected every 1.7
+        // steps. Every 4 steps, a trivial step costs 6 % fewer instructions (callgrind,
+        // `tests/bench.rs`); every 8, 8 % fewer, but the longer pauses showed in the code
+        // step's p99. A failed step (which may have stopped at the limit) is collected now.
+        if how != Ended::Fine || self.uncollected >= COLLECT_EVERY {
             self.collect();
         }
-        self.warm = self.warm_up().ok();
+        if self.warm.is_none() {
+            self.warm = self.warm_up().ok();
+        }
+    }
+
+    /// Runs `task` in `ready`'s context, calling its code's function when it was kept with
+    /// the context: the step's end, and the context with the function the step called.
+    fn step(
+        &self,
+        ready: Ready,
+        task: &Task,
+        requests: UnboundedSender<Request>,
+        answers: &Receiver<Answer>,
+        limits: &failure::Limits,
+    ) -> (Result<CodeOutput, JsError>, Ready) {
+        let Ready { warm, code } = ready;
+        warm.link.connect(requests);
+        let parts = step::Parts {
+            task,
+            settings: &self.settings,
+            limits,
+            watch: &self.watch,
+            link: &warm.link,
+        };
+        let (ended, saved) = warm.context.with(|ctx| {
+            let core = match warm.core.clone().restore(&ctx) {
+                Ok(core) => core,
+                Err(error) => return (Err(failure::classify(&ctx, error, limits)), None),
+            };
+            let mut function = match code.map(|code| code.restore(&ctx)).transpose() {
+                Ok(function) => function,
+                Err(error) => return (Err(failure::classify(&ctx, error, limits)), None),
+            };
+            let ended = step::run(&ctx, &parts, core, answers, &mut function);
+            (
+                ended,
+                function.map(|function| Persistent::save(&ctx, function)),
+            )
+        });
+        (ended, Ready { warm, code: saved })
+    }
+
+    /// Keeps the context a code step ran in when it may be ([`kept`]), or lets it go; counts
+    /// the contexts that are now garbage.
+    fn keep(&mut self, task: &Task, used: Option<Ready>, ended: Ended) {
+        if ended == Ended::OutOfMemory {
+            self.uncollected += count(self.shelf.clear());
+        }
+        let Some(Ready { warm, code: saved }) = used else {
+            return;
+        };
+        let key = match task {
+            Task::Code(call) if self.shelf.keeps() => kept::Key::of(call),
+            _ => None,
+        };
+        let clean = ended == Ended::Fine && warm.link.idle() && !self.runtime.is_job_pending();
+        let (Some(key), Some(saved), true) = (key, saved, clean) else {
+            self.uncollected += 1;
+            return;
+        };
+        // What dropped contexts left counts until collected: collect before refusing room.
+        if !self.shelf.fits(self.budget.used()) && self.uncollected > 0 {
+            self.collect();
+        }
+        let dropped = self
+            .shelf
+            .put(kept::Kept::new(key, warm, saved), self.budget.used());
+        self.uncollected += count(dropped.len());
     }
 
     /// A stop by the interrupt handler overrides whatever the step made of it.
@@ -285,6 +374,40 @@ impl Sandbox {
             (_, ended) => ended,
         }
     }
+}
+
+/// How a step ended, as far as its context is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Fine,
+    Failed,
+    /// At the memory limit: kept contexts may be why.
+    OutOfMemory,
+}
+
+impl Ended {
+    fn of(ended: &Result<CodeOutput, JsError>) -> Ended {
+        match ended {
+            Ok(_) => Ended::Fine,
+            Err(JsError::MemoryLimit { .. }) => Ended::OutOfMemory,
+            Err(_) => Ended::Failed,
+        }
+    }
+}
+
+/// Why no context could be prepared for a step.
+fn unprepared(error: rquickjs::Error, limits: &failure::Limits) -> JsError {
+    match error {
+        rquickjs::Error::Allocation => JsError::MemoryLimit {
+            mebibytes: limits.mebibytes,
+        },
+        error => JsError::Runtime(format!("could not prepare a context: {error}")),
+    }
+}
+
+/// `n` as a count of contexts.
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The prelude as bytecode, compiled in a throwaway context of `runtime` (with every intrinsic,

@@ -44,12 +44,15 @@ pub(super) fn prepare<'js>(
     script::run(ctx, &prelude.core)?.get()
 }
 
-/// Runs the step in a prepared context to its output.
+/// Runs the step in a prepared context to its output. A code step calls `code` when given
+/// (its code's function, kept from an earlier step in this context), else loads its code and
+/// leaves the function in `code`.
 pub(super) fn run<'js>(
     ctx: &Ctx<'js>,
     parts: &Parts<'_>,
     core: Object<'js>,
     answers: &Receiver<Answer>,
+    code: &mut Option<Function<'js>>,
 ) -> Result<CodeOutput, JsError> {
     let fail = |error| failure::classify(ctx, error, parts.limits);
     let events = Events {
@@ -60,7 +63,7 @@ pub(super) fn run<'js>(
         parts,
     };
     let promise = match parts.task {
-        Task::Code(call) => events.start_code(call, &core)?,
+        Task::Code(call) => events.start_code(call, &core, code)?,
         Task::Component(call) => super::component::start(&events, call, &core)?,
     };
     let returned = events.settle(&promise)?;
@@ -96,10 +99,19 @@ impl<'js> Events<'_, 'js> {
         failure::classify(self.ctx, error, self.parts.limits)
     }
 
-    /// Starts a code step: its function called with `context` and `stepResults`.
-    fn start_code(&self, call: &CodeCall, core: &Object<'js>) -> Result<Promise<'js>, JsError> {
+    /// Starts a code step: its function (`code`, or loaded into it) called with `context` and
+    /// `stepResults`.
+    fn start_code(
+        &self,
+        call: &CodeCall,
+        core: &Object<'js>,
+        code: &mut Option<Function<'js>>,
+    ) -> Result<Promise<'js>, JsError> {
         let fail = |error| self.fail(error);
-        let code = self.load_code(call)?;
+        let code = match code {
+            Some(kept) => kept.clone(),
+            None => code.insert(self.load_code(call)?).clone(),
+        };
         let context = convert::to_js(self.ctx, &call.context).map_err(fail)?;
         let results = self
             .ctx

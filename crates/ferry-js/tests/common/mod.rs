@@ -62,6 +62,7 @@ pub fn call(code: &str, context: Value, step_results: Value, seconds: f64) -> Co
         step_results: StepResults::of(&step_results),
         deadline: Instant::now() + time_limit,
         time_limit,
+        warm_scope: None,
     }
 }
 
