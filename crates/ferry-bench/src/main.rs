@@ -112,6 +112,10 @@ pub struct Options {
     /// Executions one node runs at once (`FERRY_WORKER_CONCURRENCY`).
     #[arg(long, global = true, default_value_t = 32)]
     pub worker_concurrency: usize,
+    /// Code-step contexts each JavaScript thread keeps warm between executions
+    /// (`FERRY_JS_KEEP_WARM`; 0, the server's default, gives every step a fresh context).
+    #[arg(long, global = true, default_value_t = 0)]
+    pub js_keep_warm: u16,
     /// Scale-out runs a second time with each node capped at this many cores (a Linux
     /// control group, which needs root), so that every node and the database fit on the
     /// machine and the run shows how nodes share the work, not how many cores there are;

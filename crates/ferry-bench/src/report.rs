@@ -25,6 +25,8 @@ pub struct Report {
     pub load_generator: String,
     /// Where the data directories were (`None`: the system temp dir, on disk).
     pub data_root: Option<String>,
+    /// `FERRY_JS_KEEP_WARM` on every node (0: the server's default, a fresh context per step).
+    pub js_keep_warm: u16,
     pub stores: Vec<StoreReport>,
     pub scale_out: Option<ScaleReport>,
     /// Scale-out again, each node capped (`--node-cpu`).
@@ -80,6 +82,7 @@ impl Report {
                 .data_root
                 .as_ref()
                 .map(|p| p.display().to_string()),
+            js_keep_warm: cli.options.js_keep_warm,
             stores: Vec::new(),
             scale_out: None,
             scale_out_capped: None,
@@ -241,6 +244,13 @@ fn header(out: &mut String, report: &Report) {
         let _ = writeln!(
             out,
             "- data directories under {root} (if that is a tmpfs, SQLite's commits were NOT durable: a diagnostic run)"
+        );
+    }
+    if report.js_keep_warm > 0 {
+        let _ = writeln!(
+            out,
+            "- FERRY_JS_KEEP_WARM={}: code steps reuse contexts kept warm (not the default)",
+            report.js_keep_warm
         );
     }
     let _ = writeln!(

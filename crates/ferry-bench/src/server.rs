@@ -18,6 +18,8 @@ pub struct NodeSpec {
     /// Shared by every node of one PostgreSQL database.
     pub master_key: Option<String>,
     pub worker_concurrency: usize,
+    /// `FERRY_JS_KEEP_WARM`.
+    pub js_keep_warm: u16,
     /// Parent of the data directory; the system temp dir when `None`.
     pub data_root: Option<PathBuf>,
     /// The most cores the node may use ([`CpuCap`]); uncapped when `None`.
@@ -179,7 +181,8 @@ fn spawn(spec: &NodeSpec, data_dir: &Path, port: u16) -> anyhow::Result<Child> {
         .env(
             "FERRY_WORKER_CONCURRENCY",
             spec.worker_concurrency.to_string(),
-        );
+        )
+        .env("FERRY_JS_KEEP_WARM", spec.js_keep_warm.to_string());
     if let Some(url) = &spec.database_url {
         command.env("FERRY_DATABASE_URL", url);
     }

@@ -150,6 +150,7 @@ fn node_spec(
         database_url: None,
         master_key: None,
         worker_concurrency: options.worker_concurrency,
+        js_keep_warm: options.js_keep_warm,
         data_root: options.data_root.clone(),
         cpu_cap: None,
     };

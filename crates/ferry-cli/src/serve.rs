@@ -322,4 +322,18 @@ mod tests {
             assert!(error.contains("--js-concurrency"), "{bad}: {error}");
         }
     }
+
+    #[test]
+    fn contexts_are_kept_warm_only_when_asked_and_within_bounds() {
+        let default = parse(&[]).map(|args| args.server_options().js.keep_warm);
+        assert_eq!(default.ok(), Some(0));
+        let asked = parse(&["--js-keep-warm", "8"]).map(|args| args.server_options().js.keep_warm);
+        assert_eq!(asked.ok(), Some(8));
+        for bad in ["65", "-1", "many"] {
+            let flag = format!("--js-keep-warm={bad}");
+            let error = parse(&[&flag]).err().map(|e| e.to_string());
+            let error = error.unwrap_or_default();
+            assert!(error.contains("--js-keep-warm"), "{bad}: {error}");
+        }
+    }
 }

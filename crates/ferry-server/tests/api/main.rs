@@ -24,4 +24,5 @@ mod test_instances;
 mod triggers;
 mod tutorial;
 mod users;
+mod warm;
 mod webhooks;
