@@ -196,3 +196,18 @@ async fn the_least_recently_used_context_goes_when_the_shelf_is_full() {
     );
     assert_eq!(calls(&runtime, Some("b")).await, json!(1), "dropped for c");
 }
+
+#[tokio::test]
+async fn a_step_stopped_at_the_memory_limit_drops_every_kept_context() {
+    let runtime = runtime(4, 16);
+    assert_eq!(calls(&runtime, Some("instance-a")).await, json!(1));
+    assert_eq!(calls(&runtime, Some("instance-a")).await, json!(2));
+    let hungry = "module.exports = async () => {
+  const kept = [];
+  for (;;) kept.push('x'.repeat(1000) + kept.length);
+};";
+    let (stopped, _) = run(&runtime, hungry, Some("instance-b"), json!({})).await;
+    let stopped = stopped.unwrap_err();
+    assert!(matches!(stopped, JsError::MemoryLimit { .. }), "{stopped}");
+    assert_eq!(calls(&runtime, Some("instance-a")).await, json!(1));
+}

@@ -6,9 +6,12 @@
 //! module's top level (a cache, a counter) then lasts from one execution to the next, as on
 //! serverless platforms; nothing crosses scopes.
 //!
-//! Only a context nothing is left running in is kept: the step succeeded, was not stopped, has
-//! no host work or timers outstanding and no jobs queued, and the runtime holds less than
-//! [`Shelf::room`] (what kept contexts hold counts against the next step's memory limit).
+//! Only a context nothing is left running in is kept: the step succeeded, was not stopped, and
+//! has no host work or timers outstanding and no jobs queued. And only while the runtime holds
+//! at most a quarter of its memory limit (64 MiB at most): what kept contexts hold counts
+//! against the next step's limit, and a step stopped at the limit drops them all. What a
+//! dropped context held can outlast the first collection after it, so the shelf may refuse a
+//! context or two after a large one went.
 
 use std::collections::VecDeque;
 
@@ -125,7 +128,8 @@ impl Shelf {
         dropped
     }
 
-    /// Drops every kept context (after a step failed, which may have left the runtime short).
+    /// Drops every kept context (after a step stopped at the memory limit, which they may
+    /// have caused): how many there were.
     pub(super) fn clear(&mut self) -> usize {
         let count = self.kept.len();
         self.kept.clear();
