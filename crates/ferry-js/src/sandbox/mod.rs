@@ -4,7 +4,9 @@
 //! before, dropped after it (its garbage collected every few steps), so nothing a step leaves
 //! behind reaches the next. The next step's context is prepared right after a step ends, while
 //! the thread would otherwise wait; the intrinsics few steps use are added to it on first use
-//! ([`intrinsics`]). The memory limit is kept by the runtime's allocator ([`budget`]).
+//! ([`intrinsics`]). The memory limit is kept by the runtime's allocator ([`budget`]). When
+//! the node keeps contexts warm, a code step may instead run in the context an earlier step of
+//! the same scope and code left ([`kept`]).
 
 mod budget;
 mod component;
@@ -20,12 +22,12 @@ mod step;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Instant;
 
 use rquickjs::context::intrinsic;
 use rquickjs::{Context, Ctx, Function, Module, Object, Persistent, Runtime, WriteOptions};
-use std::sync::mpsc::Receiver;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::channel::{Abandoned, Answer, Job, Request, Task};
@@ -160,7 +162,7 @@ pub(crate) struct Sandbox {
     /// Contexts kept warm for later steps of the same scope and code.
     shelf: kept::Shelf,
     warm: Option<Warm>,
-    /// Steps run since the last collection.
+    /// Contexts dropped since the last collection.
     uncollected: u32,
     /// Collections so far.
     collections: u64,

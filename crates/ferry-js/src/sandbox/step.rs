@@ -1,7 +1,8 @@
-//! One step inside its fresh context: install the natives and the prelude, load the code
-//! (bytecode from the cache, or compiled, after stripping TypeScript's types, and cached), find its exported function, call it, and
-//! run the event loop — microtasks, due timers, answers to host work — until its promise
-//! settles, the deadline passes, or nothing is left that could settle it.
+//! One step inside its context: install the natives and the prelude (in a fresh context), load
+//! the code (bytecode from the cache, or compiled, after stripping TypeScript's types, and
+//! cached) and find its exported function, unless a kept context gives it; call it, and run
+//! the event loop — microtasks, due timers, answers to host work — until its promise settles,
+//! the deadline passes, or nothing is left that could settle it.
 
 use std::borrow::Cow;
 use std::rc::Rc;
