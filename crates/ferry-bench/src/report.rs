@@ -553,6 +553,7 @@ fn opt_mib(value: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     #[test]
     fn bytes_written_come_from_the_store_that_wrote_them() {
@@ -570,6 +571,28 @@ mod tests {
         let unread = Usage::default();
         assert_eq!(written_per(&unread, 1000, "postgres"), "–");
         assert_eq!(database_cpu_per(&unread, 1000), "–");
+    }
+
+    fn header_of(args: &[&str]) -> String {
+        let cli = Cli::parse_from(args);
+        let machine = Machine {
+            cores: 2,
+            cpu: "test".into(),
+            kernel: "test".into(),
+            load_average_at_start: String::new(),
+            commit: "test".into(),
+        };
+        let mut out = String::new();
+        header(&mut out, &Report::new(machine, &cli));
+        out
+    }
+
+    #[test]
+    fn a_run_with_contexts_kept_warm_says_so_in_its_header() {
+        let warm = header_of(&["ferry-bench", "--js-keep-warm", "8", "code-step"]);
+        assert!(warm.contains("FERRY_JS_KEEP_WARM=8"), "{warm}");
+        let default = header_of(&["ferry-bench", "code-step"]);
+        assert!(!default.contains("KEEP_WARM"), "{default}");
     }
 
     #[test]
