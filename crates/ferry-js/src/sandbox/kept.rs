@@ -57,11 +57,13 @@ impl Kept {
         Kept { code, warm, key }
     }
 
-    /// The context, ready for the step, with the function to call in it.
+    /// The context, ready for the step, with the function to call in it (and its key, to
+    /// keep it under again).
     pub(super) fn into_ready(self) -> Ready {
         Ready {
-            warm: self.warm,
             code: Some(self.code),
+            warm: self.warm,
+            key: Some(self.key),
         }
     }
 }

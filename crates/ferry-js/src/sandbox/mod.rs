@@ -146,11 +146,17 @@ type Saved = Persistent<Function<'static>>;
 pub(super) struct Ready {
     code: Option<Saved>,
     warm: Warm,
+    /// What the context was kept under, when it was.
+    key: Option<kept::Key>,
 }
 
 impl Ready {
     fn fresh(warm: Warm) -> Ready {
-        Ready { warm, code: None }
+        Ready {
+            code: None,
+            warm,
+            key: None,
+        }
     }
 }
 
@@ -307,7 +313,7 @@ impl Sandbox {
         answers: &Receiver<Answer>,
         limits: &failure::Limits,
     ) -> (Result<CodeOutput, JsError>, Ready) {
-        let Ready { warm, code } = ready;
+        let Ready { warm, code, key } = ready;
         warm.link.connect(requests);
         let parts = step::Parts {
             task,
@@ -317,12 +323,12 @@ impl Sandbox {
             link: &warm.link,
         };
         let (ended, saved) = warm.context.with(|ctx| {
-            let core = match warm.core.clone().restore(&ctx) {
-                Ok(core) => core,
-                Err(error) => return (Err(failure::classify(&ctx, error, limits)), None),
-            };
-            let mut function = match code.map(|code| code.restore(&ctx)).transpose() {
-                Ok(function) => function,
+            let restored = warm.core.clone().restore(&ctx).and_then(|core| {
+                let function = code.map(|code| code.restore(&ctx)).transpose()?;
+                Ok((core, function))
+            });
+            let (core, mut function) = match restored {
+                Ok(restored) => restored,
                 Err(error) => return (Err(failure::classify(&ctx, error, limits)), None),
             };
             let ended = step::run(&ctx, &parts, core, answers, &mut function);
@@ -331,7 +337,12 @@ impl Sandbox {
                 function.map(|function| Persistent::save(&ctx, function)),
             )
         });
-        (ended, Ready { warm, code: saved })
+        let used = Ready {
+            code: saved,
+            warm,
+            key,
+        };
+        (ended, used)
     }
 
     /// Keeps the context a code step ran in when it may be ([`kept`]), or lets it go; counts
@@ -340,13 +351,19 @@ impl Sandbox {
         if ended == Ended::OutOfMemory {
             self.uncollected += count(self.shelf.clear());
         }
-        let Some(Ready { warm, code: saved }) = used else {
+        let Some(Ready {
+            code: saved,
+            warm,
+            key,
+        }) = used
+        else {
             return;
         };
-        let key = match task {
+        // A kept context keeps its key; a fresh one gets its step's.
+        let key = key.or_else(|| match task {
             Task::Code(call) if self.shelf.keeps() => kept::Key::of(call),
             _ => None,
-        };
+        });
         let clean = ended == Ended::Fine && warm.link.idle() && !self.runtime.is_job_pending();
         let (Some(key), Some(saved), true) = (key, saved, clean) else {
             self.uncollected += 1;
