@@ -239,15 +239,31 @@ pub(crate) fn claim_statements(backend: &Backend) -> [String; 2] {
     };
     let columns = returned_columns();
     [EXPIRED, QUEUED].map(|walk| {
+        let pick = format!(
+            "SELECT e.id FROM executions e WHERE {rows} AND {ELIGIBLE} ORDER BY {order} LIMIT $4{lock}",
+            rows = walk.rows,
+            order = walk.order,
+        );
         format!(
             "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_until = $2, \
              started_at = COALESCE(started_at, $3), attempt = attempt + 1 \
-             WHERE id IN (SELECT e.id FROM executions e WHERE {rows} AND {ELIGIBLE} \
-             ORDER BY {order} LIMIT $4{lock}) RETURNING org_id, {columns}",
-            rows = walk.rows,
-            order = walk.order,
+             WHERE {picked} RETURNING org_id, {columns}",
+            picked = picked_once(backend, &pick),
         )
     })
+}
+
+/// `id` is one of the ids `pick` selects, with `pick` run once. On PostgreSQL `id IN (pick)`
+/// may be planned as a join that runs the pick again for every row the statement updates:
+/// with statistics taken on a quiet queue, a claim's pick (`LIMIT n FOR UPDATE SKIP LOCKED`)
+/// then skipped the rows it had marked and took the next `n`, again and again, and one claim
+/// for 32 marked thousands. An array of the pick is computed once before the update, and
+/// the primary key looks its ids up.
+fn picked_once(backend: &Backend, pick: &str) -> String {
+    match backend {
+        Backend::Sqlite(_) => format!("id IN ({pick})"),
+        Backend::Postgres(_) => format!("id = ANY(ARRAY({pick}))"),
+    }
 }
 
 /// The execution columns a claim returns: [`COLUMNS`] without its `SELECT` and `FROM`.
@@ -310,8 +326,9 @@ impl Store {
         let update = format!(
             "UPDATE executions SET status = 'RUNNING', lease_owner = $1, lease_until = $2, \
              started_at = COALESCE(started_at, $3), attempt = attempt + 1 \
-             WHERE id IN ({pick}) AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_until < $3)) \
-             RETURNING org_id, {columns}"
+             WHERE {picked} AND (status = 'QUEUED' OR (status = 'RUNNING' AND lease_until < $3)) \
+             RETURNING org_id, {columns}",
+            picked = picked_once(&self.backend, &pick),
         );
         let rows: Vec<ClaimedRow> = match &self.backend {
             Backend::Sqlite(pools) => {

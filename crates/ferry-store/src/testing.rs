@@ -41,6 +41,13 @@ pub async fn sqlite() -> TestStore {
 
 /// A fresh PostgreSQL store in its own schema, or `None` when no test server is configured.
 pub async fn postgres() -> Option<TestStore> {
+    postgres_with(&[]).await
+}
+
+/// A fresh PostgreSQL store like [`postgres`]'s whose connections run with `settings` (such
+/// as `plan_cache_mode`): for tests of a statement under a plan PostgreSQL may choose by
+/// itself only now and then.
+pub async fn postgres_with(settings: &[(&str, &str)]) -> Option<TestStore> {
     let Ok(base) = std::env::var(TEST_DATABASE_URL) else {
         eprintln!("skipped on PostgreSQL: {TEST_DATABASE_URL} is not set");
         return None;
@@ -51,7 +58,8 @@ pub async fn postgres() -> Option<TestStore> {
     let url = with_search_path(&base, &schema);
     let options = PgConnectOptions::from_str(&base)
         .expect("a PostgreSQL URL")
-        .options([("search_path", schema.as_str())]);
+        .options([("search_path", schema.as_str())])
+        .options(settings.iter().copied());
     let store = Store::open_postgres(options, 8)
         .await
         .expect("open PostgreSQL store")

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ferry_core::execution::{ExecutionStatus, LogLine, Severity, StepEffects, StepResult};
 use ferry_core::payload::Payload;
-use ferry_store::testing::{fixture, Fixture, TestStore};
+use ferry_store::testing::{execute_raw, fixture, query_text, Fixture, TestStore};
 use ferry_store::{
     EndRecords, Ending, LeaseState, LogFilter, NewExecution, PageRequest, Standing, StateWrite,
     StoreError, Tenant,
@@ -701,4 +701,60 @@ async fn a_claim_made_after_an_end_is_sent_commits_with_it_or_after_it(t: &TestS
         "ended at {:?}, the next claimed at {started:?}",
         ended.ended_at
     );
+}
+
+/// A claim for 8 takes 8 from a burst of hundreds (a minute's schedule ticks) that the
+/// statistics, taken on a quiet queue, did not foresee. On PostgreSQL a plan made from such
+/// statistics once ran the claim's pick again for every row it marked, each run skipping the
+/// rows marked before: one claim marked thousands RUNNING for a worker with 32 free slots,
+/// which ran 32, and the rest waited for their leases to run out. PostgreSQL chose that plan
+/// by itself for a statement prepared many times (a generic plan); here it is made to.
+mod a_claim_takes_no_more_than_its_limit_from_a_burst_the_statistics_missed {
+    use ferry_store::testing;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::claim_from_a_burst(&testing::sqlite().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let generic = [("plan_cache_mode", "force_generic_plan")];
+        if let Some(store) = testing::postgres_with(&generic).await {
+            super::claim_from_a_burst(&store).await;
+        }
+    }
+}
+
+async fn claim_from_a_burst(t: &TestStore) {
+    let s = setup(t).await;
+    enqueue(t, &s, json!({ "n": "before" })).await;
+    let statistics: &[&str] = match t.url.starts_with("postgres") {
+        true => &[
+            "UPDATE executions SET status = 'SUCCEEDED'",
+            "VACUUM (ANALYZE) executions",
+        ],
+        false => &[
+            "UPDATE executions SET status = 'SUCCEEDED'",
+            "ANALYZE executions",
+        ],
+    };
+    execute_raw(&t.store, statistics).await;
+    assert!(t
+        .store
+        .claim_executions("w", 8, LEASE)
+        .await
+        .unwrap()
+        .is_empty());
+    let burst = (0..400).map(|n| enqueue(t, &s, json!({ "n": n })));
+    futures::future::join_all(burst).await;
+
+    let claimed = t.store.claim_executions("w", 8, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 8, "a claim for 8 takes 8");
+    let running = query_text(
+        &t.store,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM executions WHERE status = 'RUNNING'",
+    )
+    .await;
+    assert_eq!(running, "8", "and marks no more than 8 running");
 }
