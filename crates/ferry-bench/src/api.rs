@@ -167,7 +167,7 @@ impl Api {
         after: Option<&str>,
     ) -> anyhow::Result<(Vec<ScheduledRun>, Option<String>)> {
         let query = "query ($f: String, $a: String) { executionResults(flow: $f, after: $a, first: 500) { \
-                     nodes { queuedAt startedAt triggerPayload } pageInfo { hasNextPage endCursor } } }";
+                     nodes { status queuedAt startedAt triggerPayload } pageInfo { hasNextPage endCursor } } }";
         let data = self.gql(query, json!({ "f": flow, "a": after })).await?;
         let connection = &data["executionResults"];
         let nodes = connection["nodes"].as_array().cloned().unwrap_or_default();
@@ -213,11 +213,23 @@ impl Api {
 }
 
 /// A scheduled execution's times.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ScheduledRun {
     pub scheduled_at: Time,
     pub queued_at: Time,
     pub started_at: Option<Time>,
+    /// `SUCCEEDED`, `RUNNING`, …
+    pub status: String,
+}
+
+impl ScheduledRun {
+    /// Whether the run is over (it will not run again unless retried or replayed).
+    pub fn ended(&self) -> bool {
+        !matches!(
+            self.status.as_str(),
+            "QUEUED" | "RUNNING" | "FAILED_RETRY_PENDING"
+        )
+    }
 }
 
 pub type Time = chrono::DateTime<chrono::FixedOffset>;
@@ -231,6 +243,7 @@ fn scheduled_run(node: &Value) -> anyhow::Result<ScheduledRun> {
         scheduled_at: at(&node["triggerPayload"]["scheduledAt"])?,
         queued_at: at(&node["queuedAt"])?,
         started_at: at(&node["startedAt"]).ok(),
+        status: text(&node["status"])?,
     })
 }
 

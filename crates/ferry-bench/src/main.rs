@@ -35,8 +35,7 @@ pub struct Cli {
 /// What to run.
 #[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
-    /// Every workload, on SQLite and then on PostgreSQL (when reachable); schedules on the
-    /// first store only.
+    /// Every workload, on SQLite and then on PostgreSQL (when reachable).
     All,
     /// Webhooks answered once committed; executions run behind: ack rate, latency, completions.
     WebhookAsync,
@@ -101,8 +100,8 @@ pub struct Options {
     /// Instances with a one-minute schedule in `schedules`.
     #[arg(long, global = true, default_value_t = 10_000)]
     pub schedules: usize,
-    /// Whole minutes `schedules` watches.
-    #[arg(long, global = true, default_value_t = 3)]
+    /// Whole minutes `schedules` watches (on each store).
+    #[arg(long, global = true, default_value_t = 2)]
     pub schedule_minutes: u32,
     /// Where nodes' data directories (and SQLite files) go [default: the system temp dir].
     /// A tmpfs such as /dev/shm takes the disk's fsync out of the figures: a diagnostic only,

@@ -110,8 +110,8 @@ impl Report {
             }
             if let Some(row) = store.schedules.as_ref().filter(|r| !r.passed) {
                 found.push(format!(
-                    "{name} schedules: {} executions fired for {} expected ({} instances × {} ticks)",
-                    row.fired, row.expected, row.instances, row.ticks
+                    "{name} schedules: {} executions fired and {} succeeded, for {} expected ({} instances × {} ticks)",
+                    row.fired, row.succeeded, row.expected, row.instances, row.ticks
                 ));
             }
             for row in &store.webhook_sync {
@@ -433,16 +433,19 @@ fn schedules_table(out: &mut String, row: &SchedulesRow) {
         "schedules ({} instances, one-minute cron, created in {:.0} s; {} whole minutes watched):\n",
         row.instances, row.setup_seconds, row.ticks
     );
-    let _ = writeln!(out, "| fired / expected | fire lag p50 ms | fire lag p99 ms | fire lag max ms | started | start lag p50 ms | start lag p99 ms | server CPU cores | machine busy cores | peak RSS MiB |");
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "| fired / expected | succeeded | fire lag p50 ms | fire lag p99 ms | fire lag max ms | start lag p50 ms | start lag p99 ms | drain s | server CPU cores | machine busy cores | peak RSS MiB |");
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     let check = if row.passed { "" } else { " **FAILED**" };
     let _ =
         writeln!(
         out,
-        "| {} / {}{check} | {:.1} | {:.1} | {:.1} | {} | {:.1} | {:.1} | {:.2} | {:.2} | {:.0} |\n",
-        row.fired, row.expected, row.fire_lag.p50_ms, row.fire_lag.p99_ms, row.fire_lag.max_ms,
-        row.started, row.start_lag.p50_ms, row.start_lag.p99_ms, row.usage.server_cpu_cores,
-        row.usage.machine_busy_cores, row.usage.peak_rss_mib
+        "| {} / {}{check} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.0} |\n",
+        row.fired, row.expected, row.succeeded, row.fire_lag.p50_ms, row.fire_lag.p99_ms,
+        row.fire_lag.max_ms, row.start_lag.p50_ms, row.start_lag.p99_ms, row.drain_seconds,
+        row.usage.server_cpu_cores, row.usage.machine_busy_cores, row.usage.peak_rss_mib
     );
 }
 

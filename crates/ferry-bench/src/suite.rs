@@ -44,12 +44,12 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Report> {
     let machine = Machine::read();
     let binary = ferry_binary(options)?;
     let mut report = Report::new(machine.clone(), cli);
-    for (i, store) in stores(cli).into_iter().enumerate() {
+    for store in stores(cli) {
         let explicit = options.store.is_some();
         let run = Run {
             command: cli.command,
             options,
-            schedules: cli.command == Command::Schedules || (cli.command == Command::All && i == 0),
+            schedules: matches!(cli.command, Command::Schedules | Command::All),
         };
         report
             .stores
@@ -221,6 +221,7 @@ async fn run_workloads(
         let plan = schedules::Plan {
             instances: options.schedules,
             minutes: options.schedule_minutes.max(1),
+            drain_timeout: Duration::from_secs(options.drain_timeout),
         };
         report.schedules = Some(schedules::run(&session, &plan).await?);
     }
