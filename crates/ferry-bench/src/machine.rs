@@ -18,6 +18,18 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// A made-up 2-core machine, for tests of the report.
+    #[cfg(test)]
+    pub fn for_tests() -> Machine {
+        Machine {
+            cores: 2,
+            cpu: "test".into(),
+            kernel: "test".into(),
+            load_average_at_start: String::new(),
+            commit: "test".into(),
+        }
+    }
+
     pub fn read() -> Machine {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())

@@ -578,15 +578,8 @@ mod tests {
 
     fn header_of(args: &[&str]) -> String {
         let cli = Cli::parse_from(args);
-        let machine = Machine {
-            cores: 2,
-            cpu: "test".into(),
-            kernel: "test".into(),
-            load_average_at_start: String::new(),
-            commit: "test".into(),
-        };
         let mut out = String::new();
-        header(&mut out, &Report::new(machine, &cli));
+        header(&mut out, &Report::new(Machine::for_tests(), &cli));
         out
     }
 

@@ -225,14 +225,7 @@ mod tests {
     #[test]
     fn the_schedule_lag_is_judged_on_each_store_that_measured_it() {
         let cli = crate::Cli::parse_from(["ferry-bench", "all"]);
-        let machine = Machine {
-            cores: 2,
-            cpu: "test".into(),
-            kernel: "test".into(),
-            load_average_at_start: String::new(),
-            commit: "test".into(),
-        };
-        let mut report = Report::new(machine, &cli);
+        let mut report = Report::new(Machine::for_tests(), &cli);
         for (name, p99) in [("sqlite", 530.0), ("postgres", 1_900.0)] {
             let mut store = StoreReport::new(name);
             store.schedules = Some(schedules(p99));
