@@ -49,7 +49,6 @@ pub async fn run(cli: &Cli) -> anyhow::Result<Report> {
         let run = Run {
             command: cli.command,
             options,
-            schedules: matches!(cli.command, Command::Schedules | Command::All),
         };
         report
             .stores
@@ -108,8 +107,6 @@ fn stores(cli: &Cli) -> Vec<Store> {
 struct Run<'a> {
     command: Command,
     options: &'a Options,
-    /// Whether `schedules` runs on this store (last, as its schedules keep firing).
-    schedules: bool,
 }
 
 async fn run_store(
@@ -213,7 +210,8 @@ async fn run_workloads(
         eprintln!("{}: code-step", report.store);
         report.code_step = Some(code_step::run(&session, options.step()).await?);
     }
-    if run.schedules {
+    // Last on a store, as its schedules keep firing until the node stops.
+    if all || command == Command::Schedules {
         eprintln!(
             "{}: schedules, {} instances",
             report.store, options.schedules
