@@ -235,7 +235,10 @@ impl Store {
             tx.commit().await
         }.await);
         match result {
-            Ok(()) => self.instance(tenant, id).await,
+            Ok(()) => {
+                self.added(|filling| &filling.instances, 1);
+                self.instance(tenant, id).await
+            }
             Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict {
                 field: "name",
                 message: format!(

@@ -31,6 +31,7 @@ mod routing;
 mod runs;
 mod schedules;
 pub mod secrets;
+mod statistics;
 mod targets;
 mod test_instances;
 #[cfg(feature = "testing")]
@@ -122,6 +123,8 @@ pub struct Store {
     pub(crate) batcher: batch::Batcher,
     /// The webhook targets read lately ([`targets`]).
     pub(crate) targets: targets::TargetCache,
+    /// The rows this node added to tables that fill fast ([`statistics`]).
+    pub(crate) filling: std::sync::Arc<statistics::Filling>,
 }
 
 impl Store {
@@ -156,6 +159,7 @@ impl Store {
             sealer: None,
             limits: ConcurrencyLimits::default(),
             targets: targets::TargetCache::default(),
+            filling: Default::default(),
         })
     }
 
@@ -184,6 +188,18 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         backend::write!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|done| done.rows_affected()))?;
         Ok(())
+    }
+
+    /// Counts `rows` added to the tables `growth` (one of [`Store::filling`]'s) counts, which
+    /// analyzes them as they fill, on PostgreSQL ([`statistics`]).
+    pub(crate) fn added(
+        &self,
+        growth: fn(&statistics::Filling) -> &statistics::Growth,
+        rows: usize,
+    ) {
+        if let Backend::Postgres(pool) = &self.backend {
+            growth(&self.filling).added(pool, rows);
+        }
     }
 
     /// Closes every connection; in-flight operations finish first.

@@ -194,7 +194,10 @@ impl Store {
             Ok::<_, sqlx::Error>(true)
         }.await)?;
         match all_known {
-            true => Ok(()),
+            true => {
+                self.added(|filling| &filling.schedules, schedules.len());
+                Ok(())
+            }
             false => Err(StoreError::NotFound {
                 kind: "flow config",
             }),

@@ -380,3 +380,74 @@ async fn integrations_with_instances_cannot_be_deleted(t: &TestStore) {
         .await
         .unwrap();
 }
+
+/// On PostgreSQL, the statistics of nearly empty instance tables (a new database, just
+/// vacuumed) are taken again as the node creates its first thousand instances and schedules,
+/// autovacuum or not. Otherwise every pooled connection would keep looking instances, their
+/// flow configs and their schedules up by scanning whole tables, planned from "a few rows",
+/// however large the tables grew. SQLite plans without such statistics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filling_instance_tables_get_statistics_of_their_size() {
+    use futures::{StreamExt, TryStreamExt};
+
+    let Some(t) = ferry_store::testing::postgres().await else {
+        return;
+    };
+    let s = setup(&t).await;
+    let tables = [
+        "instances",
+        "instance_flow_configs",
+        "instance_config_values",
+        "schedules",
+    ];
+    for table in tables {
+        let statement = format!("ALTER TABLE {table} SET (autovacuum_enabled = false)");
+        ferry_store::testing::execute_raw(&t.store, &[&statement]).await;
+    }
+    let vacuum = format!("VACUUM ANALYZE {}", tables.join(", "));
+    ferry_store::testing::execute_raw(&t.store, &[&vacuum]).await;
+    let counted = |table: &'static str| {
+        let sql = format!("SELECT reltuples::text FROM pg_class WHERE oid = '{table}'::regclass");
+        let store = &t.store;
+        async move {
+            let rows = ferry_store::testing::query_text(store, &sql).await;
+            rows.parse::<f32>().unwrap()
+        }
+    };
+    for table in tables {
+        assert!(counted(table).await < 10.0, "{table}: a nearly empty table");
+    }
+
+    futures::stream::iter(0..1_050)
+        .map(|n| {
+            let (store, s) = (&t.store, &s);
+            async move {
+                let instance = store
+                    .create_instance(&s.org, new_instance(s, &format!("instance {n}")))
+                    .await?;
+                let schedule = ferry_store::NewSchedule {
+                    flow_config_id: instance.flow_configs[0].id,
+                    cron: "* * * * *".into(),
+                    timezone: "UTC".into(),
+                    singleton: false,
+                    next_fire_at: chrono::Utc::now(),
+                };
+                store
+                    .replace_schedules(&s.org, instance.id, &[schedule])
+                    .await
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect::<Vec<()>>()
+        .await
+        .unwrap();
+
+    let waited = std::time::Instant::now();
+    for table in tables {
+        while counted(table).await < 1_000.0 && waited.elapsed().as_secs() < 10 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let rows = counted(table).await;
+        assert!(rows >= 1_000.0, "{table}: the statistics say {rows} rows");
+    }
+}

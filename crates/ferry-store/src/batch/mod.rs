@@ -23,7 +23,6 @@
 //! say, because its instance was just deleted), each write is tried again alone, so one bad
 //! write fails only its own caller.
 
-mod analyze;
 mod checkpoint;
 mod durable;
 mod plan;

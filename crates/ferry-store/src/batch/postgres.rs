@@ -12,13 +12,13 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
-use super::analyze::Growth;
 use super::plan::{self, Commit, Owned, Queued, Sorted, Statements};
 use super::single::Single;
 use super::{Done, Finish, Write};
 use crate::executions::{insert_executions, ROWS_PER_INSERT};
 use crate::json_text::JsonText;
 use crate::runs::{lease_end, Claim, ClaimedRow, StateWrite};
+use crate::statistics::Growth;
 use crate::{new_id, now, StoreError};
 
 /// Commits batches on a PostgreSQL pool.
@@ -28,8 +28,10 @@ pub(super) struct PgCommit {
     claims: [String; 2],
     /// The one statement of a common batch ([`super::single::statement`]), built once.
     single: String,
-    /// The executions committed, for the statistics of a new database ([`super::analyze`]).
+    /// The executions committed, for the statistics of a new database ([`crate::statistics`]).
     growth: Growth,
+    /// The store's pool, which analyzes `executions` (the writer's connection must not wait).
+    shared: PgPool,
 }
 
 impl PgCommit {
@@ -40,7 +42,8 @@ impl PgCommit {
             pool: writer_pool(pool),
             claims,
             single,
-            growth: Growth::new(pool.clone()),
+            growth: Growth::new("ANALYZE executions"),
+            shared: pool.clone(),
         }
     }
 }
@@ -62,7 +65,7 @@ impl Commit for PgCommit {
                 answers
             }
         };
-        self.growth.committed(queued);
+        self.growth.added(&self.shared, queued);
         Ok(answers)
     }
 }
@@ -327,8 +330,8 @@ mod tests {
         let Some((t, fixture, pool)) = with_statistics("ANALYZE executions").await else {
             return;
         };
-        // Fewer than the writer's first ANALYZE waits for ([`super::super::analyze`]).
-        burst(&t, &fixture, super::super::analyze::FIRST - 1).await;
+        // Fewer than the writer's first ANALYZE waits for ([`crate::statistics`]).
+        burst(&t, &fixture, crate::statistics::FIRST - 1).await;
 
         let queued = &claim_statements(&t.store.backend)[1];
         let explain = format!("EXPLAIN (FORMAT JSON) {queued}");
@@ -370,7 +373,7 @@ mod tests {
             counted().await <= 0.0,
             "the statistics say the table is empty"
         );
-        burst(&t, &fixture, super::super::analyze::FIRST + 100).await;
+        burst(&t, &fixture, crate::statistics::FIRST + 100).await;
         let waited = std::time::Instant::now();
         while counted().await < 1_000.0 && waited.elapsed() < std::time::Duration::from_secs(10) {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
