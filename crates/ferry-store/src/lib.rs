@@ -37,6 +37,7 @@ mod test_instances;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;
+mod unnest;
 mod users;
 
 use sqlx::postgres::PgConnectOptions;

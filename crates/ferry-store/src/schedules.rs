@@ -259,31 +259,82 @@ impl Store {
                 let busy = schedule.singleton && sqlx::query_scalar(BUSY).bind(schedule.flow_config_id).fetch_one(&mut *tx).await?;
                 ticks.push(plan_tick(schedule, busy, now, cadence));
             }
-            // Rows advance to the same next tick together, and their executions are inserted
-            // a few hundred to a statement: a minute's ten thousand ticks are a few dozen
-            // statements, not twenty thousand.
-            for (next, ids) in advances(&ticks) {
-                for ids in ids.chunks(ROWS_PER_INSERT) {
-                    let mut sql = QueryBuilder::new("UPDATE schedules SET next_fire_at = ");
-                    sql.push_bind(next).push(" WHERE flow_config_id IN (");
-                    let mut list = sql.separated(", ");
-                    for id in ids {
-                        list.push_bind(*id);
-                    }
-                    sql.push(")");
-                    sql.build().execute(&mut *tx).await?;
-                }
-            }
-            let (large, queued) = fired_executions(&ticks);
-            for (org_id, execution, _, _) in large {
-                insert_execution!(&mut *tx, org_id, execution);
-            }
-            insert_executions!(&mut *tx, queued);
+            tx.write_fired(&ticks).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(ticks)
         }.await)?)
     }
 }
+
+/// Advances a firing's rows and queues their executions, inside its transaction: each
+/// database its own way.
+trait WriteFired {
+    async fn write_fired(&mut self, ticks: &[Tick]) -> Result<(), sqlx::Error>;
+}
+
+impl WriteFired for sqlx::SqliteConnection {
+    /// Rows advancing to the same next tick together, and the executions a few hundred to a
+    /// statement: a minute's ten thousand ticks are a few dozen statements.
+    async fn write_fired(&mut self, ticks: &[Tick]) -> Result<(), sqlx::Error> {
+        for (next, ids) in advances(ticks) {
+            for ids in ids.chunks(ROWS_PER_INSERT) {
+                let mut sql = QueryBuilder::new("UPDATE schedules SET next_fire_at = ");
+                sql.push_bind(next).push(" WHERE flow_config_id IN (");
+                let mut list = sql.separated(", ");
+                for id in ids {
+                    list.push_bind(*id);
+                }
+                sql.push(")");
+                sql.build().execute(&mut *self).await?;
+            }
+        }
+        let (large, queued) = fired_executions(ticks);
+        for (org_id, execution, _, _) in large {
+            insert_execution!(&mut *self, org_id, execution);
+        }
+        insert_executions!(&mut *self, queued);
+        Ok(())
+    }
+}
+
+impl WriteFired for sqlx::PgConnection {
+    /// One statement ([`FIRED`]), its rows bound as arrays: a statement of thousands of bound
+    /// values cost PostgreSQL more to parse and bind (on each pooled connection in turn) than
+    /// to run, and a minute's ten thousand ticks took twice as long to fire.
+    async fn write_fired(&mut self, ticks: &[Tick]) -> Result<(), sqlx::Error> {
+        let (large, queued) = fired_executions(ticks);
+        for (org_id, execution, _, _) in large {
+            insert_execution!(&mut *self, org_id, execution);
+        }
+        let mut columns = crate::unnest::QueuedColumns::default();
+        for (org_id, execution, fifo, lease) in queued {
+            columns.push(org_id, execution, fifo, lease);
+        }
+        let ids: Vec<Uuid> = ticks.iter().map(|t| t.schedule.flow_config_id).collect();
+        let next: Vec<Option<DateTime<Utc>>> = ticks.iter().map(|t| t.next_fire_at).collect();
+        sqlx::query_with(&FIRED, columns.arguments()?)
+            .bind(ids)
+            .bind(next)
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+}
+
+/// PostgreSQL's writes of a firing: the queued executions and their payloads (`$1`–`$20`,
+/// [`crate::unnest`]) and each fired row's next tick (`$21`, `$22`). The rows are looked up
+/// by key whatever the statistics say (the `ANY` gives the key an index condition).
+static FIRED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH {queued}, advanced AS (
+    UPDATE schedules s SET next_fire_at = a.next_fire_at
+    FROM UNNEST($21::uuid[], $22::timestamptz[]) AS a (flow_config_id, next_fire_at)
+    WHERE s.flow_config_id = a.flow_config_id AND s.flow_config_id = ANY($21::uuid[])
+)
+SELECT 1",
+        queued = crate::unnest::queued_ctes()
+    )
+});
 
 /// The fired rows by the next tick they advance to (none: the schedule stopped).
 fn advances(ticks: &[Tick]) -> BTreeMap<Option<DateTime<Utc>>, Vec<Uuid>> {

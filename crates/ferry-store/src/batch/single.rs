@@ -15,7 +15,6 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use ferry_core::execution::{LogLine, StepResult};
-use serde_json::value::RawValue;
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -23,8 +22,8 @@ use uuid::Uuid;
 use super::plan::{Owned, Sorted};
 use super::sql::{INSERT_LOGS, INSERT_STEPS, KEEP_RECORDED_STEP};
 use super::{Done, Finish, Write};
-use crate::executions::{INSERT_PAYLOADS, INSERT_QUEUED};
 use crate::json_text::JsonText;
+use crate::unnest::QueuedColumns;
 use crate::StoreError;
 
 /// The executions `x` an end `e` (from `UNNEST`) finds: held by its owner, running, and
@@ -45,15 +44,9 @@ pub(super) fn ended_rows(ids: &str) -> String {
 /// insert with, so that a column added there and not here fails every test of this path.
 pub(super) fn statement() -> String {
     let ended = ended_rows("$22");
+    let queued = crate::unnest::queued_ctes();
     format!(
-        "WITH queued AS (
-    {INSERT_QUEUED}
-    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[],
-        $7::text[], $8::bool[], $9::timestamptz[], $10::uuid[], $11::uuid[], $12::int4[], $13::uuid[],
-        $14::timestamptz[], $15::bool[], $16::timestamptz[], $17::int4[], $18::text[], $19::timestamptz[])
-), payloads AS (
-    {INSERT_PAYLOADS} SELECT * FROM UNNEST($2::uuid[], $20::json[])
-), ended AS (
+        "WITH {queued}, ended AS (
     UPDATE executions x SET status = e.status, error = e.error, result = e.result, ended_at = $21,
         lease_owner = NULL, lease_until = NULL
     FROM UNNEST($22::uuid[], $23::text[], $24::text[], $25::json[], $26::text[])
@@ -89,34 +82,10 @@ SELECT id FROM ended"
 /// A batch this statement can take, as its columns.
 #[derive(Default)]
 pub(super) struct Single<'a> {
-    queued: ExecutionColumns<'a>,
+    queued: QueuedColumns<'a>,
     ends: EndColumns<'a>,
     steps: StepColumns<'a>,
     logs: LogColumns<'a>,
-}
-
-#[derive(Default)]
-struct ExecutionColumns<'a> {
-    org_id: Vec<Uuid>,
-    id: Vec<Uuid>,
-    instance_id: Vec<Uuid>,
-    customer_id: Vec<Uuid>,
-    flow_config_id: Vec<Uuid>,
-    flow_key: Vec<&'a str>,
-    status: Vec<&'static str>,
-    is_synchronous: Vec<bool>,
-    queued_at: Vec<DateTime<Utc>>,
-    invoked_by: Vec<Option<Uuid>>,
-    retry_for: Vec<Option<Uuid>>,
-    retry_attempt: Vec<i32>,
-    replay_for: Vec<Option<Uuid>>,
-    not_before: Vec<Option<DateTime<Utc>>>,
-    fifo: Vec<bool>,
-    started_at: Vec<Option<DateTime<Utc>>>,
-    attempt: Vec<i32>,
-    lease_owner: Vec<Option<&'a str>>,
-    lease_until: Vec<Option<DateTime<Utc>>>,
-    payload: Vec<JsonText<&'a RawValue>>,
 }
 
 #[derive(Default)]
@@ -210,27 +179,7 @@ impl<'a> Single<'a> {
             steps: s,
             logs: l,
         } = self;
-        let ended: Vec<Uuid> = sqlx::query_scalar(statement)
-            .bind(q.org_id)
-            .bind(q.id)
-            .bind(q.instance_id)
-            .bind(q.customer_id)
-            .bind(q.flow_config_id)
-            .bind(q.flow_key)
-            .bind(q.status)
-            .bind(q.is_synchronous)
-            .bind(q.queued_at)
-            .bind(q.invoked_by)
-            .bind(q.retry_for)
-            .bind(q.retry_attempt)
-            .bind(q.replay_for)
-            .bind(q.not_before)
-            .bind(q.fifo)
-            .bind(q.started_at)
-            .bind(q.attempt)
-            .bind(q.lease_owner)
-            .bind(q.lease_until)
-            .bind(q.payload)
+        let ended: Vec<Uuid> = sqlx::query_scalar_with(statement, q.arguments()?)
             .bind(at)
             .bind(e.id)
             .bind(e.status)
@@ -268,37 +217,6 @@ impl<'a> Single<'a> {
                 _ => Done::Written,
             })
             .collect())
-    }
-}
-
-impl<'a> ExecutionColumns<'a> {
-    fn push(
-        &mut self,
-        org_id: Uuid,
-        e: &'a ferry_core::execution::Execution,
-        fifo: bool,
-        lease: Option<&'a crate::runs::Lease>,
-    ) {
-        self.org_id.push(org_id);
-        self.id.push(e.id);
-        self.instance_id.push(e.instance_id);
-        self.customer_id.push(e.customer_id);
-        self.flow_config_id.push(e.flow_config_id);
-        self.flow_key.push(&e.flow_key);
-        self.status.push(e.status.as_str());
-        self.is_synchronous.push(e.is_synchronous);
-        self.queued_at.push(e.queued_at);
-        self.invoked_by.push(e.invoked_by);
-        self.retry_for.push(e.retry_for);
-        self.retry_attempt.push(e.retry_attempt);
-        self.replay_for.push(e.replay_for);
-        self.not_before.push(e.not_before);
-        self.fifo.push(fifo);
-        self.started_at.push(e.started_at);
-        self.attempt.push(e.attempt);
-        self.lease_owner.push(lease.map(|l| l.owner.as_str()));
-        self.lease_until.push(lease.map(|l| l.until));
-        self.payload.push(JsonText(e.trigger_payload.raw()));
     }
 }
 
