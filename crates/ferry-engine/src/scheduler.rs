@@ -147,7 +147,9 @@ impl Cadence for CronCadence {
 pub struct SchedulerOptions {
     /// The longest pause between rounds; a round comes sooner when a tick is due sooner.
     pub poll_interval: Duration,
-    /// Schedules fired per transaction.
+    /// Schedules fired per transaction. 2,000 rather than 500: a minute's 10,000 ticks fired
+    /// with a firing lag p99 of 0.71–0.73 s instead of 1.01–1.07 s on PostgreSQL, and 0.24
+    /// instead of 0.32 s on SQLite (bench/RESULTS.md, 2026-12-08).
     pub batch_size: i64,
     /// The pause after the store failed.
     pub retry_delay: Duration,
@@ -157,7 +159,7 @@ impl Default for SchedulerOptions {
     fn default() -> Self {
         Self {
             poll_interval: Duration::from_millis(500),
-            batch_size: 500,
+            batch_size: 2_000,
             retry_delay: Duration::from_secs(1),
         }
     }
